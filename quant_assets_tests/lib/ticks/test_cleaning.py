@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from quant_assets.lib.ticks import cleaning as c
+from quant_assets.lib.ticks.instruments import session_windows
+from quant_assets.lib.ticks.schema import conform
+
+NS = 1_000_000_000
+OPEN = int(np.datetime64("2024-01-02T14:30:00", "ns").astype(np.int64))
+WINDOWS = session_windows("XNYS", date(2024, 1, 2))
+
+
+def ticks(rows: list[dict[str, object]]) -> pa.Table:
+    base = {"symbol": "SPY", "source": "test"}
+    cols: dict[str, list[object]] = {}
+    for row in rows:
+        full = {**base, **row}
+        for k in set(cols) | set(full):
+            cols.setdefault(k, [None] * (len(next(iter(cols.values()), [])) if cols else 0))
+        for k in cols:
+            cols[k].append(full.get(k))
+    table = pa.table(
+        {k: pa.array(v, type=pa.timestamp("ns", tz="UTC")) if k.startswith("ts_") else v
+         for k, v in cols.items()}
+    )
+    return conform(table)
+
+
+def quote(t: float, bid: float = 100.0, ask: float = 100.02, **kw: object) -> dict[str, object]:
+    return {"ts_event": OPEN + int(t * NS), "record_type": "quote", "bid_price": bid, "ask_price": ask,
+            "bid_size": 100.0, "ask_size": 100.0, **kw}
+
+
+def trade(t: float, price: float = 100.01, size: float = 10.0, **kw: object) -> dict[str, object]:
+    return {"ts_event": OPEN + int(t * NS), "record_type": "trade", "price": price, "size": size, **kw}
+
+
+def test_local_time_spikes_late_spike_flags_only_spike() -> None:
+    ts = np.array([1, 2, 100, 3, 4, 5])
+    assert c.local_time_spikes(ts).tolist() == [False, False, True, False, False, False]
+
+
+def test_behind_running_max_block_shift_flags_rows_behind() -> None:
+    ts = np.array([1, 2, 10, 11, 4, 5, 12])
+    assert np.flatnonzero(c.behind_running_max(ts)).tolist() == [4, 5]
+
+
+def test_merge_order_key_stable_sort_keeps_source_order() -> None:
+    key = c.merge_order_key(np.array([1, 2, 100, 3, 4]))
+    assert key.tolist() == [1, 2, 2, 3, 4]  # the late spike must not drag the rows after it
+
+
+def test_local_time_spikes_ambiguous_pair_flags_only_the_jump() -> None:
+    assert c.local_time_spikes(np.array([1, 5, 3, 7])).tolist() == [False, True, False, False]
+
+
+def test_local_time_spikes_early_row_flagged() -> None:
+    ts = np.array([1, 2, 3, 0, 4, 5])
+    assert np.flatnonzero(c.local_time_spikes(ts)).tolist() == [3]
+
+
+def test_exact_duplicates_second_copy_flagged_first_kept() -> None:
+    t = ticks([trade(1), trade(1), trade(1, price=100.02), trade(2)])
+    flags = c.exact_duplicates(
+        t.column("ts_event").cast(pa.int64()).to_numpy(), c.row_hashes(t)
+    )
+    assert flags.tolist() == [False, True, False, False]
+
+
+def test_outside_sessions_before_open_and_weekend_flagged() -> None:
+    ts = np.array([OPEN - NS, OPEN, OPEN + 3600 * NS])
+    assert c.outside_sessions(ts, WINDOWS).tolist() == [True, False, False]
+    assert c.outside_sessions(ts, np.empty((0, 2), dtype=np.int64)).all()
+
+
+def test_invalid_conditions_unknown_code_flagged_null_ok() -> None:
+    arr = pa.array(["@", "@,F", "Z", None, "@,Z"])
+    flags = c.invalid_conditions(arr, frozenset({"@", "F"}))
+    assert flags.tolist() == [False, False, True, False, True]
+
+
+def test_wide_spreads_above_fifty_medians_flagged() -> None:
+    spread = np.array([0.01] * 20 + [0.51, 0.49])
+    assert np.flatnonzero(c.wide_spreads(spread, 50.0)).tolist() == [20]
+
+
+def test_rolling_outliers_single_spike_flagged_neighbours_kept() -> None:
+    rng = np.random.default_rng(1)
+    x = 100 + np.cumsum(rng.normal(0, 0.01, 500))
+    x[250] += 5.0
+    flags = c.rolling_outliers(x, 50, 10.0, 10)
+    assert np.flatnonzero(flags).tolist() == [250]
+
+
+def test_centred_rolling_median_matches_direct_median() -> None:
+    x = np.random.default_rng(2).normal(size=200)
+    got = c.centred_rolling_median(x, 50)
+    assert got[100] == pytest.approx(np.median(x[75:126]))
+    assert got[0] == pytest.approx(np.median(x[:26]))
+    assert got[-1] == pytest.approx(np.median(x[-26:]))
+
+
+def test_trades_outside_quotes_far_trade_flagged_before_first_quote_kept() -> None:
+    is_trade = np.array([True, False, True, True])
+    valid_q = ~is_trade
+    price = np.array([50.0, np.nan, 100.01, 100.10])
+    bid = np.array([np.nan, 100.0, np.nan, np.nan])
+    ask = np.array([np.nan, 100.02, np.nan, np.nan])
+    flags = c.trades_outside_quotes(is_trade, valid_q, price, bid, ask)
+    assert flags.tolist() == [False, False, False, True]
+
+
+def test_clean_ticks_each_bad_row_gets_its_reason_and_rows_reconcile() -> None:
+    rows = [quote(i) for i in range(1, 40)]
+    rows += [trade(40 + i / 100, price=100.0 + 0.02 * (i % 2)) for i in range(20)]
+    rows += [
+        trade(41),
+        trade(41),  # duplicate
+        trade(42, price=0.0),  # nonpositive_price
+        trade(43, size=-1.0),  # nonpositive_size
+        quote(44, 100.05, 100.01),  # crossed
+        quote(45, 100.03, 100.03),  # locked
+        quote(46, 99.0, 101.5),  # wide spread (2.5 vs median 0.02)
+        trade(47, price=100.05),  # outside [bid - spread, ask + spread], not a rolling outlier
+        trade(47, price=130.0),  # price outlier
+        trade(48, conditions="Z"),  # invalid condition
+        trade(5),  # time going backwards
+        {**trade(49), "ts_event": OPEN - 60 * NS},  # before the open: spike + outside; first wins
+        quote(50, bid=None),  # missing price
+    ]
+    rows += [trade(60 + i, price=100.0 + 0.02 * (i % 2)) for i in range(30)]
+    table = ticks(rows)
+    result = c.clean_ticks(table, WINDOWS, c.CleaningConfig(valid_conditions=frozenset({"@"})))
+    counts = {k: v for k, v in result.reason_counts.items() if v}
+    assert counts == {
+        "duplicate": 1,
+        "nonpositive_price": 1,
+        "nonpositive_size": 1,
+        "crossed_quote": 1,
+        "locked_quote": 1,
+        "wide_spread": 1,
+        "trade_outside_quotes": 1,
+        "price_outlier": 1,
+        "invalid_condition": 1,
+        "non_monotonic_time": 2,
+        "missing_price": 1,
+    }
+    assert result.raw_rows == table.num_rows
+    assert result.quarantine.column("reason").null_count == 0
+    clean_ts = result.clean.column("ts_event").cast(pa.int64()).to_numpy()
+    assert np.all(np.diff(clean_ts) >= 0)
