@@ -1,7 +1,5 @@
 """Dagster resource for the object store: local filesystem or S3, chosen by deployment."""
 
-from __future__ import annotations
-
 import dagster as dg
 from pydantic import Field
 
@@ -24,7 +22,7 @@ class ObjectStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     region: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ObjectStoreResource:
+    def from_settings(cls, settings: Settings) -> "ObjectStoreResource":
         if settings.deployment is Deployment.PROD:
             return cls(
                 kind="s3",

@@ -103,7 +103,7 @@ class ObjectStore:
         if self._s3 is not None:
             return self._s3_get(key)
         try:
-            with self._fs.open_input_stream(self.path(key)) as f:
+            with self._fs.open_input_stream(self.path(key), compression=None) as f:
                 return bytes(f.readall())
         except FileNotFoundError as exc:
             raise ObjectNotFoundError(self.uri(key)) from exc
@@ -180,7 +180,8 @@ class ObjectStore:
         return bytes(response["Body"].read())
 
     def _write_stream(self, path: str, data: bytes) -> None:
-        with self._fs.open_output_stream(path) as f:
+        # compression=None: pyarrow would otherwise (de)compress by extension (.zst, .gz).
+        with self._fs.open_output_stream(path, compression=None) as f:
             f.write(data)
 
     def _make_parent(self, path: str) -> None:

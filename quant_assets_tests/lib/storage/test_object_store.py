@@ -45,7 +45,10 @@ def test_object_store_parquet_round_trip_equal(store: ObjectStore) -> None:
     store.write_parquet("ticks_raw/year=2024/month=01/day=02/symbol=SPY/data.parquet", t)
     back = store.read_parquet("ticks_raw/year=2024/month=01/day=02/symbol=SPY/data.parquet")
     assert back.equals(t)
-    assert parquet_num_rows(store, "ticks_raw/year=2024/month=01/day=02/symbol=SPY/data.parquet") == 1000
+    assert (
+        parquet_num_rows(store, "ticks_raw/year=2024/month=01/day=02/symbol=SPY/data.parquet")
+        == 1000
+    )
 
 
 def test_object_store_rewrite_replaces_never_duplicates(store: ObjectStore) -> None:

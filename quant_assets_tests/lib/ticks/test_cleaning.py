@@ -25,19 +25,36 @@ def ticks(rows: list[dict[str, object]]) -> pa.Table:
         for k in cols:
             cols[k].append(full.get(k))
     table = pa.table(
-        {k: pa.array(v, type=pa.timestamp("ns", tz="UTC")) if k.startswith("ts_") else v
-         for k, v in cols.items()}
+        {
+            k: pa.array(v, type=pa.timestamp("ns", tz="UTC")) if k.startswith("ts_") else v
+            for k, v in cols.items()
+        }
     )
     return conform(table)
 
 
-def quote(t: float, bid: float = 100.0, ask: float = 100.02, **kw: object) -> dict[str, object]:
-    return {"ts_event": OPEN + int(t * NS), "record_type": "quote", "bid_price": bid, "ask_price": ask,
-            "bid_size": 100.0, "ask_size": 100.0, **kw}
+def quote(
+    t: float, bid: float | None = 100.0, ask: float = 100.02, **kw: object
+) -> dict[str, object]:
+    return {
+        "ts_event": OPEN + int(t * NS),
+        "record_type": "quote",
+        "bid_price": bid,
+        "ask_price": ask,
+        "bid_size": 100.0,
+        "ask_size": 100.0,
+        **kw,
+    }
 
 
 def trade(t: float, price: float = 100.01, size: float = 10.0, **kw: object) -> dict[str, object]:
-    return {"ts_event": OPEN + int(t * NS), "record_type": "trade", "price": price, "size": size, **kw}
+    return {
+        "ts_event": OPEN + int(t * NS),
+        "record_type": "trade",
+        "price": price,
+        "size": size,
+        **kw,
+    }
 
 
 def test_local_time_spikes_late_spike_flags_only_spike() -> None:
@@ -66,9 +83,7 @@ def test_local_time_spikes_early_row_flagged() -> None:
 
 def test_exact_duplicates_second_copy_flagged_first_kept() -> None:
     t = ticks([trade(1), trade(1), trade(1, price=100.02), trade(2)])
-    flags = c.exact_duplicates(
-        t.column("ts_event").cast(pa.int64()).to_numpy(), c.row_hashes(t)
-    )
+    flags = c.exact_duplicates(t.column("ts_event").cast(pa.int64()).to_numpy(), c.row_hashes(t))
     assert flags.tolist() == [False, True, False, False]
 
 
@@ -86,7 +101,14 @@ def test_invalid_conditions_unknown_code_flagged_null_ok() -> None:
 
 def test_wide_spreads_above_fifty_medians_flagged() -> None:
     spread = np.array([0.01] * 20 + [0.51, 0.49])
-    assert np.flatnonzero(c.wide_spreads(spread, 50.0)).tolist() == [20]
+    mid = np.full(spread.size, 100.0)
+    assert np.flatnonzero(c.wide_spreads(spread, mid, 50.0, 10.0)).tolist() == [20]
+
+
+def test_wide_spreads_below_bps_floor_kept() -> None:
+    spread = np.array([0.01] * 20 + [5.0])  # 500x the median but 1.3 bps of a BTC price
+    mid = np.full(spread.size, 39_000.0)
+    assert not c.wide_spreads(spread, mid, 50.0, 10.0).any()
 
 
 def test_rolling_outliers_single_spike_flagged_neighbours_kept() -> None:
@@ -111,8 +133,29 @@ def test_trades_outside_quotes_far_trade_flagged_before_first_quote_kept() -> No
     price = np.array([50.0, np.nan, 100.01, 100.10])
     bid = np.array([np.nan, 100.0, np.nan, np.nan])
     ask = np.array([np.nan, 100.02, np.nan, np.nan])
-    flags = c.trades_outside_quotes(is_trade, valid_q, price, bid, ask)
+    ts = np.array([0, 1, 2, 3]) * NS
+    flags = c.trades_outside_quotes(is_trade, valid_q, ts, price, bid, ask, 10 * NS)
     assert flags.tolist() == [False, False, False, True]
+
+
+def test_trades_outside_quotes_stale_quote_not_judged() -> None:
+    is_trade = np.array([False, True])
+    price, bid, ask = (
+        np.array([np.nan, 105.0]),
+        np.array([100.0, np.nan]),
+        np.array([100.02, np.nan]),
+    )
+    ts = np.array([0, 5 * NS])
+    assert not c.trades_outside_quotes(is_trade, ~is_trade, ts, price, bid, ask, NS).any()
+    assert c.trades_outside_quotes(is_trade, ~is_trade, ts, price, bid, ask, 10 * NS).tolist() == [
+        False,
+        True,
+    ]
+
+
+def test_rolling_outliers_short_series_no_error() -> None:
+    x = np.r_[np.full(12, 100.0), 130.0, np.full(7, 100.0)]
+    assert np.flatnonzero(c.rolling_outliers(x, 50, 10.0, 10)).tolist() == [12]
 
 
 def test_clean_ticks_each_bad_row_gets_its_reason_and_rows_reconcile() -> None:
@@ -126,6 +169,7 @@ def test_clean_ticks_each_bad_row_gets_its_reason_and_rows_reconcile() -> None:
         quote(44, 100.05, 100.01),  # crossed
         quote(45, 100.03, 100.03),  # locked
         quote(46, 99.0, 101.5),  # wide spread (2.5 vs median 0.02)
+        quote(46.5),
         trade(47, price=100.05),  # outside [bid - spread, ask + spread], not a rolling outlier
         trade(47, price=130.0),  # price outlier
         trade(48, conditions="Z"),  # invalid condition
@@ -135,7 +179,7 @@ def test_clean_ticks_each_bad_row_gets_its_reason_and_rows_reconcile() -> None:
     ]
     rows += [trade(60 + i, price=100.0 + 0.02 * (i % 2)) for i in range(30)]
     table = ticks(rows)
-    result = c.clean_ticks(table, WINDOWS, c.CleaningConfig(valid_conditions=frozenset({"@"})))
+    result = c.clean_ticks(table, WINDOWS, c.CleaningConfig(valid_conditions={"test": frozenset({"@"})}))
     counts = {k: v for k, v in result.reason_counts.items() if v}
     assert counts == {
         "duplicate": 1,

@@ -1,0 +1,160 @@
+"""Tick-lake assets: landed vendor files → raw_ticks → clean_ticks + tick_quarantine."""
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import dagster as dg
+
+from quant_assets.defs.partitions import (
+    day_and_symbol,
+    landing_file_partitions,
+    symbol_partitions,
+    tick_partition_key,
+    tick_partitions,
+)
+from quant_assets.lib.ticks import landing, pipeline
+from quant_assets.lib.ticks.cleaning import CleaningConfig
+from quant_assets.lib.ticks.synthetic_source import synthetic_source
+from resources.object_store import ObjectStoreResource
+
+TICKS_GROUP = "tick_lake"
+TICK_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(days=3), warn_window=timedelta(days=1)
+)
+
+
+@dg.asset(
+    partitions_def=landing_file_partitions,
+    group_name=TICKS_GROUP,
+    kinds={"parquet"},
+    description="One vendor file from landing/incoming/<source>/, parsed and staged by partition.",
+)
+def landing_files(
+    context: dg.AssetExecutionContext, object_store: ObjectStoreResource
+) -> dg.MaterializeResult:
+    store = object_store.get_store()
+    landed = landing.find_incoming(store, context.partition_key)
+    try:
+        result = landing.ingest(store, landed)
+    except Exception as exc:
+        raise dg.Failure(
+            description=f"rejected {landed.key}: {exc}",
+            metadata={"file": landed.key, "moved_to": f"{landing.REJECTED}/{landed.relative}"},
+        ) from exc
+    symbols = sorted({symbol for _, symbol in result.partitions})
+    new = [s for s in symbols if not context.instance.has_dynamic_partition("symbols", s)]
+    if new:
+        context.instance.add_dynamic_partitions(symbol_partitions.name or "symbols", new)
+    tick_keys = sorted(tick_partition_key(d, s) for d, s in result.partitions)
+    return dg.MaterializeResult(
+        metadata={
+            "file": result.file.key,
+            "source": result.source,
+            "rows": result.rows,
+            "tick_partitions": dg.MetadataValue.json(tick_keys),
+            "archived_to": result.archived_to,
+        }
+    )
+
+
+class RawTicksConfig(dg.Config):
+    synthetic_ticks_per_session: int = 20_000
+    synthetic_seed: int = 0
+
+
+@dg.asset(
+    partitions_def=tick_partitions,
+    group_name=TICKS_GROUP,
+    kinds={"parquet"},
+    freshness_policy=TICK_FRESHNESS,
+    deps=[dg.AssetDep(landing_files, partition_mapping=dg.AllPartitionMapping())],
+    description="Canonical ticks of one UTC day x symbol under ticks_raw/ (hive layout).",
+)
+def raw_ticks(
+    context: dg.AssetExecutionContext, config: RawTicksConfig, object_store: ObjectStoreResource
+) -> dg.MaterializeResult:
+    day, symbol = day_and_symbol(context.partition_key)
+    build = pipeline.build_raw(
+        object_store.get_store(),
+        day,
+        symbol,
+        synthetic_source(config.synthetic_ticks_per_session, config.synthetic_seed),
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "rows": build.rows,
+            "rows_by_source": dg.MetadataValue.json(build.rows_by_source),
+            "staged_pieces": build.staged_pieces,
+            "uri": dg.MetadataValue.path(build.uri),
+        }
+    )
+
+
+class CleanTicksConfig(dg.Config):
+    spread_median_multiple: float = 50.0
+    outlier_window: int = 50
+    outlier_mads: float = 10.0
+    wide_spread_min_bps: float = 0.0
+    trade_band_min_bps: float = 0.0
+    max_quote_age_ms: float = 1_000.0
+    valid_conditions: dict[str, list[str]] | None = None  # per source; None keeps the defaults
+
+    def to_cleaning_config(self) -> CleaningConfig:
+        config = CleaningConfig(
+            spread_median_multiple=self.spread_median_multiple,
+            outlier_window=self.outlier_window,
+            outlier_mads=self.outlier_mads,
+            wide_spread_min_bps=self.wide_spread_min_bps,
+            trade_band_min_bps=self.trade_band_min_bps,
+            max_quote_age_ms=self.max_quote_age_ms,
+        )
+        if self.valid_conditions is None:
+            return config
+        valid = {k: frozenset(v) for k, v in self.valid_conditions.items()}
+        return replace(config, valid_conditions=valid)
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            "clean_ticks",
+            deps=[raw_ticks],
+            group_name=TICKS_GROUP,
+            kinds={"parquet"},
+            freshness_policy=TICK_FRESHNESS,
+            description="Ticks that passed every cleaning rule, under ticks_clean/.",
+        ),
+        dg.AssetSpec(
+            "tick_quarantine",
+            deps=[raw_ticks],
+            group_name=TICKS_GROUP,
+            kinds={"parquet"},
+            description="Rows removed by a cleaning rule, with the rule's reason code.",
+        ),
+    ],
+    partitions_def=tick_partitions,
+)
+def clean_ticks(
+    context: dg.AssetExecutionContext, config: CleanTicksConfig, object_store: ObjectStoreResource
+) -> Iterator[dg.MaterializeResult]:
+    day, symbol = day_and_symbol(context.partition_key)
+    result = pipeline.build_clean(
+        object_store.get_store(), day, symbol, config.to_cleaning_config()
+    )
+    reasons = {k: v for k, v in result.reason_counts.items() if v}
+    yield dg.MaterializeResult(
+        asset_key="clean_ticks",
+        metadata={
+            "rows": result.clean.num_rows,
+            "raw_rows": result.raw_rows,
+            "quarantined_rows": result.quarantine.num_rows,
+        },
+    )
+    yield dg.MaterializeResult(
+        asset_key="tick_quarantine",
+        metadata={
+            "rows": result.quarantine.num_rows,
+            "reasons": dg.MetadataValue.json(reasons),
+        },
+    )

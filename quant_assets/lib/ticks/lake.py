@@ -1,0 +1,73 @@
+"""Hive layout of the tick lake and the table operations that move rows between its zones.
+
+A partition is one UTC day of one symbol and is stored as exactly one Parquet object, so
+replacing a partition is a single atomic put (see ``ObjectStore.write_parquet``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from quant_assets.lib.ticks.cleaning import merge_order_key
+from quant_assets.lib.ticks.schema import TICK_SCHEMA, empty_ticks
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+PARTITION_FILE = "data.parquet"
+
+
+class Dataset(StrEnum):
+    RAW = "ticks_raw"
+    CLEAN = "ticks_clean"
+    QUARANTINE = "tick_quarantine"
+
+
+def partition_prefix(dataset: str, day: date, symbol: str) -> str:
+    return f"{dataset}/year={day.year:04d}/month={day.month:02d}/day={day.day:02d}/symbol={symbol}"
+
+
+def partition_object(dataset: str, day: date, symbol: str) -> str:
+    return f"{partition_prefix(dataset, day, symbol)}/{PARTITION_FILE}"
+
+
+def split_by_partition(table: pa.Table) -> dict[tuple[date, str], pa.Table]:
+    """Group rows by (UTC day of ts_event, symbol), keeping each group's row order."""
+    if table.num_rows == 0:
+        return {}
+    days = table.column("ts_event").combine_chunks().cast(pa.int64()).to_numpy() // NS_PER_DAY
+    enc = pc.dictionary_encode(table.column("symbol").combine_chunks())
+    sym_idx = enc.indices.to_numpy()
+    symbols = enc.dictionary.to_pylist()
+    key = days * len(symbols) + sym_idx
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    bounds = np.flatnonzero(np.diff(sorted_key)) + 1
+    out: dict[tuple[date, str], pa.Table] = {}
+    for chunk in np.split(order, bounds):
+        k = int(key[chunk[0]])
+        day = datetime.fromtimestamp((k // len(symbols)) * NS_PER_DAY / 1e9, tz=UTC).date()
+        out[(day, symbols[k % len(symbols)])] = table.take(chunk)
+    return out
+
+
+def merge_pieces(pieces: list[pa.Table]) -> pa.Table:
+    """Interleave pieces from several files by time while keeping each file's own row order.
+
+    Sorting on each piece's running-max time (not the raw time) leaves a vendor's out-of-order
+    rows where they arrived, so the cleaning stage can see and quarantine them.
+    """
+    pieces = [p for p in pieces if p.num_rows]
+    if not pieces:
+        return empty_ticks()
+    keys = np.concatenate(
+        [
+            merge_order_key(p.column("ts_event").combine_chunks().cast(pa.int64()).to_numpy())
+            for p in pieces
+        ]
+    )
+    merged = pa.concat_tables([p.cast(TICK_SCHEMA) for p in pieces])
+    return merged.take(np.argsort(keys, kind="stable"))

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pyarrow.compute as pc
+import pytest
+
+from quant_assets.defs.tick_checks import clean_ticks_expectations, clean_ticks_reconcile
+from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
+from quant_assets.lib.storage.object_store import ObjectStore
+from quant_assets.lib.ticks import landing
+from quant_assets.lib.ticks.lake import Dataset, partition_object
+from resources.object_store import ObjectStoreResource
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ticks"
+TICK_ASSETS = [raw_ticks, clean_ticks, clean_ticks_expectations, clean_ticks_reconcile]
+SMALL = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 3000}}}}
+
+
+@pytest.fixture
+def instance() -> dg.DagsterInstance:
+    return dg.DagsterInstance.ephemeral()
+
+
+def build_partition(
+    instance: dg.DagsterInstance, resource: ObjectStoreResource, key: str
+) -> dg.ExecuteInProcessResult:
+    symbol = key.split("|")[1]
+    instance.add_dynamic_partitions("symbols", [symbol])
+    return dg.materialize(
+        TICK_ASSETS,
+        partition_key=key,
+        instance=instance,
+        resources={"object_store": resource},
+        run_config=SMALL,
+    )
+
+
+def rows(result: dg.ExecuteInProcessResult, asset: str) -> int:
+    for event in result.get_asset_materialization_events():
+        if event.materialization.asset_key == dg.AssetKey(asset):
+            return int(event.materialization.metadata["rows"].value)  # type: ignore[arg-type]
+    raise AssertionError(f"{asset} not materialized")
+
+
+def test_tick_lake_synthetic_partition_materializes_with_passing_checks(
+    instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    resource = ObjectStoreResource(root=str(tmp_path))
+    result = build_partition(instance, resource, "2024-01-02|SYNA")
+    assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"clean_ticks_expectations": True, "clean_ticks_reconcile": True}
+    assert rows(result, "raw_ticks") == 3000
+    assert rows(result, "clean_ticks") + rows(result, "tick_quarantine") == 3000
+    assert rows(result, "tick_quarantine") > 0  # the generator injects known bad ticks
+    store = resource.get_store()
+    assert store.exists("ticks_raw/year=2024/month=01/day=02/symbol=SYNA/data.parquet")
+    assert store.exists("ticks_clean/year=2024/month=01/day=02/symbol=SYNA/data.parquet")
+    assert store.exists("tick_quarantine/year=2024/month=01/day=02/symbol=SYNA/data.parquet")
+
+
+def test_tick_lake_rematerialize_replaces_partition_without_duplicates(
+    instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    resource = ObjectStoreResource(root=str(tmp_path))
+    first = build_partition(instance, resource, "2024-01-03|SYNB")
+    second = build_partition(instance, resource, "2024-01-03|SYNB")
+    assert rows(first, "raw_ticks") == rows(second, "raw_ticks") == 3000
+    keys = list(resource.get_store().list("ticks_raw"))
+    assert keys == ["ticks_raw/year=2024/month=01/day=03/symbol=SYNB/data.parquet"]
+
+
+def test_tick_lake_closed_exchange_day_gives_empty_partition(
+    instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    resource = ObjectStoreResource(root=str(tmp_path))
+    result = build_partition(instance, resource, "2024-01-06|SYNA")  # a Saturday on XNYS
+    assert result.success
+    assert rows(result, "raw_ticks") == 0
+
+
+def land(store: ObjectStore, source: Path, relative: str) -> landing.LandedFile:
+    store.write_bytes(f"{landing.INCOMING}/{relative}", source.read_bytes())
+    (landed,) = [f for f in landing.list_incoming(store) if f.relative == relative]
+    return landed
+
+
+def ingest(
+    instance: dg.DagsterInstance, resource: ObjectStoreResource, landed: landing.LandedFile
+) -> dg.ExecuteInProcessResult:
+    instance.add_dynamic_partitions("landing_files", [landed.partition_key])
+    return dg.materialize(
+        [landing_files],
+        partition_key=landed.partition_key,
+        instance=instance,
+        resources={"object_store": resource},
+        raise_on_error=False,
+    )
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="shared tick samples not present")
+def test_landing_real_truefx_file_ingested_cleaned_and_archived(
+    instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    resource = ObjectStoreResource(root=str(tmp_path))
+    store = resource.get_store()
+    landed = land(store, SHARED / "nautilus_trader" / "usdjpy-ticks.csv", "auto/usdjpy-ticks.csv")
+    result = ingest(instance, resource, landed)
+    assert result.success
+    assert instance.has_dynamic_partition("symbols", "USDJPY")
+    assert store.exists("landing/archive/auto/usdjpy-ticks.csv")
+    assert not list(store.list(landing.INCOMING))
+    built = build_partition(instance, resource, "2013-01-01|USDJPY")
+    assert built.success
+    assert rows(built, "raw_ticks") == 1000
+    quarantine = store.read_parquet(
+        partition_object(Dataset.QUARANTINE, date(2013, 1, 1), "USDJPY")
+    )
+    # the README's "bid equal to ask" row is the locked quote
+    assert pc.value_counts(quarantine.column("reason")).to_pylist() == [
+        {"values": "locked_quote", "counts": 1}
+    ]
+
+
+def test_landing_malformed_file_fails_own_partition_and_is_rejected_with_reason(
+    instance: dg.DagsterInstance, tmp_path: Path
+) -> None:
+    resource = ObjectStoreResource(root=str(tmp_path))
+    store = resource.get_store()
+    header = "timestamp,bid,ask\n"
+    good = tmp_path / "eurusd-ticks.csv"
+    good.write_text(header + "2024-01-02 15:00:00.000+00:00,1.10,1.11\n")
+    bad = tmp_path / "gbpusd-ticks.csv"
+    bad.write_text(
+        header + "2024-01-02 15:00:00+00:00,1.10,1.11\n2024-01-02 15:00:01+00:00,oops,1.12\n"
+    )
+    bad_landed = land(store, bad, "truefx/bad/gbpusd-ticks.csv")
+    good_landed = land(store, good, "truefx/good/eurusd-ticks.csv")
+
+    failed = ingest(instance, resource, bad_landed)
+    assert not failed.success
+    message = failed.get_step_failure_events()[0].step_failure_data.error
+    assert message is not None
+    assert "gbpusd-ticks.csv" in message.message
+    assert "line 3, column 'bid'" in message.message
+    assert store.exists("landing/rejected/truefx/bad/gbpusd-ticks.csv")
+    reason = store.read_bytes("landing/rejected/truefx/bad/gbpusd-ticks.csv.reason.txt").decode()
+    assert "line 3, column 'bid'" in reason and "oops" in reason
+    assert not store.exists(bad_landed.key)
+
+    assert ingest(instance, resource, good_landed).success
+    assert store.exists("landing/archive/truefx/good/eurusd-ticks.csv")
