@@ -1,0 +1,24 @@
+"""Transaction-cost engine: config, vectorised costs by component, per-symbol calibration."""
+
+from quant_assets.lib.costs.calibration import CalibratedParams, calibrate
+from quant_assets.lib.costs.config import CostModelConfig
+from quant_assets.lib.costs.engine import (
+    COMPONENTS,
+    CostBreakdown,
+    CostCoefficients,
+    apply_costs,
+    compute_costs,
+    cost_coefficients,
+)
+
+__all__ = [
+    "COMPONENTS",
+    "CalibratedParams",
+    "CostBreakdown",
+    "CostCoefficients",
+    "CostModelConfig",
+    "apply_costs",
+    "calibrate",
+    "compute_costs",
+    "cost_coefficients",
+]

@@ -1,0 +1,298 @@
+"""Native SB3 ``VecEnv``: N trading envs advanced by one set of numpy array operations per step.
+
+Semantics match :class:`~quant_assets.lib.trading.env.TradingEnv` exactly (same precomputation,
+same cost formulas, same timing); only the per-env Python loop is gone. Several ``Bars`` are
+concatenated into one global index space, so env ``i`` may trade ``bars[i % len(bars)]``.
+Episodes end by truncation only; on auto-reset the last observation of the finished episode is
+in ``infos[i]["terminal_observation"]`` with ``infos[i]["TimeLimit.truncated"] = True`` and the
+episode summary (equity curve, drawdown, turnover, trades, costs by component).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from numpy.typing import NDArray
+from stable_baselines3.common.vec_env.base_vec_env import (
+    VecEnv,
+    VecEnvIndices,
+    VecEnvObs,
+    VecEnvStepReturn,
+)
+
+from quant_assets.lib.costs.calibration import CalibratedParams
+from quant_assets.lib.costs.config import CostModelConfig
+from quant_assets.lib.costs.engine import COMPONENTS
+from quant_assets.lib.trading.bars import Bars
+from quant_assets.lib.trading.env import (
+    FEATURE_CLIP,
+    N_FEATURES,
+    MarketArrays,
+    TradingEnvConfig,
+    max_drawdown,
+    prepare_market,
+)
+
+
+class TradingVecEnv(VecEnv):
+    """Vectorised :class:`TradingEnv`; see module docstring."""
+
+    def __init__(
+        self,
+        bars: Bars | Sequence[Bars],
+        n_envs: int,
+        cost_config: CostModelConfig | None = None,
+        params: CalibratedParams | Sequence[CalibratedParams | None] | None = None,
+        config: TradingEnvConfig | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if n_envs < 1:
+            raise ValueError(f"n_envs must be >= 1, got {n_envs}")
+        self.config = cfg = config if config is not None else TradingEnvConfig()
+        self.cost_config = cost_config if cost_config is not None else CostModelConfig()
+        bars_list = [bars] if isinstance(bars, Bars) else list(bars)
+        if not bars_list:
+            raise ValueError("bars must not be empty")
+        if params is None or isinstance(params, CalibratedParams):
+            params_list: list[CalibratedParams | None] = [params] * len(bars_list)
+        else:
+            params_list = list(params)
+            if len(params_list) != len(bars_list):
+                raise ValueError("params must match bars one to one")
+        self.markets: list[MarketArrays] = [
+            prepare_market(b, self.cost_config, p, cfg)
+            for b, p in zip(bars_list, params_list, strict=True)
+        ]
+        self._concat_markets()
+        seg = np.arange(n_envs) % len(self.markets)
+        self._seg_offset = self._offsets[seg]
+        self._seg_first = self._offsets[seg] + cfg.window
+        self._seg_n = np.array([m.n for m in self.markets], dtype=np.int64)[seg]
+        self._seg_end = self._seg_offset + self._seg_n - 1  # last bar (needs no action)
+
+        self.obs_dim = cfg.window * N_FEATURES + 1
+        obs_space = gym.spaces.Box(
+            -FEATURE_CLIP, FEATURE_CLIP, shape=(self.obs_dim,), dtype=np.float32
+        )
+        self._discrete = cfg.action_type == "discrete"
+        act_space: gym.spaces.Space[Any]
+        if self._discrete:
+            act_space = gym.spaces.Discrete(len(cfg.discrete_levels))
+        else:
+            act_space = gym.spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+        self._levels = np.asarray(cfg.discrete_levels, dtype=np.float64)
+        self.render_mode: str | None = None
+        super().__init__(n_envs, obs_space, act_space)
+        self._rng = np.random.default_rng(seed)
+        self._actions: NDArray[Any] = np.zeros(n_envs)
+        self._arange = np.arange(n_envs)
+        zeros = np.zeros(n_envs)
+        self._t = self._seg_first.copy()
+        self._start = self._t.copy()
+        self._ep_len = np.ones(n_envs, dtype=np.int64)
+        self._steps = np.zeros(n_envs, dtype=np.int64)
+        self._shares = zeros.copy()
+        self._max_shares = np.ones(n_envs)
+        self._threshold = zeros.copy()
+        self._equity = np.full(n_envs, cfg.capital)
+        self._n_trades = np.zeros(n_envs, dtype=np.int64)
+        self._turnover = zeros.copy()
+        self._unfilled = zeros.copy()
+        self._costs = np.zeros((n_envs, len(COMPONENTS)))
+        self._curve = np.zeros((n_envs, 1))
+
+    def _concat_markets(self) -> None:
+        ms = self.markets
+        self._offsets = np.cumsum([0] + [m.n for m in ms[:-1]]).astype(np.int64)
+        self._windows = np.concatenate([m.windows for m in ms])
+        self._close = np.concatenate([m.close for m in ms])
+        self._close_next = np.r_[self._close[1:], np.nan]  # never read across segment ends
+        # One (n_total, 9) per-bar matrix so a step gathers all bar data with one fancy index.
+        # Columns 0-4 follow COMPONENTS (0 = linear commission per share).
+        cols = [
+            "commission_per_share",
+            "half_spread",
+            "sqrt_coef",
+            "temp_coef",
+            "perm_coef",
+            "commission_cap_per_share",
+            "fill_cap",
+        ]
+        per_bar = [np.concatenate([getattr(m, c) for m in ms]) for c in cols]
+        self._bar = np.ascontiguousarray(
+            np.stack([*per_bar, self._close, self._close_next], axis=1)
+        )
+        self._comm_fixed = ms[0].commission_fixed
+        self._comm_min = ms[0].commission_min
+
+    # -- episode bookkeeping (array ops over the envs being reset) --------------------------------
+    def _draw_starts(self, idx: NDArray[np.intp]) -> NDArray[np.int64]:
+        first = self._seg_first[idx]
+        if self.config.eval_mode:
+            return first
+        hi = np.maximum(first, self._seg_end[idx] - self.config.max_episode_steps)
+        return self._rng.integers(first, hi + 1).astype(np.int64)
+
+    def _reset_envs(self, idx: NDArray[np.intp], starts: NDArray[np.int64]) -> None:
+        cfg = self.config
+        remaining = self._seg_end[idx] - starts
+        self._t[idx] = starts
+        self._start[idx] = starts
+        self._ep_len[idx] = (
+            remaining if cfg.eval_mode else np.minimum(cfg.max_episode_steps, remaining)
+        )
+        self._steps[idx] = 0
+        self._shares[idx] = 0.0
+        self._max_shares[idx] = cfg.leverage * cfg.capital / self._close[starts]
+        self._threshold[idx] = cfg.trade_threshold * self._max_shares[idx]
+        self._equity[idx] = cfg.capital
+        self._n_trades[idx] = 0
+        self._turnover[idx] = 0.0
+        self._unfilled[idx] = 0.0
+        self._costs[idx] = 0.0
+        need = int(self._ep_len.max()) + 1
+        if self._curve.shape[1] < need:
+            grown = np.zeros((self.num_envs, need))
+            grown[:, : self._curve.shape[1]] = self._curve
+            self._curve = grown
+        self._curve[idx, 0] = cfg.capital
+
+    def _obs(self) -> NDArray[np.float32]:
+        obs = self._windows[self._t]
+        obs[:, -1] = self._shares / self._max_shares
+        return obs
+
+    def _summary(self, i: int) -> dict[str, Any]:
+        curve = self._curve[i, : self._steps[i] + 1].copy()
+        costs = dict(zip(COMPONENTS, self._costs[i].tolist(), strict=True))
+        return {
+            "equity_curve": curve,
+            "total_return": float(curve[-1] / curve[0] - 1.0),
+            "max_drawdown": max_drawdown(curve),
+            "turnover": float(self._turnover[i] / self.config.capital),
+            "n_trades": int(self._n_trades[i]),
+            "unfilled_shares": float(self._unfilled[i]),
+            "costs": costs,
+            "total_cost": sum(costs.values()),
+            "start_index": int(self._start[i] - self._seg_offset[i]),
+            "n_steps": int(self._steps[i]),
+        }
+
+    # -- VecEnv API ----------------------------------------------------------------------------
+    def reset(self) -> VecEnvObs:
+        """Reset all envs; honours ``seed()`` and ``set_options([{"start": i}, ...])`` (local
+        bar index within the env's Bars), like ``TradingEnv.reset``."""
+        if self._seeds[0] is not None:
+            self._rng = np.random.default_rng(self._seeds[0])
+        idx = self._arange
+        starts = self._draw_starts(idx)
+        for i, opts in enumerate(self._options):
+            if opts and "start" in opts:
+                local = int(opts["start"])
+                n_i = int(self._seg_n[i])
+                if not self.config.window <= local <= n_i - 2:
+                    raise ValueError(f"env {i}: start must be in [{self.config.window}, {n_i - 2}]")
+                starts[i] = self._seg_offset[i] + local
+        self._reset_envs(idx, starts)
+        self.reset_infos = [
+            {"start_index": int(s - o)} for s, o in zip(starts, self._seg_offset, strict=True)
+        ]
+        self._reset_seeds()
+        self._reset_options()
+        return self._obs()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        n = self.num_envs
+        if self._discrete:
+            target = self._levels[self._actions.reshape(n).astype(np.intp)]
+        else:
+            target = self._actions.reshape(n).astype(np.float64)
+            np.minimum(np.maximum(target, -1.0, out=target), 1.0, out=target)
+        t = self._t
+        bar = self._bar[t]  # (n, 9): one gather for every per-bar input
+        shares = self._shares
+        q = target * self._max_shares
+        q -= shares
+        if self.config.trade_threshold > 0.0:
+            q *= np.abs(q) > self._threshold
+        cap = bar[:, 6]
+        filled = np.minimum(np.maximum(q, -cap), cap)
+        q -= filled
+        self._unfilled += np.abs(q)
+        aq = np.abs(filled)
+        traded = aq > 0.0
+        q2 = aq * aq
+        comps = np.empty((n, 5))
+        np.multiply(bar[:, 1], aq, out=comps[:, 1])
+        np.multiply(bar[:, 2], aq * np.sqrt(aq), out=comps[:, 2])
+        np.multiply(bar[:, 3], q2, out=comps[:, 3])
+        np.multiply(bar[:, 4], q2, out=comps[:, 4])
+        comm = bar[:, 0] * aq
+        comm += self._comm_fixed
+        np.maximum(comm, self._comm_min, out=comm)
+        np.minimum(comm, bar[:, 5] * aq, out=comm)
+        np.multiply(comm, traded, out=comps[:, 0])
+        self._costs += comps
+        cost = comps.sum(axis=1)
+        self._n_trades += traded
+        price = bar[:, 7]
+        self._turnover += aq * price
+        shares += filled
+        net = bar[:, 8] - price
+        net *= shares
+        net -= cost
+        self._equity += net
+        self._steps += 1
+        self._curve[self._arange, self._steps] = self._equity
+        self._t = t + 1
+        rewards = (net * (self.config.reward_scale / self.config.capital)).astype(np.float32)
+        dones = self._steps >= self._ep_len
+        obs = self._obs()
+        infos: list[dict[str, Any]] = [{} for _ in range(n)]
+        if dones.any():
+            done_idx = np.flatnonzero(dones)
+            for i in done_idx.tolist():
+                info = infos[i]
+                info.update(self._summary(i))
+                info["terminal_observation"] = obs[i].copy()
+                info["TimeLimit.truncated"] = True
+            self._reset_envs(done_idx, self._draw_starts(done_idx))
+            obs[done_idx] = self._obs()[done_idx]
+        return obs, rewards, dones, infos
+
+    def close(self) -> None:
+        return None
+
+    def _indices(self, indices: VecEnvIndices) -> list[int]:
+        if indices is None:
+            return list(range(self.num_envs))
+        if isinstance(indices, int):
+            return [indices]
+        return list(indices)
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self, attr_name) for _ in self._indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(
+        self,
+        method_name: str,
+        *method_args: Any,
+        indices: VecEnvIndices = None,
+        **method_kwargs: Any,
+    ) -> list[Any]:
+        method = getattr(self, method_name)
+        return [method(*method_args, **method_kwargs) for _ in self._indices(indices)]
+
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper[Any, Any, Any, Any]], indices: VecEnvIndices = None
+    ) -> list[bool]:
+        return [False for _ in self._indices(indices)]
