@@ -1,5 +1,6 @@
 """Tick-lake assets: landed vendor files → raw_ticks → clean_ticks + tick_quarantine."""
 
+import math
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
@@ -97,7 +98,7 @@ class CleanTicksConfig(dg.Config):
     outlier_mads: float = 10.0
     wide_spread_min_bps: float = 0.0
     trade_band_min_bps: float = 0.0
-    max_quote_age_ms: float = 1_000.0
+    max_quote_age_ms: float | None = None  # None: a standing quote never goes stale
     valid_conditions: dict[str, list[str]] | None = None  # per source; None keeps the defaults
 
     def to_cleaning_config(self) -> CleaningConfig:
@@ -107,7 +108,7 @@ class CleanTicksConfig(dg.Config):
             outlier_mads=self.outlier_mads,
             wide_spread_min_bps=self.wide_spread_min_bps,
             trade_band_min_bps=self.trade_band_min_bps,
-            max_quote_age_ms=self.max_quote_age_ms,
+            max_quote_age_ms=(math.inf if self.max_quote_age_ms is None else self.max_quote_age_ms),
         )
         if self.valid_conditions is None:
             return config

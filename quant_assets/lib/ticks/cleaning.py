@@ -10,6 +10,7 @@ The rules, thresholds and deviations from the paper are written down in docs/cle
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -42,7 +43,7 @@ class Reason(StrEnum):
     CROSSED_QUOTE = "crossed_quote"
     LOCKED_QUOTE = "locked_quote"
     WIDE_SPREAD = "wide_spread"
-    PRICE_OUTLIER = "price_outlier"
+    PRICE_OUTLIER = "price_outlier"  # quotes' mid; trades' price only without a fresh quote
     TRADE_OUTSIDE_QUOTES = "trade_outside_quotes"
 
 
@@ -56,8 +57,9 @@ class CleaningConfig:
     # the mid to be "wide", and T4's band is max(spread, this many bps of the mid).
     wide_spread_min_bps: float = 0.0
     trade_band_min_bps: float = 0.0
-    # Quotes older than this do not judge a trade (sparse quote feeds would condemn it).
-    max_quote_age_ms: float = 1_000.0
+    # Quotes older than this do not judge a trade. A standing quote is still the market, so the
+    # paper's rule has no limit; sampled quote feeds (crypto snapshots) need one.
+    max_quote_age_ms: float = math.inf
     outlier_window: int = 50  # BN-H Q4/T4: 25 observations each side
     outlier_mads: float = 10.0  # BN-H Q4/T4
     min_outlier_observations: int = 10  # too few points give no meaningful local median
@@ -74,7 +76,13 @@ class CleaningConfig:
     # sampled top-of-book quotes make a one-tick T4 band condemn half the trades (measured on
     # the Binance sample: 604 of 2,001 trades at 0 bps, none at 5 bps).
     calendar_overrides: Mapping[str, Mapping[str, float]] = field(
-        default_factory=lambda: {"24/7": {"wide_spread_min_bps": 10.0, "trade_band_min_bps": 5.0}}
+        default_factory=lambda: {
+            "24/7": {
+                "wide_spread_min_bps": 10.0,
+                "trade_band_min_bps": 5.0,
+                "max_quote_age_ms": 1_000.0,
+            }
+        }
     )
 
     def for_calendar(self, calendar: str | None) -> CleaningConfig:
@@ -100,18 +108,20 @@ def local_time_spikes(ts: IntArray) -> BoolArray:
     """Rows out of order with their neighbours while the neighbours agree with each other.
 
     Catches an isolated early or late timestamp without condemning the rows after a late spike.
+    When one row or its predecessor could be blamed (``1, 5, 3, 7``), the row that arrived with
+    the earlier time is: a report arriving late is the usual vendor fault.
     """
     n = ts.size
-    out = np.zeros(n, dtype=bool)
     if n < 3:
-        return out
+        return np.zeros(n, dtype=bool)
     prev, cur, nxt = ts[:-2], ts[1:-1], ts[2:]
     consistent = prev <= nxt
+    early = np.zeros(n, dtype=bool)
+    early[1:-1] = (cur < prev) & consistent
     late = np.zeros(n, dtype=bool)
-    late[1:-1] = (cur > nxt) & consistent
-    # A row right after a late spike looks early too; blame only the spike.
-    out[1:-1] = late[1:-1] | ((cur < prev) & consistent & ~late[:-2])
-    return out
+    late[1:-1] = (cur > nxt) & consistent & ~early[2:]
+    early[1:] &= ~late[:-1]
+    return early | late
 
 
 def behind_running_max(ts: IntArray) -> BoolArray:
@@ -270,32 +280,38 @@ def rolling_outliers(x: FloatArray, window: int, n_mads: float, min_obs: int) ->
     return dev > n_mads * _centred(bn.move_mean, dev, window)
 
 
-def trades_outside_quotes(
-    is_trade: BoolArray,
-    is_valid_quote: BoolArray,
-    ts: IntArray,
-    price: FloatArray,
-    bid: FloatArray,
-    ask: FloatArray,
-    max_quote_age_ns: int,
-    min_band_bps: float = 0.0,
-) -> BoolArray:
-    """Trades priced outside [bid - band, ask + band] of the prevailing valid quote, where
-    band = max(spread, ``min_band_bps`` of the mid).
-
-    A trade with no valid quote in the last ``max_quote_age_ns`` has nothing to compare with
-    and passes.
-    """
-    n = price.size
+def prevailing_quotes(
+    is_valid_quote: BoolArray, ts: IntArray, max_quote_age_ns: int
+) -> tuple[IntArray, BoolArray]:
+    """Index of the last valid quote at or before each row, and whether it is fresh enough
+    (no older than ``max_quote_age_ns``) to judge that row."""
+    n = ts.size
     idx = np.where(is_valid_quote, np.arange(n), -1)
     prevailing = np.maximum.accumulate(idx) if n else idx
     q = np.clip(prevailing, 0, None)
-    has_quote = is_trade & (prevailing >= 0) & (ts - ts[q] <= max_quote_age_ns)
-    b, a = bid[q], ask[q]
+    return q, (prevailing >= 0) & (ts - ts[q] <= max_quote_age_ns)
+
+
+def trades_outside_quotes(
+    is_trade: BoolArray,
+    quote_idx: IntArray,
+    has_quote: BoolArray,
+    price: FloatArray,
+    bid: FloatArray,
+    ask: FloatArray,
+    min_band_bps: float = 0.0,
+) -> BoolArray:
+    """Trades priced outside [bid - band, ask + band] of their prevailing quote, where
+    band = max(spread, ``min_band_bps`` of the mid); trades without a fresh quote pass."""
+    b, a = bid[quote_idx], ask[quote_idx]
     band = np.maximum(a - b, min_band_bps * 1e-4 * (a + b) * 0.5)
     with np.errstate(invalid="ignore"):
         outside = (price < b - band) | (price > a + band)
-    return has_quote & outside
+    return is_trade & has_quote & outside
+
+
+def _ms_to_ns(ms: float) -> int:
+    return int(np.iinfo(np.int64).max) if math.isinf(ms) else int(ms * 1_000_000)
 
 
 # -- the pipeline ------------------------------------------------------------------------------
@@ -314,13 +330,13 @@ def extended_windows(windows: IntArray, extension_minutes: tuple[int, int]) -> I
     return out
 
 
-def clean_ticks(
+def classify_ticks(
     table: pa.Table,
     session_windows: IntArray,
     config: CleaningConfig | None = None,
     calendar: str | None = None,
-) -> CleaningResult:
-    """Split a canonical tick table (in arrival order) into clean rows and quarantined rows."""
+) -> npt.NDArray[np.int8]:
+    """Reason code of every row: 0 = clean, k = ``REASONS[k - 1]`` (the first rule it fails)."""
     cfg = (config or CleaningConfig()).for_calendar(calendar)
     n = table.num_rows
     reason = np.zeros(n, dtype=np.int8)  # 0 = clean, k = REASONS[k - 1]
@@ -354,12 +370,14 @@ def clean_ticks(
     if calendar is not None and calendar in cfg.session_extension_minutes:
         windows = extended_windows(windows, cfg.session_extension_minutes[calendar])
     apply(Reason.OUTSIDE_SESSION, outside_sessions(ts, windows))
-    if cfg.valid_conditions is not None:
+    if cfg.valid_conditions:
         conditions = table.column("conditions").combine_chunks()
-        apply(
-            Reason.INVALID_CONDITION,
-            is_trade & invalid_conditions(conditions, cfg.valid_conditions),
-        )
+        source = table.column("source").combine_chunks()
+        for name, valid in cfg.valid_conditions.items():
+            of_source = np.asarray(pc.fill_null(pc.equal(source, name), False), dtype=bool)
+            if of_source.any():
+                bad = invalid_conditions(conditions, valid)
+                apply(Reason.INVALID_CONDITION, is_trade & of_source & bad)
 
     is_quote = ~is_trade
     with np.errstate(invalid="ignore"):
@@ -376,34 +394,47 @@ def clean_ticks(
     )
     apply(Reason.WIDE_SPREAD, wide)
 
-    outlier = np.zeros(n, dtype=bool)
+    # BN-H judge quotes by the rolling-median rule (Q4) and trades by the prevailing quote
+    # (T4). Quote outliers go first so a bad mid never serves as a prevailing quote; trades
+    # with no fresh quote to compare with fall back to the rolling-median rule.
     quotes = np.flatnonzero(is_quote & (reason == 0))
-    mid = (bid[quotes] + ask[quotes]) * 0.5
+    outlier = np.zeros(n, dtype=bool)
     outlier[quotes] = rolling_outliers(
-        mid, cfg.outlier_window, cfg.outlier_mads, cfg.min_outlier_observations
+        (bid[quotes] + ask[quotes]) * 0.5,
+        cfg.outlier_window,
+        cfg.outlier_mads,
+        cfg.min_outlier_observations,
     )
-    trades = np.flatnonzero(is_trade & (reason == 0))
+    apply(Reason.PRICE_OUTLIER, outlier)
+
+    quote_idx, has_quote = prevailing_quotes(
+        is_quote & (reason == 0), ts, _ms_to_ns(cfg.max_quote_age_ms)
+    )
+    apply(
+        Reason.TRADE_OUTSIDE_QUOTES,
+        trades_outside_quotes(
+            is_trade, quote_idx, has_quote, price, bid, ask, cfg.trade_band_min_bps
+        ),
+    )
+
+    trades = np.flatnonzero(is_trade & ~has_quote & (reason == 0))
+    outlier = np.zeros(n, dtype=bool)
     outlier[trades] = rolling_outliers(
         price[trades], cfg.outlier_window, cfg.outlier_mads, cfg.min_outlier_observations
     )
     apply(Reason.PRICE_OUTLIER, outlier)
 
-    valid_quote = is_quote & (reason == 0)
-    apply(
-        Reason.TRADE_OUTSIDE_QUOTES,
-        (reason == 0)
-        & trades_outside_quotes(
-            is_trade,
-            valid_quote,
-            ts,
-            price,
-            bid,
-            ask,
-            int(cfg.max_quote_age_ms * 1e6),
-            cfg.trade_band_min_bps,
-        ),
-    )
+    return reason
 
+
+def clean_ticks(
+    table: pa.Table,
+    session_windows: IntArray,
+    config: CleaningConfig | None = None,
+    calendar: str | None = None,
+) -> CleaningResult:
+    """Split a canonical tick table (in arrival order) into clean rows and quarantined rows."""
+    reason = classify_ticks(table, session_windows, config, calendar)
     clean_mask = reason == 0
     counts = np.bincount(reason, minlength=len(REASONS) + 1)
     reason_counts = {r.value: int(counts[i + 1]) for i, r in enumerate(REASONS)}

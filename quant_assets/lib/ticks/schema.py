@@ -34,6 +34,7 @@ TICK_SCHEMA = pa.schema(
         pa.field("exchange", pa.string()),
         pa.field("conditions", pa.string()),  # vendor sale-condition codes, comma separated
         pa.field("sequence", pa.int64()),  # vendor sequence number
+        pa.field("trade_id", pa.string()),  # vendor trade id: tells apart fills of one order
         pa.field("source", pa.string(), nullable=False),  # adapter that produced the row
     ]
 )

@@ -1,0 +1,81 @@
+"""read_vendor_file / detect_source across every shared sample."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from quant_assets.lib.ticks.adapters import (
+    UnknownSourceError,
+    detect_source,
+    read_vendor_file,
+)
+from quant_assets.lib.ticks.schema import TICK_SCHEMA, conform
+
+REPO = Path(__file__).resolve().parents[4]
+DATA = REPO.parent / "shared" / "data" / "ticks"
+
+CASES = [
+    ("nautilus_trader/btcusdt-trades.parquet", "binance_trades", 2001),
+    ("nautilus_trader/btcusdt-quotes.parquet", "binance_quotes", 451),
+    ("nautilus_trader/usdjpy-ticks.csv", "truefx", 1000),
+    ("nautilus_trader/bitmex_trades_XBTUSD.csv", "tardis", 10),
+    ("nautilus_trader/huobi-dm-swap_quotes_BTC-USD.csv", "tardis", 10),
+    ("nautilus_trader/futures_trades_2024-07-01T23-58_2024-07-02T00-02.dbn.zst", "databento", 120),
+    ("nautilus_trader/futures_mbp-1_2024-07-01T23-58_2024-07-02T00-02.dbn.zst", "databento", 2288),
+    ("databento_python/XNAS.ITCH/test_data.trades.dbn.zst", "databento", 4),
+    ("databento_python/XNAS.ITCH/test_data.mbp-1.dbn.zst", "databento", 4),
+    ("databento_python/XNAS.ITCH/test_data.tbbo.dbn.zst", "databento", 8),
+    ("databento_python/EQUS.MINI/test_data.trades.dbn.zst", "databento", 4),
+    ("databento_python/EQUS.MINI/test_data.mbp-1.dbn.zst", "databento", 4),
+    ("databento_python/EQUS.MINI/test_data.tbbo.dbn.zst", "databento", 8),
+]
+
+
+@pytest.mark.parametrize(("rel", "source", "rows"), CASES)
+def test_read_vendor_file_detected_source_conforms_sorted_expected_rows(
+    rel: str, source: str, rows: int
+) -> None:
+    path = DATA / rel
+    if not path.is_file():
+        pytest.skip(f"shared tick sample {path} not present")
+    assert detect_source(path) == source
+    table = read_vendor_file(path, source)
+    assert table.num_rows == rows
+    assert table.schema == TICK_SCHEMA
+    assert conform(table).equals(table)
+    ts = table.column("ts_event").combine_chunks()
+    assert bool(pc.all(pc.greater_equal(ts[1:], ts[:-1])).as_py())
+
+
+def test_read_vendor_file_out_of_order_rows_keep_vendor_order(tmp_path: Path) -> None:
+    path = tmp_path / "usdjpy-ticks.csv"
+    path.write_text(
+        "timestamp,bid,ask\n"
+        "2013-01-01 22:00:02+00:00,3,9\n"
+        "2013-01-01 22:00:01+00:00,1,9\n"
+        "2013-01-01 22:00:01+00:00,2,9\n"
+    )
+    table = read_vendor_file(path, "truefx")
+    assert table.column("bid_price").to_pylist() == [3.0, 1.0, 2.0]
+
+
+def test_read_vendor_file_symbol_override_wins(tmp_path: Path) -> None:
+    path = tmp_path / "ticks.csv"
+    path.write_text("timestamp,bid,ask\n2013-01-01 22:00:02+00:00,3,9\n")
+    table = read_vendor_file(path, "truefx", symbol="EURUSD")
+    assert table.column("symbol").to_pylist() == ["EURUSD"]
+
+
+def test_detect_source_unknown_header_raises(tmp_path: Path) -> None:
+    path = tmp_path / "mystery.csv"
+    path.write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(UnknownSourceError):
+        detect_source(path)
+
+
+def test_read_vendor_file_unknown_source_raises(tmp_path: Path) -> None:
+    with pytest.raises(UnknownSourceError):
+        read_vendor_file(tmp_path / "x.csv", "no_such_vendor")
