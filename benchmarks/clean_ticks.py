@@ -84,25 +84,28 @@ def pandas_clean(df: pd.DataFrame, windows: np.ndarray, cfg: CleaningConfig) -> 
     mark(wide.reindex(df.index, fill_value=False), Reason.WIDE_SPREAD)
 
     w = cfg.outlier_window + 1
-    outlier = pd.Series(False, index=df.index)
-    for series in (
-        ((df["ask_price"] + df["bid_price"]) / 2)[quote & reason.isna()],
-        df["price"][trade & reason.isna()],
-    ):
+
+    def outliers(series: pd.Series) -> pd.Series:
         med = series.rolling(w, center=True, min_periods=w // 2 + 1).median()
         dev = (series - med).abs()
         scale = dev.rolling(w, center=True, min_periods=w // 2 + 1).mean()
-        outlier |= (dev > cfg.outlier_mads * scale).reindex(df.index, fill_value=False)
-    mark(outlier, Reason.PRICE_OUTLIER)
+        limit = cfg.outlier_mads * scale + cfg.outlier_min_bps * 1e-4 * med
+        return (dev > limit).reindex(df.index, fill_value=False)
+
+    mark(
+        outliers(((df["ask_price"] + df["bid_price"]) / 2)[quote & reason.isna()]),
+        Reason.PRICE_OUTLIER,
+    )
 
     ok_quote = quote & reason.isna()
     bid = df["bid_price"].where(ok_quote).ffill()
     ask = df["ask_price"].where(ok_quote).ffill()
     quote_ts = ts.where(ok_quote).ffill()
     band = np.maximum(ask - bid, cfg.trade_band_min_bps * 1e-4 * (ask + bid) / 2)
-    fresh = (ts - quote_ts) <= cfg.max_quote_age_ms * 1e6
+    fresh = quote_ts.notna() & ((ts - quote_ts) <= cfg.max_quote_age_ms * 1e6)
     outside = (df["price"] < bid - band) | (df["price"] > ask + band)
-    mark(trade & reason.isna() & fresh & outside, Reason.TRADE_OUTSIDE_QUOTES)
+    mark(trade & fresh & outside, Reason.TRADE_OUTSIDE_QUOTES)
+    mark(outliers(df["price"][trade & ~fresh & reason.isna()]), Reason.PRICE_OUTLIER)
     return reason
 
 

@@ -63,6 +63,10 @@ class CleaningConfig:
     outlier_window: int = 50  # BN-H Q4/T4: 25 observations each side
     outlier_mads: float = 10.0  # BN-H Q4/T4
     min_outlier_observations: int = 10  # too few points give no meaningful local median
+    # Granularity floor (Brownlees & Gallo 2006's gamma), in bps of the local median: on a flat
+    # quote stream the mean absolute deviation is ~0 and a one-tick flicker would count as an
+    # outlier (measured: 1% of 10M dense synthetic quotes at 0 bps).
+    outlier_min_bps: float = 2.0
     # Sale-condition codes that mark a regular trade, per source (the ``source`` column):
     # condition codes mean different things per vendor, and a source not listed here is not
     # judged. An empty/NULL condition is always regular.
@@ -146,10 +150,11 @@ def merge_order_key(ts: IntArray) -> IntArray:
     return np.maximum.accumulate(masked)
 
 
-def _mix64(h: npt.NDArray[np.uint64], v: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    # splitmix64-style mixing; uint64 arithmetic wraps by design.
-    h = (h ^ v) * np.uint64(0x9E3779B97F4A7C15)
-    return h ^ (h >> np.uint64(31))
+def _mix64(h: npt.NDArray[np.uint64], v: npt.NDArray[np.uint64]) -> None:
+    """splitmix64-style mixing of ``v`` into ``h`` in place; uint64 arithmetic wraps by design."""
+    h ^= v
+    h *= np.uint64(0x9E3779B97F4A7C15)
+    h ^= h >> np.uint64(31)
 
 
 def row_hashes(table: pa.Table) -> npt.NDArray[np.uint64]:
@@ -170,26 +175,36 @@ def row_hashes(table: pa.Table) -> npt.NDArray[np.uint64]:
                 )
                 v = dict_hashes[values]
             elif pa.types.is_floating(chunked.type):
-                v = pc.fill_null(chunked, np.nan).to_numpy().view(np.uint64)
+                v = np.asarray(chunked.to_numpy(zero_copy_only=False), np.float64).view(np.uint64)
             else:
                 arr = pc.fill_null(chunked.cast(pa.int64()), np.iinfo(np.int64).min)
                 v = arr.to_numpy().view(np.uint64)
-            h = _mix64(h, v)
+            _mix64(h, v)
     return h
 
 
-def exact_duplicates(ts: IntArray, hashes: npt.NDArray[np.uint64]) -> BoolArray:
+def exact_duplicates(table: pa.Table, ts: IntArray) -> BoolArray:
     """Every occurrence after the first of a row identical in all columns.
 
-    Rows are grouped by (time, 64-bit row hash); identical rows share both.
+    Identical rows share their timestamp, so only rows whose timestamp occurs more than once are
+    hashed; the stable sort that finds them is near-linear on arrival-ordered ticks.
     """
     n = ts.size
     out = np.zeros(n, dtype=bool)
     if n < 2:
         return out
-    order = np.lexsort((np.arange(n), hashes, ts))
-    same = (ts[order][1:] == ts[order][:-1]) & (hashes[order][1:] == hashes[order][:-1])
-    out[order[1:][same]] = True
+    order = np.argsort(ts, kind="stable")
+    same_next = ts[order[1:]] == ts[order[:-1]]
+    in_run = np.zeros(n, dtype=bool)
+    in_run[1:] |= same_next
+    in_run[:-1] |= same_next
+    candidates = np.sort(order[in_run])
+    if candidates.size < 2:
+        return out
+    c_ts, c_hash = ts[candidates], row_hashes(table.take(candidates))
+    c_order = np.lexsort((c_hash, c_ts))  # lexsort is stable: first occurrence stays first
+    same = (c_ts[c_order[1:]] == c_ts[c_order[:-1]]) & (c_hash[c_order[1:]] == c_hash[c_order[:-1]])
+    out[candidates[c_order[1:][same]]] = True
     return out
 
 
@@ -272,12 +287,16 @@ def centred_rolling_median(x: FloatArray, window: int) -> FloatArray:
     return _centred(bn.move_median, x, window)
 
 
-def rolling_outliers(x: FloatArray, window: int, n_mads: float, min_obs: int) -> BoolArray:
-    """Points more than ``n_mads`` mean absolute deviations from a centred rolling median."""
+def rolling_outliers(
+    x: FloatArray, window: int, n_mads: float, min_obs: int, min_bps: float = 0.0
+) -> BoolArray:
+    """Points more than ``n_mads`` mean absolute deviations (plus ``min_bps`` of the median)
+    from a centred rolling median."""
     if x.size < min_obs:
         return np.zeros(x.size, dtype=bool)
-    dev = np.abs(x - centred_rolling_median(x, window))
-    return dev > n_mads * _centred(bn.move_mean, dev, window)
+    median = centred_rolling_median(x, window)
+    dev = np.abs(x - median)
+    return dev > n_mads * _centred(bn.move_mean, dev, window) + min_bps * 1e-4 * median
 
 
 def prevailing_quotes(
@@ -318,8 +337,9 @@ def _ms_to_ns(ms: float) -> int:
 
 
 def _floats(table: pa.Table, name: str) -> FloatArray:
+    # Arrow turns nulls into NaN here, in the same pass as the conversion.
     col = table.column(name).combine_chunks()
-    return np.asarray(pc.fill_null(col, np.nan).to_numpy(zero_copy_only=False), dtype=np.float64)
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def extended_windows(windows: IntArray, extension_minutes: tuple[int, int]) -> IntArray:
@@ -356,7 +376,7 @@ def classify_ticks(
     later[keep] = behind_running_max(ts[keep])
     apply(Reason.NON_MONOTONIC_TIME, later)
 
-    apply(Reason.DUPLICATE, exact_duplicates(ts, row_hashes(table)))
+    apply(Reason.DUPLICATE, exact_duplicates(table, ts))
     apply(Reason.MISSING_PRICE, missing_prices(is_trade, price, bid, ask))
     with np.errstate(invalid="ignore"):
         apply(Reason.NONPOSITIVE_PRICE, nonpositive_prices(is_trade, price, bid, ask))
@@ -404,6 +424,7 @@ def classify_ticks(
         cfg.outlier_window,
         cfg.outlier_mads,
         cfg.min_outlier_observations,
+        cfg.outlier_min_bps,
     )
     apply(Reason.PRICE_OUTLIER, outlier)
 
@@ -420,7 +441,11 @@ def classify_ticks(
     trades = np.flatnonzero(is_trade & ~has_quote & (reason == 0))
     outlier = np.zeros(n, dtype=bool)
     outlier[trades] = rolling_outliers(
-        price[trades], cfg.outlier_window, cfg.outlier_mads, cfg.min_outlier_observations
+        price[trades],
+        cfg.outlier_window,
+        cfg.outlier_mads,
+        cfg.min_outlier_observations,
+        cfg.outlier_min_bps,
     )
     apply(Reason.PRICE_OUTLIER, outlier)
 
@@ -434,6 +459,7 @@ def clean_ticks(
     calendar: str | None = None,
 ) -> CleaningResult:
     """Split a canonical tick table (in arrival order) into clean rows and quarantined rows."""
+    table = table.combine_chunks()  # filtering many small chunks costs ~7x one contiguous pass
     reason = classify_ticks(table, session_windows, config, calendar)
     clean_mask = reason == 0
     counts = np.bincount(reason, minlength=len(REASONS) + 1)

@@ -21,7 +21,10 @@ SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 _CRYPTO_RE = re.compile(r"(USDT|USDC|BUSD|BTC|XBT|ETH|SOL|DOGE)")
 _FUTURES_RE = re.compile(r"^[A-Z]{1,3}[FGHJKMNQUVXZ]\d{1,2}$")
 _ISO_CCY = frozenset(
-    ["USD", "EUR", "JPY", "GBP", "CHF", "AUD", "NZD", "CAD", "SEK", "NOK", "DKK", "HKD", "SGD", "CNH", "MXN", "ZAR", "TRY", "PLN", "CZK", "HUF"]
+    {
+        *("USD", "EUR", "JPY", "GBP", "CHF", "AUD", "NZD", "CAD", "SEK", "NOK"),
+        *("DKK", "HKD", "SGD", "CNH", "MXN", "ZAR", "TRY", "PLN", "CZK", "HUF"),
+    }
 )
 
 

@@ -83,7 +83,7 @@ def test_local_time_spikes_early_row_flagged() -> None:
 
 def test_exact_duplicates_second_copy_flagged_first_kept() -> None:
     t = ticks([trade(1), trade(1), trade(1, price=100.02), trade(2)])
-    flags = c.exact_duplicates(t.column("ts_event").cast(pa.int64()).to_numpy(), c.row_hashes(t))
+    flags = c.exact_duplicates(t, t.column("ts_event").cast(pa.int64()).to_numpy())
     assert flags.tolist() == [False, True, False, False]
 
 
