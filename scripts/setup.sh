@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Creates .venv and installs the project with its dev extras (idempotent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+# torch==2.13.0 is pinned in pyproject.toml: pip takes the CPU wheel from the local wheelhouse
+# where one is configured, otherwise from PyPI.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
