@@ -4,6 +4,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import dagster as dg
 
@@ -64,32 +65,49 @@ class RawTicksConfig(dg.Config):
     synthetic_seed: int = 0
 
 
+# Backfills run up to a month of one symbol per run (Dagster groups a multi-partition range by
+# symbol): a year of one symbol is 12 runs, a week of every symbol one run per symbol.
+TICK_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+
+
+def partition_metadata(per_key: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Metadata of a run over one or many partitions (a backfill range): totals, plus the
+    per-partition figures when there is more than one."""
+    if len(per_key) == 1:
+        return next(iter(per_key.values()))
+    totals = {
+        name: sum(int(m[name]) for m in per_key.values())
+        for name in next(iter(per_key.values()))
+        if name.endswith("rows")
+    }
+    return {**totals, "partitions": len(per_key), "by_partition": dg.MetadataValue.json(per_key)}
+
+
 @dg.asset(
     partitions_def=tick_partitions,
     group_name=TICKS_GROUP,
     kinds={"parquet"},
     freshness_policy=TICK_FRESHNESS,
+    backfill_policy=TICK_BACKFILL,
     deps=[dg.AssetDep(landing_files, partition_mapping=dg.AllPartitionMapping())],
     description="Canonical ticks of one UTC day x symbol under ticks_raw/ (hive layout).",
 )
 def raw_ticks(
     context: dg.AssetExecutionContext, config: RawTicksConfig, object_store: ObjectStoreResource
 ) -> dg.MaterializeResult:
-    day, symbol = day_and_symbol(context.partition_key)
-    build = pipeline.build_raw(
-        object_store.get_store(),
-        day,
-        symbol,
-        synthetic_source(config.synthetic_ticks_per_session, config.synthetic_seed),
-    )
-    return dg.MaterializeResult(
-        metadata={
+    store = object_store.get_store()
+    synthetic = synthetic_source(config.synthetic_ticks_per_session, config.synthetic_seed)
+    per_key: dict[str, dict[str, Any]] = {}
+    for key in context.partition_keys:
+        day, symbol = day_and_symbol(key)
+        build = pipeline.build_raw(store, day, symbol, synthetic)
+        per_key[key] = {
             "rows": build.rows,
-            "rows_by_source": dg.MetadataValue.json(build.rows_by_source),
+            "rows_by_source": build.rows_by_source,
             "staged_pieces": build.staged_pieces,
-            "uri": dg.MetadataValue.path(build.uri),
+            "uri": build.uri,
         }
-    )
+    return dg.MaterializeResult(metadata=partition_metadata(per_key))
 
 
 class CleanTicksConfig(dg.Config):
@@ -135,27 +153,26 @@ class CleanTicksConfig(dg.Config):
         ),
     ],
     partitions_def=tick_partitions,
+    backfill_policy=TICK_BACKFILL,
 )
 def clean_ticks(
     context: dg.AssetExecutionContext, config: CleanTicksConfig, object_store: ObjectStoreResource
 ) -> Iterator[dg.MaterializeResult]:
-    day, symbol = day_and_symbol(context.partition_key)
-    result = pipeline.build_clean(
-        object_store.get_store(), day, symbol, config.to_cleaning_config()
-    )
-    reasons = {k: v for k, v in result.reason_counts.items() if v}
-    yield dg.MaterializeResult(
-        asset_key="clean_ticks",
-        metadata={
+    store = object_store.get_store()
+    cleaning = config.to_cleaning_config()
+    clean: dict[str, dict[str, Any]] = {}
+    quarantine: dict[str, dict[str, Any]] = {}
+    for key in context.partition_keys:
+        day, symbol = day_and_symbol(key)
+        result = pipeline.build_clean(store, day, symbol, cleaning)
+        clean[key] = {
             "rows": result.clean.num_rows,
             "raw_rows": result.raw_rows,
             "quarantined_rows": result.quarantine.num_rows,
-        },
-    )
-    yield dg.MaterializeResult(
-        asset_key="tick_quarantine",
-        metadata={
+        }
+        quarantine[key] = {
             "rows": result.quarantine.num_rows,
-            "reasons": dg.MetadataValue.json(reasons),
-        },
-    )
+            "reasons": {k: v for k, v in result.reason_counts.items() if v},
+        }
+    yield dg.MaterializeResult(asset_key="clean_ticks", metadata=partition_metadata(clean))
+    yield dg.MaterializeResult(asset_key="tick_quarantine", metadata=partition_metadata(quarantine))

@@ -7,6 +7,7 @@ multipart) is already all-or-nothing, so readers never see a half-written object
 
 from __future__ import annotations
 
+import builtins
 import os
 import posixpath
 import uuid
@@ -34,6 +35,18 @@ class S3Location:
     region: str | None = None
     access_key: str | None = None
     secret_key: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    mtime_ns: int
+
+    @property
+    def version(self) -> str:
+        """Changes when the object is replaced: what sensors use to tell a re-dropped file."""
+        return f"{self.size}-{self.mtime_ns}"
 
 
 class ObjectStore:
@@ -128,13 +141,23 @@ class ObjectStore:
 
     def list(self, prefix: str = "") -> Iterator[str]:
         """Yield keys of all files under ``prefix`` (recursive), sorted."""
+        for info in self.list_info(prefix):
+            yield info.key
+
+    def list_info(self, prefix: str = "") -> builtins.list[ObjectInfo]:
+        """Files under ``prefix`` (recursive) with size and modification time, sorted by key."""
         base = self.path(prefix) if prefix.strip("/") else self._root
         selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
-        infos = self._fs.get_file_info(selector)
         start = len(self._root) + 1
-        for info in sorted(infos, key=lambda i: i.path):
-            if info.type == pafs.FileType.File:
-                yield info.path[start:]
+        return [
+            ObjectInfo(
+                key=info.path[start:],
+                size=int(info.size or 0),
+                mtime_ns=int(info.mtime_ns or 0),
+            )
+            for info in sorted(self._fs.get_file_info(selector), key=lambda i: i.path)
+            if info.type == pafs.FileType.File
+        ]
 
     # -- writes -------------------------------------------------------------------------------
     def write_bytes(self, key: str, data: bytes) -> None:

@@ -10,6 +10,7 @@ The rules, thresholds and deviations from the paper are written down in docs/cle
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -157,6 +158,11 @@ def _mix64(h: npt.NDArray[np.uint64], v: npt.NDArray[np.uint64]) -> None:
     h ^= h >> np.uint64(31)
 
 
+def stable_hash64(text: str) -> int:
+    """Process-independent 64-bit string hash (Python's ``hash`` is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
 def row_hashes(table: pa.Table) -> npt.NDArray[np.uint64]:
     """A 64-bit hash of every row over all columns (nulls hash distinctly from values)."""
     n = table.num_rows
@@ -170,8 +176,7 @@ def row_hashes(table: pa.Table) -> npt.NDArray[np.uint64]:
                 # Map indices to hashes of the dictionary strings so equal strings match
                 # across columns regardless of dictionary order.
                 dict_hashes = np.array(
-                    [hash(s) & 0xFFFFFFFFFFFFFFFF for s in enc.dictionary.to_pylist()] + [7],
-                    dtype=np.uint64,
+                    [stable_hash64(s) for s in enc.dictionary.to_pylist()] + [7], dtype=np.uint64
                 )
                 v = dict_hashes[values]
             elif pa.types.is_floating(chunked.type):

@@ -37,6 +37,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")
 class LandedFile:
     key: str  # object key under landing/incoming
     source: str
+    version: str = ""  # size-mtime of the object when listed
 
     @property
     def name(self) -> str:
@@ -59,11 +60,11 @@ class LandedFile:
 
 def list_incoming(store: ObjectStore) -> list[LandedFile]:
     files = []
-    for key in store.list(INCOMING):
-        rel = key[len(INCOMING) + 1 :]
+    for info in store.list_info(INCOMING):
+        rel = info.key[len(INCOMING) + 1 :]
         if "/" not in rel or PurePosixPath(rel).name.startswith("."):
             continue  # files must sit in a <source>/ folder; dotfiles are partial uploads
-        files.append(LandedFile(key=key, source=rel.split("/", 1)[0]))
+        files.append(LandedFile(key=info.key, source=rel.split("/", 1)[0], version=info.version))
     return files
 
 

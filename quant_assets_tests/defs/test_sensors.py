@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+from dagster._core.definitions.partitions.context import partition_loading_context
+
+from quant_assets.definitions import build_defs
+from quant_assets.defs.sensors import landed_partitions_sensor, landing_sensor
+from quant_assets.defs.ticks import landing_files
+from quant_assets.lib.settings import Settings
+from quant_assets.lib.ticks import landing
+from resources.object_store import ObjectStoreResource
+
+CSV = "timestamp,bid,ask\n2024-01-02 15:00:00+00:00,1.10,1.11\n2024-01-03 15:00:00+00:00,1.1,1.2\n"
+
+
+def evaluate(
+    instance: dg.DagsterInstance, resource: ObjectStoreResource, cursor: str | None
+) -> dg.SensorResult:
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"object_store": resource}
+    )
+    result = landing_sensor(context)
+    assert isinstance(result, dg.SensorResult)
+    return result
+
+
+def test_landing_sensor_new_file_requested_once_and_survives_cursor_loss(tmp_path: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    resource = ObjectStoreResource(root=str(tmp_path))
+    resource.get_store().write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
+
+    first = evaluate(instance, resource, None)
+    assert [r.partition_key for r in first.run_requests or []] == ["truefx/eurusd-ticks.csv"]
+    (add,) = first.dynamic_partitions_requests or []
+    assert list(add.partition_keys or []) == ["truefx/eurusd-ticks.csv"]  # type: ignore[union-attr]
+    instance.add_dynamic_partitions("landing_files", ["truefx/eurusd-ticks.csv"])
+
+    again = evaluate(instance, resource, first.cursor)
+    assert not again.run_requests and not again.dynamic_partitions_requests
+
+    # A lost cursor re-requests with the same run key, which Dagster refuses to launch twice.
+    lost = evaluate(instance, resource, None)
+    assert [r.run_key for r in lost.run_requests or []] == [
+        r.run_key for r in first.run_requests or []
+    ]
+
+
+def test_landing_sensor_replaced_file_requested_again(tmp_path: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    resource = ObjectStoreResource(root=str(tmp_path))
+    store = resource.get_store()
+    store.write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
+    first = evaluate(instance, resource, None)
+    store.write_bytes("landing/incoming/truefx/eurusd-ticks.csv", (CSV + CSV[18:]).encode())
+    second = evaluate(instance, resource, first.cursor)
+    assert len(second.run_requests or []) == 1
+    assert json.loads(second.cursor or "{}") != json.loads(first.cursor or "{}")
+
+
+def test_landed_partitions_sensor_requests_exactly_the_touched_partitions(tmp_path: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    resource = ObjectStoreResource(root=str(tmp_path))
+    resource.get_store().write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
+    (landed,) = landing.list_incoming(resource.get_store())
+    instance.add_dynamic_partitions("landing_files", [landed.partition_key])
+    assert dg.materialize(
+        [landing_files],
+        partition_key=landed.partition_key,
+        instance=instance,
+        resources={"object_store": resource},
+    ).success
+
+    defs = build_defs(Settings.from_env({"QUANT_DATA_ROOT": str(tmp_path)}))
+    context = dg.build_sensor_context(
+        instance=instance, definitions=defs, resources={"object_store": resource}
+    )
+    # Validating partitioned run requests outside the daemon needs the instance in scope.
+    with partition_loading_context(dynamic_partitions_store=instance):
+        result = landed_partitions_sensor.evaluate_tick(context)
+    keys = sorted(r.partition_key for r in result.run_requests or [])
+    assert keys == ["2024-01-02|EURUSD", "2024-01-03|EURUSD"]
+    assert instance.has_dynamic_partition("symbols", "EURUSD")
