@@ -1,0 +1,146 @@
+"""Pure-config tests of ``resources.docker_executor`` (no container engine needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+from dagster._config import process_config
+from dagster_docker import docker_executor
+from docker.types import DeviceRequest, HostConfig
+
+from quant_assets.lib.settings import Settings, SettingsError
+from resources.docker_executor import (
+    docker_executor_config,
+    forwarded_env_vars,
+    training_executor,
+)
+
+PROD_ENV = {
+    "QUANT_DEPLOYMENT": "prod",
+    "QUANT_S3_BUCKET": "quant-lake",
+    "QUANT_TSDB_DSN": "postgresql://quant:secret@tsdb:5432/quant",
+    "QUANT_TRAINING_IMAGE": "registry.example.com/quant-platform:1.2.3",
+    "AWS_ACCESS_KEY_ID": "AKIA",
+    "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+    "DAGSTER_PG_HOST": "pg",
+    "DAGSTER_PG_PASSWORD": "pgpass",
+    "HOME": "/home/quant",
+    "PATH": "/usr/bin",
+}
+
+
+def _validated(config: dict[str, Any]) -> dict[str, Any]:
+    """The config as docker_executor's own schema resolves it (raises on a schema error)."""
+    result = process_config(docker_executor.config_schema.config_type, config)
+    assert result.success, result.errors
+    value: dict[str, Any] = result.value  # type: ignore[assignment]
+    return value
+
+
+def test_docker_executor_config_prod_env_matches_executor_schema() -> None:
+    config = docker_executor_config(PROD_ENV)
+    resolved = _validated(config)
+    assert resolved["image"] == "registry.example.com/quant-platform:1.2.3"
+    assert resolved["container_kwargs"]["device_requests"] == [
+        {"count": -1, "capabilities": [["gpu"]]}
+    ]
+
+
+def test_docker_executor_config_device_requests_accepted_by_docker_sdk() -> None:
+    config = docker_executor_config(PROD_ENV)
+    host_config = HostConfig(version="1.41", **config["container_kwargs"])
+    (request,) = host_config["DeviceRequests"]
+    assert isinstance(request, DeviceRequest)
+    assert request["Count"] == -1
+    assert request["Capabilities"] == [["gpu"]]
+    assert host_config["ShmSize"] == 2 * 1024**3
+
+
+def test_docker_executor_config_env_vars_are_names_only_no_values() -> None:
+    config = docker_executor_config(PROD_ENV)
+    assert config["env_vars"] == [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "DAGSTER_PG_HOST",
+        "DAGSTER_PG_PASSWORD",
+        "QUANT_DEPLOYMENT",
+        "QUANT_S3_BUCKET",
+        "QUANT_TRAINING_IMAGE",
+        "QUANT_TSDB_DSN",
+    ]
+    flat = repr(config)
+    for secret in ("s3cr3t", "pgpass", "quant:secret"):
+        assert secret not in flat
+
+
+def test_docker_executor_config_without_image_raises() -> None:
+    env = {k: v for k, v in PROD_ENV.items() if k != "QUANT_TRAINING_IMAGE"}
+    with pytest.raises(SettingsError, match="QUANT_TRAINING_IMAGE"):
+        docker_executor_config(env)
+
+
+def test_docker_executor_config_network_and_registry_use_env_indirection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = {
+        **PROD_ENV,
+        "QUANT_TRAINING_NETWORK": "quant_default",
+        "QUANT_TRAINING_REGISTRY_URL": "registry.example.com",
+        "QUANT_TRAINING_REGISTRY_USERNAME": "ci",
+        "QUANT_TRAINING_REGISTRY_PASSWORD": "regpass",
+    }
+    config = docker_executor_config(env)
+    for name in ("QUANT_TRAINING_REGISTRY_USERNAME", "QUANT_TRAINING_REGISTRY_PASSWORD"):
+        monkeypatch.setenv(name, env[name])  # resolved by dagster when the executor starts
+    assert _validated(config)["registry"]["password"] == "regpass"
+    assert config["networks"] == ["quant_default"]
+    assert config["registry"] == {
+        "url": "registry.example.com",
+        "username": {"env": "QUANT_TRAINING_REGISTRY_USERNAME"},
+        "password": {"env": "QUANT_TRAINING_REGISTRY_PASSWORD"},
+    }
+    assert "QUANT_TRAINING_REGISTRY_PASSWORD" not in config["env_vars"]
+    assert "regpass" not in repr(config)
+
+
+def test_docker_executor_config_cpu_only_has_no_device_requests() -> None:
+    config = docker_executor_config(PROD_ENV, gpus=False, max_concurrent=1)
+    _validated(config)
+    assert "device_requests" not in config["container_kwargs"]
+    assert config["max_concurrent"] == 1
+
+
+def test_docker_executor_config_explicit_env_without_deployment_pins_prod() -> None:
+    env = {"QUANT_TRAINING_IMAGE": "quant-platform:dev"}
+    assert "QUANT_DEPLOYMENT=prod" in docker_executor_config(env)["env_vars"]
+
+
+def test_forwarded_env_vars_prefixes_only() -> None:
+    assert forwarded_env_vars({"QUANT_X": "1", "AWSX": "2", "PATH": "/", "DAGSTER_HOME": "/d"}) == [
+        "QUANT_X"
+    ]
+
+
+def test_training_executor_prod_is_configured_docker_executor() -> None:
+    settings = Settings.from_env(PROD_ENV)
+    executor_def = training_executor(settings, env=PROD_ENV)
+    assert executor_def.name == "quant_training_docker_executor"
+    assert executor_def.executor_creation_fn is docker_executor.executor_creation_fn
+
+    @dg.op
+    def noop() -> None:
+        return None
+
+    # A job using it must build (config fully supplied by `.configured`).
+    job = dg.GraphDefinition(name="g", node_defs=[noop]).to_job(executor_def=executor_def)
+    assert job.executor_def is executor_def
+
+
+def test_training_executor_local_is_multiprocess(tmp_path: Path) -> None:
+    settings = Settings.from_env({"QUANT_DATA_ROOT": str(tmp_path)})
+    executor_def = training_executor(settings)
+    assert executor_def.name == "quant_training_local_executor"
+    assert executor_def.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn

@@ -1,0 +1,101 @@
+"""Executor for the training step: a GPU container in prod, local processes on a laptop.
+
+Prod runs each step of the training job in its own container of ``QUANT_TRAINING_IMAGE``
+(``docker/Dockerfile``) through ``dagster_docker.docker_executor`` with every GPU of the host
+attached. Only *names* of environment variables go into the config: the step launcher copies the
+values from its own environment when it creates the container, so no credential is ever written
+to the job definition or the run storage.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from quant_assets.lib.settings import Deployment, Settings, SettingsError
+
+TRAINING_IMAGE_ENV = "QUANT_TRAINING_IMAGE"
+TRAINING_NETWORK_ENV = "QUANT_TRAINING_NETWORK"  # e.g. the compose network of the prod stack
+REGISTRY_URL_ENV = "QUANT_TRAINING_REGISTRY_URL"
+REGISTRY_USERNAME_ENV = "QUANT_TRAINING_REGISTRY_USERNAME"
+REGISTRY_PASSWORD_ENV = "QUANT_TRAINING_REGISTRY_PASSWORD"
+
+# Forwarded into the step container (by name) when set where the step is launched: deployment
+# switch and data locations, S3 credentials/endpoint, the Postgres instance storage that
+# dagster.yaml reads with {env: DAGSTER_PG_*}.
+FORWARDED_PREFIXES = ("QUANT_", "AWS_", "DAGSTER_PG_")
+# Registry credentials are for the launcher's image pull only; the step never needs them.
+NOT_FORWARDED = frozenset({REGISTRY_USERNAME_ENV, REGISTRY_PASSWORD_ENV})
+
+# Every GPU of the host (`docker run --gpus all`); needs the NVIDIA container toolkit there.
+ALL_GPUS: dict[str, Any] = {"count": -1, "capabilities": [["gpu"]]}
+# PyTorch worker processes share tensors through /dev/shm; Docker's default is only 64 MB.
+TRAINING_SHM_SIZE = "2g"
+
+
+def forwarded_env_vars(env: Mapping[str, str]) -> list[str]:
+    """Names of the variables the step container inherits, sorted (stable config)."""
+    return sorted(
+        name for name in env if name.startswith(FORWARDED_PREFIXES) and name not in NOT_FORWARDED
+    )
+
+
+def docker_executor_config(
+    env: Mapping[str, str], *, gpus: bool = True, max_concurrent: int | None = None
+) -> dict[str, Any]:
+    """Config for ``docker_executor`` from the environment (pure: no docker call)."""
+    image = env.get(TRAINING_IMAGE_ENV, "").strip()
+    if not image:
+        raise SettingsError(
+            f"QUANT_DEPLOYMENT=prod trains in a container: set {TRAINING_IMAGE_ENV} to the image "
+            "built from docker/Dockerfile (e.g. registry.example.com/quant-platform:1.2.3)"
+        )
+    container_kwargs: dict[str, Any] = {"shm_size": TRAINING_SHM_SIZE}
+    if gpus:
+        container_kwargs["device_requests"] = [dict(ALL_GPUS)]
+    config: dict[str, Any] = {
+        "image": image,
+        "env_vars": forwarded_env_vars(env),
+        "container_kwargs": container_kwargs,
+        "retries": {"enabled": {}},
+    }
+    network = env.get(TRAINING_NETWORK_ENV, "").strip()
+    if "QUANT_DEPLOYMENT" not in env:  # settings built from an explicit mapping, not os.environ
+        config["env_vars"].append("QUANT_DEPLOYMENT=prod")
+    if network:
+        config["networks"] = [network]
+    if env.get(REGISTRY_URL_ENV):
+        # StringSource indirection: the launcher reads the credentials at pull time.
+        config["registry"] = {
+            "url": env[REGISTRY_URL_ENV],
+            "username": {"env": REGISTRY_USERNAME_ENV},
+            "password": {"env": REGISTRY_PASSWORD_ENV},
+        }
+    if max_concurrent is not None:
+        config["max_concurrent"] = max_concurrent
+    return config
+
+
+def training_executor(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> dg.ExecutorDefinition:
+    """The training job's executor.
+
+    prod: every step in a ``QUANT_TRAINING_IMAGE`` container with all GPUs attached.
+    local: Dagster's multiprocess executor (one process per step, like one container per step in
+    prod, so a crashing torch step cannot take the run down), one step at a time so a small
+    machine is not oversubscribed.
+    """
+    if settings.deployment is Deployment.PROD:
+        from dagster_docker import docker_executor
+
+        e = dict(os.environ) if env is None else env
+        return docker_executor.configured(
+            docker_executor_config(e), name="quant_training_docker_executor"
+        )
+    return dg.multiprocess_executor.configured(
+        {"max_concurrent": 1}, name="quant_training_local_executor"
+    )
