@@ -1,0 +1,155 @@
+"""Load test: N simulated training runs log metrics through one MetricsWriter, the database
+restarts mid-run, and nothing may be lost or duplicated.
+
+Run: ``.venv/bin/python benchmarks/load_metrics.py --runs 8 --rate 5000 --duration 20
+--restart-at 8 [--dsn DSN]``. ``--restart-at`` runs ``scripts/services/timescaledb.sh restart``
+for the DSN's port: point ``--dsn`` at a server of your own (``QUANT_TSDB_PORT=55439
+scripts/services/timescaledb.sh start``) rather than one shared with running tests.
+Prints samples sent, written (counted in the database), dropped (must be 0), duplicates
+(must be 0) and the write lag from ``log()`` to commit (p50/p99/max).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlparse
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+from metrics_ingest import REPO_ROOT, default_dsn, fresh_database
+
+from quant_assets.lib.warehouse import MetricsWriter, TrainingRun
+from quant_assets.lib.warehouse.timescale_backend import TimescaleWarehouse
+
+
+class LagRecorder:
+    """on_commit hook: per-row lag = commit time - the time log() stamped on the row."""
+
+    def __init__(self) -> None:
+        self._chunks: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: pa.RecordBatch, commit_ns: int) -> None:
+        times = batch.column("time").cast(pa.int64()).to_numpy(zero_copy_only=False)
+        lag_us = commit_ns // 1000 - times
+        with self._lock:
+            self._chunks.append(lag_us)
+
+    def lags_ms(self) -> np.ndarray:
+        with self._lock:
+            return np.concatenate(self._chunks) / 1000.0 if self._chunks else np.zeros(0)
+
+
+def restart_server(dsn: str) -> float:
+    port = urlparse(dsn).port or 5432
+    env = {**os.environ, "QUANT_TSDB_PORT": str(port)}
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["bash", str(REPO_ROOT / "scripts" / "services" / "timescaledb.sh"), "restart"],
+        env=env,
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--dsn", default=None)
+    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=5_000, help="samples/s per run")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of logging")
+    parser.add_argument("--restart-at", type=float, default=None, help="seconds into the run")
+    parser.add_argument("--batch-rows", type=int, default=10_000)
+    parser.add_argument("--flush-interval", type=float, default=0.1)
+    args = parser.parse_args(argv)
+    dsn = args.dsn or default_dsn()
+
+    with fresh_database(dsn) as db, tempfile.TemporaryDirectory() as spool:
+        run_ids = [f"load-{i}" for i in range(args.runs)]
+        with TimescaleWarehouse(db) as wh:
+            for run_id in run_ids:
+                wh.upsert_training_run(
+                    TrainingRun(run_id, "ppo", started_at=datetime.now(tz=UTC), status="running")
+                )
+            sink = wh.metrics_sink()
+        lags = LagRecorder()
+        writer = MetricsWriter(
+            sink,
+            spool,
+            batch_rows=args.batch_rows,
+            flush_interval_s=args.flush_interval,
+            retry_interval_s=0.2,
+            on_commit=lags,
+        )
+        stop = threading.Event()
+        sent = [0] * args.runs
+
+        def simulate(idx: int) -> None:
+            """One training run: bursts every 10 ms at the target rate, 8 metric names."""
+            run_id, names = run_ids[idx], [f"train/m{k}" for k in range(8)]
+            t_start = time.perf_counter()
+            step = 0
+            while not stop.is_set():
+                due = int((time.perf_counter() - t_start) * args.rate)
+                while step < due:
+                    writer.log(run_id, names[step % 8], step, float(step) * 0.5)
+                    step += 1
+                time.sleep(0.01)
+            sent[idx] = step
+
+        threads = [threading.Thread(target=simulate, args=(i,)) for i in range(args.runs)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        restart_s = None
+        if args.restart_at is not None:
+            time.sleep(max(0.0, args.restart_at))
+            restart_s = restart_server(dsn)
+        time.sleep(max(0.0, args.duration - (time.perf_counter() - t0)))
+        stop.set()
+        for t in threads:
+            t.join()
+        logged_s = time.perf_counter() - t0
+        drained = writer.wait_committed(180)
+        writer.close()
+        stats = writer.stats()
+
+        with psycopg.connect(db) as conn:
+            row = conn.execute(
+                "SELECT count(*), count(DISTINCT (run_id, name, step, time)) FROM metrics"
+            ).fetchone()
+        assert row is not None
+        written, distinct = int(row[0]), int(row[1])
+        total_sent = sum(sent)
+        lag = lags.lags_ms()
+        p50, p99, pmax = np.percentile(lag, [50, 99, 100]) if lag.size else (0.0, 0.0, 0.0)
+
+    print(
+        f"runs {args.runs} x {args.rate:,.0f}/s for {logged_s:.1f}s "
+        f"(target {args.runs * args.rate:,.0f} samples/s)"
+    )
+    if restart_s is not None:
+        print(f"database restarted at {args.restart_at:.1f}s (restart took {restart_s:.1f}s)")
+    print(f"samples sent        {total_sent:>12,}   (writer counted {stats.sent:,})")
+    print(f"written (in DB)     {written:>12,}")
+    print(f"dropped             {total_sent - written:>12,}   (must be 0)")
+    print(f"duplicates          {written - distinct:>12,}   (must be 0)")
+    print(f"spooled / replayed  {stats.spooled:>12,} / {stats.replayed:,}   drained: {drained}")
+    print(f"write lag ms        p50 {p50:,.0f}   p99 {p99:,.0f}   max {pmax:,.0f}")
+    ok = total_sent == written == distinct and stats.rejected == 0
+    print("RESULT", "PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from quant_assets.defs.costs import cost_model_params
+from quant_assets.defs.ticks import clean_ticks, raw_ticks
+from resources.object_store import ObjectStoreResource
+from resources.warehouse import WarehouseResource
+
+SMALL = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 3000}}}}
+
+
+def test_cost_model_params_calibrated_from_trailing_clean_ticks_stored_in_warehouse(
+    tmp_path: Path,
+) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("symbols", ["SYNA"])
+    resources = {
+        "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
+        "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
+    }
+    for day in ("2024-01-02", "2024-01-03"):
+        assert dg.materialize(
+            [raw_ticks, clean_ticks],
+            partition_key=f"{day}|SYNA",
+            instance=instance,
+            resources=resources,
+            run_config=SMALL,
+        ).success
+    result = dg.materialize(
+        [cost_model_params, raw_ticks, clean_ticks],
+        selection=[cost_model_params],
+        partition_key="2024-01-03|SYNA",
+        instance=instance,
+        resources=resources,
+    )
+    assert result.success
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    inputs = metadata["input_partitions"].value
+    assert [p["partition_key"] for p in inputs] == ["2024-01-02|SYNA", "2024-01-03|SYNA"]
+    warehouse = resources["warehouse"].get_warehouse()  # type: ignore[attr-defined]
+    rows = warehouse.query("SELECT symbol, version FROM cost_model_params").to_pylist()
+    assert rows == [{"symbol": "SYNA", "version": metadata["version"].value}]

@@ -1,0 +1,24 @@
+-- One evaluated episode; re-evaluating the same (run, episode, split) replaces it.
+INSERT INTO episodes (
+    run_id, episode_id, split, start_ts, end_ts, ep_reward, max_dd, final_pnl, sharpe, turnover,
+    cost_commission, cost_spread, cost_impact, cost_total, n_trades, cost_model_version
+)
+VALUES (
+    :run_id, :episode_id, :split, :start_ts, :end_ts, :ep_reward, :max_dd, :final_pnl, :sharpe,
+    :turnover, :cost_commission, :cost_spread, :cost_impact, :cost_total, :n_trades,
+    :cost_model_version
+)
+ON CONFLICT (run_id, episode_id, split) DO UPDATE SET
+    start_ts = EXCLUDED.start_ts,
+    end_ts = EXCLUDED.end_ts,
+    ep_reward = EXCLUDED.ep_reward,
+    max_dd = EXCLUDED.max_dd,
+    final_pnl = EXCLUDED.final_pnl,
+    sharpe = EXCLUDED.sharpe,
+    turnover = EXCLUDED.turnover,
+    cost_commission = EXCLUDED.cost_commission,
+    cost_spread = EXCLUDED.cost_spread,
+    cost_impact = EXCLUDED.cost_impact,
+    cost_total = EXCLUDED.cost_total,
+    n_trades = EXCLUDED.n_trades,
+    cost_model_version = EXCLUDED.cost_model_version;
