@@ -4,21 +4,54 @@ from __future__ import annotations
 
 import dagster as dg
 
+from quant_assets.defs.costs import cost_model_params
+from quant_assets.defs.evaluation import episodes, policy_promotion
 from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
+from quant_assets.defs.ops import rollback_policy_job
+from quant_assets.defs.partitions import symbol_partitions
+from quant_assets.defs.sensors import landed_partitions_sensor, landing_sensor
 from quant_assets.defs.tick_checks import clean_ticks_expectations, clean_ticks_reconcile
 from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
+from quant_assets.defs.training import trained_policy
 from quant_assets.lib.settings import Settings
+from resources.docker_executor import training_executor
 from resources.object_store import ObjectStoreResource
+from resources.warehouse import WarehouseResource
+
+
+def training_job(settings: Settings) -> dg.UnresolvedAssetJobDefinition:
+    """Train, evaluate and gate one symbol; in prod each step runs in a GPU container, and the
+    run tag caps concurrent trainings at one per GPU (dagster.yaml tag_concurrency_limits)."""
+    return dg.define_asset_job(
+        "train_policy",
+        selection=dg.AssetSelection.assets(trained_policy, episodes, policy_promotion),
+        partitions_def=symbol_partitions,
+        executor_def=training_executor(settings),
+        tags={"quant/gpu": "1"},
+        description="trained_policy -> episodes -> policy_promotion for one symbol.",
+    )
 
 
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     """Everything is the same in both deployments except what the resources point at."""
     settings = settings or Settings.from_env()
     return dg.Definitions(
-        assets=[landing_files, raw_ticks, clean_ticks],
+        assets=[
+            landing_files,
+            raw_ticks,
+            clean_ticks,
+            cost_model_params,
+            trained_policy,
+            episodes,
+            policy_promotion,
+        ],
         asset_checks=[clean_ticks_expectations, clean_ticks_reconcile],
-        jobs=[ingest_landing_job, tick_lake_job],
-        resources={"object_store": ObjectStoreResource.from_settings(settings)},
+        jobs=[ingest_landing_job, tick_lake_job, training_job(settings), rollback_policy_job],
+        sensors=[landing_sensor, landed_partitions_sensor],
+        resources={
+            "object_store": ObjectStoreResource.from_settings(settings),
+            "warehouse": WarehouseResource.from_settings(settings),
+        },
     )
 
 

@@ -14,8 +14,8 @@ import dagster as dg
 from quant_assets.definitions import build_defs
 from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
 from quant_assets.defs.partitions import landing_file_partitions, symbol_partitions
-from quant_assets.lib.ticks import landing
 from quant_assets.lib.settings import Settings
+from quant_assets.lib.ticks import landing
 from quant_assets.lib.ticks.landing import AUTO_SOURCE, INCOMING
 from resources.object_store import ObjectStoreResource
 

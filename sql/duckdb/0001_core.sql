@@ -26,6 +26,10 @@ CREATE TABLE IF NOT EXISTS metrics (
 );
 
 CREATE TABLE IF NOT EXISTS episodes (
+    -- One evaluation (a Dagster run of the episodes asset) scores the challenger, the champion
+    -- and the baselines on the same windows; run_id is the evaluated policy's training run.
+    evaluation_id       TEXT NOT NULL,
+    policy              TEXT NOT NULL,
     run_id              TEXT NOT NULL,
     episode_id          BIGINT NOT NULL,
     split               TEXT NOT NULL,
@@ -42,7 +46,7 @@ CREATE TABLE IF NOT EXISTS episodes (
     cost_total          DOUBLE PRECISION,
     n_trades            BIGINT,
     cost_model_version  TEXT,
-    PRIMARY KEY (run_id, episode_id, split)
+    PRIMARY KEY (evaluation_id, policy, episode_id, split)
 );
 
 CREATE TABLE IF NOT EXISTS cost_model_params (

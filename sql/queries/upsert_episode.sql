@@ -1,14 +1,16 @@
--- One evaluated episode; re-evaluating the same (run, episode, split) replaces it.
+-- One evaluated episode; re-running the same evaluation replaces its rows.
 INSERT INTO episodes (
-    run_id, episode_id, split, start_ts, end_ts, ep_reward, max_dd, final_pnl, sharpe, turnover,
-    cost_commission, cost_spread, cost_impact, cost_total, n_trades, cost_model_version
+    evaluation_id, policy, run_id, episode_id, split, start_ts, end_ts, ep_reward, max_dd,
+    final_pnl, sharpe, turnover, cost_commission, cost_spread, cost_impact, cost_total, n_trades,
+    cost_model_version
 )
 VALUES (
-    :run_id, :episode_id, :split, :start_ts, :end_ts, :ep_reward, :max_dd, :final_pnl, :sharpe,
-    :turnover, :cost_commission, :cost_spread, :cost_impact, :cost_total, :n_trades,
-    :cost_model_version
+    :evaluation_id, :policy, :run_id, :episode_id, :split, :start_ts, :end_ts, :ep_reward, :max_dd,
+    :final_pnl, :sharpe, :turnover, :cost_commission, :cost_spread, :cost_impact, :cost_total,
+    :n_trades, :cost_model_version
 )
-ON CONFLICT (run_id, episode_id, split) DO UPDATE SET
+ON CONFLICT (evaluation_id, policy, episode_id, split) DO UPDATE SET
+    run_id = EXCLUDED.run_id,
     start_ts = EXCLUDED.start_ts,
     end_ts = EXCLUDED.end_ts,
     ep_reward = EXCLUDED.ep_reward,

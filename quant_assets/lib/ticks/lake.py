@@ -6,6 +6,8 @@ replacing a partition is a single atomic put (see ``ObjectStore.write_parquet``)
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -84,3 +86,20 @@ def table_fingerprint(table: pa.Table) -> str:
     with np.errstate(over="ignore"):
         digest = int(np.sum(hashes * weights, dtype=np.uint64))
     return f"{table.num_rows:x}-{digest:016x}"
+
+
+_PARTITION_RE = re.compile(
+    r"^(?P<ds>[a-z_]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/symbol=(?P<s>[^/]+)/"
+)
+
+
+def list_partitions(
+    keys: Iterable[str], dataset: str, symbol: str | None = None
+) -> list[tuple[date, str]]:
+    """(day, symbol) of every partition object of ``dataset`` among object ``keys``, sorted."""
+    found = set()
+    for key in keys:
+        m = _PARTITION_RE.match(key)
+        if m and m["ds"] == dataset and (symbol is None or m["s"] == symbol):
+            found.add((date(int(m["y"]), int(m["m"]), int(m["d"])), m["s"]))
+    return sorted(found)

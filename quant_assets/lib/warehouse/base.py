@@ -98,7 +98,7 @@ class TrainingRun:
 
 @dataclass(frozen=True)
 class EpisodeRecord:
-    run_id: str
+    run_id: str  # training run of the evaluated policy
     episode_id: int
     split: str
     start_ts: datetime | None = None
@@ -114,6 +114,8 @@ class EpisodeRecord:
     cost_total: float | None = None
     n_trades: int | None = None
     cost_model_version: str | None = None
+    evaluation_id: str = ""  # the evaluation that produced the row (one per episodes run)
+    policy: str = ""  # policy name, or a baseline: flat, buy_and_hold, random
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,10 @@ class Warehouse(ABC):
     ) -> None: ...
 
     @abstractmethod
+    def record_promotion_decision(self, decision: Mapping[str, Any]) -> None:
+        """Store one champion/challenger decision (``promotion_decisions`` columns)."""
+
+    @abstractmethod
     def set_alias(self, alias: str, policy_id: str) -> PolicyAlias:
         """Atomically point ``alias`` at ``policy_id``, keeping the old target as previous."""
 
@@ -322,6 +328,11 @@ class SqlWarehouse(Warehouse):
             with self._transaction():
                 self._execute_many(self._q("upsert_episode"), params)
         return len(params)
+
+    def record_promotion_decision(self, decision: Mapping[str, Any]) -> None:
+        require_aware(decision.get("decided_at"), "decided_at")
+        with self._transaction():
+            self._execute_many(self._q("record_promotion_decision"), [dict(decision)])
 
     def upsert_cost_model_params(
         self, symbol: str, version: str, as_of: datetime, params: Mapping[str, Any]

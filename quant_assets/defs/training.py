@@ -1,0 +1,115 @@
+"""trained_policy: a Stable-Baselines3 policy per symbol, trained on its clean ticks."""
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from pydantic import Field
+
+from quant_assets.defs.partitions import symbol_partitions
+from quant_assets.lib.settings import Settings
+from quant_assets.lib.warehouse.metrics_writer import MetricsWriter
+from resources.object_store import ObjectStoreResource
+from resources.warehouse import WarehouseResource
+
+TRAINING_GROUP = "research"
+GPU_POOL = "gpu"  # one slot per GPU: two trainings never share a device
+
+by_symbol = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
+
+
+class TrainedPolicyConfig(dg.Config):
+    """rl-zoo style: algorithm + hyperparameters; the walk-forward split is part of the config."""
+
+    algorithm: str = "PPO"
+    hyperparams: dict[str, Any] = Field(default_factory=dict)
+    total_timesteps: int = 20_000
+    n_envs: int = 8
+    seed: int = 0
+    device: str = "cpu"
+    torch_threads: int = 1
+    bar_interval: str = "1min"
+    split_fractions: list[float] = Field(default_factory=lambda: [0.6, 0.2, 0.2])
+    start_date: str | None = Field(default=None, description="first UTC day of data (inclusive)")
+    end_date: str | None = Field(default=None, description="last UTC day of data (inclusive)")
+    checkpoint_every: int = 10_000
+    reason: str = Field(default="manual", description="why this run was requested (sensors)")
+
+    def training_config(self) -> Any:
+        from quant_assets.lib.training import TrainingConfig, WalkForwardSplit
+
+        return TrainingConfig(
+            algorithm=self.algorithm,  # type: ignore[arg-type]
+            hyperparams=self.hyperparams,
+            total_timesteps=self.total_timesteps,
+            n_envs=self.n_envs,
+            seed=self.seed,
+            device=self.device,  # type: ignore[arg-type]
+            torch_threads=self.torch_threads,
+            bar_interval=self.bar_interval,
+            split=WalkForwardSplit(fractions=tuple(self.split_fractions)),  # type: ignore[arg-type]
+            checkpoint_every=self.checkpoint_every,
+        )
+
+
+def scratch_dir() -> Path:
+    """Local working space (checkpoints, metric spool, artifact staging) of this deployment."""
+    return Settings.from_env().data_root / "scratch"
+
+
+@dg.asset(
+    partitions_def=symbol_partitions,
+    group_name=TRAINING_GROUP,
+    kinds={"pytorch", "stable_baselines3"},
+    deps=[
+        dg.AssetDep("clean_ticks", partition_mapping=by_symbol),
+        dg.AssetDep("cost_model_params", partition_mapping=by_symbol),
+    ],
+    pool=GPU_POOL,
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL),
+    description="SB3 policy trained on the symbol's clean ticks (walk-forward split), with its "
+    "artifact in the object store and its metrics streamed to the warehouse.",
+)
+def trained_policy(
+    context: dg.AssetExecutionContext,
+    config: TrainedPolicyConfig,
+    object_store: ObjectStoreResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    from quant_assets.lib.training.pipeline import run_training
+
+    symbol = context.partition_key
+    wh = warehouse.get_warehouse()
+    scratch = scratch_dir()
+    with MetricsWriter(wh.metrics_sink(), scratch / "metrics_spool", close_sink=False) as metrics:
+        outcome = run_training(
+            store=object_store.get_store(),
+            warehouse=wh,
+            symbol=symbol,
+            config=config.training_config(),
+            run_id=context.run.run_id,
+            scratch=scratch,
+            metrics=metrics,
+            start=date.fromisoformat(config.start_date) if config.start_date else None,
+            end=date.fromisoformat(config.end_date) if config.end_date else None,
+            reason=config.reason,
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "policy_id": outcome.policy_id,
+            "policy_name": outcome.name,
+            "artifact_uri": dg.MetadataValue.path(outcome.artifact_uri),
+            "artifact_prefix": outcome.artifact_prefix,
+            "reason": config.reason,
+            "timesteps": outcome.num_timesteps,
+            "resumed_from": outcome.resumed_from,
+            "fps": round(outcome.fps, 1),
+            "device": outcome.device,
+            "cost_model_version": outcome.cost_model_version,
+            "training_partitions": [r.to_dict() for r in outcome.partitions],
+            "last_training_day": outcome.partitions[-1].partition_key.split("|")[0],
+            **{k: round(v, 6) for k, v in outcome.metrics.items()},
+        },
+        data_version=dg.DataVersion(outcome.policy_id),
+    )

@@ -1,0 +1,181 @@
+"""One training run end to end, independent of the orchestrator: read the symbol's clean ticks,
+train with metrics streaming to the warehouse, store the artifact, register the policy."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from quant_assets.lib.costs import CostModelConfig
+from quant_assets.lib.storage.object_store import ObjectStore
+from quant_assets.lib.ticks.dataset import PartitionRef, load_clean_ticks
+from quant_assets.lib.ticks.lake import Dataset, list_partitions
+from quant_assets.lib.trading import build_time_bars
+from quant_assets.lib.training.artifact import (
+    ArtifactInfo,
+    detect_code_version,
+    save_training_artifact,
+)
+from quant_assets.lib.training.config import TrainingConfig
+from quant_assets.lib.training.train import MetricsSink, train_policy
+from quant_assets.lib.warehouse.base import TrainingRun, Warehouse
+
+ARTIFACT_PREFIX = "policies"
+
+
+class NoTrainingDataError(ValueError):
+    """The requested symbol/date range has no clean ticks to train on."""
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    policy_id: str
+    name: str
+    artifact_uri: str
+    artifact_prefix: str
+    partitions: list[PartitionRef]
+    metrics: dict[str, float]
+    num_timesteps: int
+    resumed_from: int
+    fps: float
+    device: str
+    cost_model_version: str
+
+
+def artifact_prefix(symbol: str, policy_id: str) -> str:
+    return f"{ARTIFACT_PREFIX}/{symbol}/{policy_id}"
+
+
+def upload_artifact(store: ObjectStore, local_dir: Path, prefix: str) -> str:
+    for path in sorted(p for p in local_dir.rglob("*") if p.is_file()):
+        store.write_bytes(f"{prefix}/{path.relative_to(local_dir).as_posix()}", path.read_bytes())
+    return store.uri(prefix)
+
+
+def download_artifact(store: ObjectStore, prefix: str, cache_dir: Path) -> Path:
+    """Local copy of a stored artifact (kept in ``cache_dir``: artifacts are immutable)."""
+    target = cache_dir / prefix
+    if not target.exists():
+        tmp = target.with_name(target.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for key in store.list(prefix):
+            out = tmp / key[len(prefix) + 1 :]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(store.read_bytes(key))
+        tmp.rename(target)
+    return target
+
+
+def training_days(
+    store: ObjectStore, symbol: str, start: date | None = None, end: date | None = None
+) -> list[date]:
+    days = [d for d, _ in list_partitions(store.list(Dataset.CLEAN), Dataset.CLEAN, symbol)]
+    return [d for d in days if (start is None or d >= start) and (end is None or d <= end)]
+
+
+def run_training(
+    *,
+    store: ObjectStore,
+    warehouse: Warehouse,
+    symbol: str,
+    config: TrainingConfig,
+    run_id: str,
+    scratch: Path,
+    metrics: MetricsSink | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    cost_config: CostModelConfig | None = None,
+    reason: str = "manual",
+) -> TrainingOutcome:
+    days = training_days(store, symbol, start, end)
+    ticks, refs = load_clean_ticks(store, symbol, days)
+    if not refs:
+        raise NoTrainingDataError(
+            f"no clean_ticks partitions for {symbol} between {start or 'the start'} and "
+            f"{end or 'now'}: materialize clean_ticks first"
+        )
+    bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
+    started = datetime.now(tz=UTC)
+    run_config: dict[str, Any] = {
+        **config.model_dump(mode="json"),
+        "symbol": symbol,
+        "reason": reason,
+    }
+    warehouse.upsert_training_run(
+        TrainingRun(
+            run_id=run_id,
+            algorithm=config.algorithm,
+            started_at=started,
+            config=run_config,
+            data_version=",".join(f"{r.partition_key}={r.data_version}" for r in refs),
+        )
+    )
+    # Checkpoints live under a key of the symbol and config, so a killed run that is retried
+    # (a new Dagster run id) resumes instead of starting over.
+    checkpoints = scratch / "checkpoints" / symbol / config.resume_hash()[:16]
+    try:
+        result = train_policy(
+            bars,
+            config,
+            cost_config=cost_config,
+            out_dir=checkpoints,
+            metrics=metrics,
+            run_id=run_id,
+        )
+        local = scratch / "artifacts" / run_id
+        info: ArtifactInfo = save_training_artifact(
+            result,
+            local,
+            partitions=[r.to_dict() for r in refs],
+            overwrite=True,
+        )
+        prefix = artifact_prefix(symbol, info.policy_id)
+        uri = upload_artifact(store, local, prefix)
+        warehouse.register_policy(
+            info.policy_id,
+            run_id=run_id,
+            algorithm=config.algorithm,
+            artifact_uri=uri,
+            metrics={**result.metrics, "symbol": symbol},
+        )
+    except BaseException:
+        warehouse.upsert_training_run(
+            TrainingRun(
+                run_id=run_id,
+                algorithm=config.algorithm,
+                started_at=started,
+                config=run_config,
+                ended_at=datetime.now(tz=UTC),
+                status="failed",
+            )
+        )
+        raise
+    warehouse.upsert_training_run(
+        TrainingRun(
+            run_id=run_id,
+            algorithm=config.algorithm,
+            started_at=started,
+            policy_id=info.policy_id,
+            config=run_config,
+            data_version=",".join(f"{r.partition_key}={r.data_version}" for r in refs),
+            code_version=detect_code_version(),
+            ended_at=datetime.now(tz=UTC),
+            status="succeeded",
+        )
+    )
+    return TrainingOutcome(
+        policy_id=info.policy_id,
+        name=info.name,
+        artifact_uri=uri,
+        artifact_prefix=prefix,
+        partitions=refs,
+        metrics=dict(result.metrics),
+        num_timesteps=result.num_timesteps,
+        resumed_from=result.resumed_from,
+        fps=result.fps,
+        device=result.device,
+        cost_model_version=result.cost_params.version,
+    )

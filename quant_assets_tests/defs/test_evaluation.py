@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import numpy as np
+import pytest
+
+from quant_assets.defs.evaluation import episodes, policy_promotion
+from quant_assets.defs.ops import rollback_policy_job
+from quant_assets.defs.ticks import clean_ticks, raw_ticks
+from quant_assets.defs.training import trained_policy
+from quant_assets.lib.evaluation.registry import (
+    load_registered,
+    production_alias,
+    rollback,
+)
+from quant_assets.lib.warehouse.base import UnknownPolicyError
+from resources.object_store import ObjectStoreResource
+from resources.warehouse import WarehouseResource
+
+TICKS = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 20_000}}}}
+
+
+def training(seed: int) -> dict[str, Any]:
+    return {
+        "ops": {
+            "trained_policy": {
+                "config": {
+                    "total_timesteps": 10,
+                    "n_envs": 2,
+                    "seed": seed,
+                    "hyperparams": {"n_steps": 5, "batch_size": 10, "n_epochs": 1},
+                }
+            },
+            "episodes": {"config": {"n_episodes": 4}},
+            # margin 0 and a loose alpha: these tiny policies should still get a decision
+            "policy_promotion": {"config": {"alpha": 0.5, "n_boot": 200}},
+        }
+    }
+
+
+@pytest.fixture
+def platform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[dg.DagsterInstance, dict[str, Any]]:
+    monkeypatch.setenv("QUANT_DATA_ROOT", str(tmp_path))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("symbols", ["SYNA"])
+    resources = {
+        "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
+        "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
+    }
+    for day in ("2024-01-02", "2024-01-03", "2024-01-04"):
+        assert dg.materialize(
+            [raw_ticks, clean_ticks],
+            partition_key=f"{day}|SYNA",
+            instance=instance,
+            resources=resources,
+            run_config=TICKS,
+        ).success
+    return instance, resources
+
+
+def train_evaluate_promote(
+    instance: dg.DagsterInstance, resources: dict[str, Any], seed: int
+) -> dict[str, Any]:
+    result = dg.materialize(
+        [trained_policy, episodes, policy_promotion, raw_ticks, clean_ticks],
+        selection=[trained_policy, episodes, policy_promotion],
+        partition_key="SYNA",
+        instance=instance,
+        resources=resources,
+        run_config=training(seed),
+    )
+    assert result.success
+    return {
+        str(e.materialization.asset_key.path[-1]): {
+            k: v.value for k, v in e.materialization.metadata.items()
+        }
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def test_train_evaluate_promote_then_rollback_restores_previous(
+    platform: tuple[dg.DagsterInstance, dict[str, Any]], tmp_path: Path
+) -> None:
+    instance, resources = platform
+    warehouse = resources["warehouse"].get_warehouse()
+
+    first = train_evaluate_promote(instance, resources, seed=0)
+    evaluation = first["episodes"]
+    assert evaluation["champion"] is None  # nothing in production yet
+    rows = warehouse.query(
+        "SELECT policy, count(*) AS n FROM episodes WHERE evaluation_id = :e GROUP BY policy "
+        "ORDER BY policy",
+        {"e": evaluation["evaluation_id"]},
+    ).to_pylist()
+    assert {r["policy"]: r["n"] for r in rows} == {
+        evaluation["challenger"]: 4,
+        "buy_and_hold": 4,
+        "flat": 4,
+        "random": 4,
+    }
+    decided = warehouse.query("SELECT promoted, reason FROM promotion_decisions").to_pylist()
+    assert len(decided) == 1 and decided[0]["reason"]
+
+    # Force a known champion, then evaluate a second challenger against it.
+    first_id = first["trained_policy"]["policy_id"]
+    warehouse.set_alias(production_alias("SYNA"), first_id)
+    second = train_evaluate_promote(instance, resources, seed=1)
+    assert second["episodes"]["champion_policy_id"] == first_id
+    alias = warehouse.get_alias(production_alias("SYNA"))
+    assert alias is not None
+    if second["policy_promotion"]["promoted"]:
+        assert (alias.policy_id, alias.previous_policy_id) == (
+            second["trained_policy"]["policy_id"],
+            first_id,
+        )
+        restored = rollback(warehouse, "SYNA")
+        assert restored.policy_id == first_id
+    else:
+        assert alias.policy_id == first_id  # a rejected challenger leaves production alone
+
+
+def test_rollback_job_restores_previous_champion(
+    platform: tuple[dg.DagsterInstance, dict[str, Any]],
+) -> None:
+    instance, resources = platform
+    warehouse = resources["warehouse"].get_warehouse()
+    a = train_evaluate_promote(instance, resources, seed=0)["trained_policy"]["policy_id"]
+    b = train_evaluate_promote(instance, resources, seed=1)["trained_policy"]["policy_id"]
+    warehouse.set_alias(production_alias("SYNA"), a)
+    warehouse.set_alias(production_alias("SYNA"), b)
+    result = rollback_policy_job.execute_in_process(
+        run_config={"ops": {"rollback_production": {"config": {"symbol": "SYNA"}}}},
+        resources={"warehouse": resources["warehouse"]},
+        instance=instance,
+    )
+    assert result.success
+    alias = warehouse.get_alias(production_alias("SYNA"))
+    assert alias is not None and (alias.policy_id, alias.previous_policy_id) == (a, b)
+
+
+def test_failed_promotion_leaves_alias_unchanged(
+    platform: tuple[dg.DagsterInstance, dict[str, Any]],
+) -> None:
+    instance, resources = platform
+    warehouse = resources["warehouse"].get_warehouse()
+    a = train_evaluate_promote(instance, resources, seed=0)["trained_policy"]["policy_id"]
+    warehouse.set_alias(production_alias("SYNA"), a)
+    before = warehouse.get_alias(production_alias("SYNA"))
+    with pytest.raises(UnknownPolicyError):
+        warehouse.set_alias(production_alias("SYNA"), "not-a-registered-policy")
+    assert warehouse.get_alias(production_alias("SYNA")) == before
+
+
+def test_policy_loaded_by_id_or_alias_gives_identical_actions(
+    platform: tuple[dg.DagsterInstance, dict[str, Any]], tmp_path: Path
+) -> None:
+    instance, resources = platform
+    warehouse = resources["warehouse"].get_warehouse()
+    store = resources["object_store"].get_store()
+    policy_id = train_evaluate_promote(instance, resources, seed=0)["trained_policy"]["policy_id"]
+    warehouse.set_alias(production_alias("SYNA"), policy_id)
+    by_id = load_registered(store, warehouse, policy_id, "SYNA", tmp_path / "a")
+    by_alias = load_registered(store, warehouse, "production", "SYNA", tmp_path / "b")
+    obs = np.random.default_rng(0).normal(size=(32, *by_id.model.observation_space.shape))
+    assert np.array_equal(
+        by_id.predict(obs.astype(np.float32)), by_alias.predict(obs.astype(np.float32))
+    )
