@@ -9,7 +9,12 @@ from quant_assets.defs.evaluation import episodes, policy_promotion
 from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
 from quant_assets.defs.ops import rollback_policy_job
 from quant_assets.defs.partitions import symbol_partitions
-from quant_assets.defs.sensors import landed_partitions_sensor, landing_sensor
+from quant_assets.defs.sensors import (
+    failed_run_sensor,
+    landed_partitions_sensor,
+    landing_sensor,
+    retrain_sensor,
+)
 from quant_assets.defs.tick_checks import clean_ticks_expectations, clean_ticks_reconcile
 from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
 from quant_assets.defs.training import trained_policy
@@ -47,7 +52,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         ],
         asset_checks=[clean_ticks_expectations, clean_ticks_reconcile],
         jobs=[ingest_landing_job, tick_lake_job, training_job(settings), rollback_policy_job],
-        sensors=[landing_sensor, landed_partitions_sensor],
+        sensors=[landing_sensor, landed_partitions_sensor, retrain_sensor, failed_run_sensor],
         resources={
             "object_store": ObjectStoreResource.from_settings(settings),
             "warehouse": WarehouseResource.from_settings(settings),

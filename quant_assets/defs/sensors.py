@@ -1,13 +1,16 @@
 """Sensors that keep the tick lake current: files landing → ingestion → raw/clean partitions."""
 
 import json
+import os
+from datetime import UTC, datetime
 
 import dagster as dg
 
 from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
-from quant_assets.defs.partitions import landing_file_partitions
+from quant_assets.defs.partitions import landing_file_partitions, symbol_partitions
 from quant_assets.lib.ticks import landing
 from resources.object_store import ObjectStoreResource
+from resources.warehouse import WarehouseResource
 
 
 @dg.sensor(
@@ -65,4 +68,65 @@ def landed_partitions_sensor(
             )
             for key in keys
         ]
+    )
+
+
+RETRAIN_MIN_NEW_PARTITIONS_ENV = "QUANT_RETRAIN_MIN_NEW_PARTITIONS"
+RETRAIN_MAX_SHARPE_DROP_ENV = "QUANT_RETRAIN_MAX_SHARPE_DROP"
+
+
+@dg.sensor(
+    job_name="train_policy",
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Retrains a symbol when enough new clean days arrived since the champion's "
+    "training data, or when the champion's out-of-sample Sharpe drifted down; the run config "
+    "carries the reason and the run key names the cause, so one cause fires once.",
+)
+def retrain_sensor(
+    context: dg.SensorEvaluationContext,
+    object_store: ObjectStoreResource,
+    warehouse: WarehouseResource,
+) -> dg.SensorResult:
+    from quant_assets.lib.evaluation.registry import champion_id
+    from quant_assets.lib.evaluation.retrain import drift_cause, new_data_cause, trained_through
+    from quant_assets.lib.training.pipeline import training_days
+
+    min_new = int(os.environ.get(RETRAIN_MIN_NEW_PARTITIONS_ENV, "5"))
+    max_drop = float(os.environ.get(RETRAIN_MAX_SHARPE_DROP_ENV, "1.0"))
+    store, wh = object_store.get_store(), warehouse.get_warehouse()
+    requests = []
+    for symbol in context.instance.get_dynamic_partitions(symbol_partitions.name or "symbols"):
+        champion = champion_id(wh, symbol)
+        until = trained_through(wh, champion) if champion else None
+        cause = new_data_cause(symbol, training_days(store, symbol), until, min_new)
+        if cause is None and champion is not None:
+            cause = drift_cause(wh, symbol, champion, max_drop)
+        if cause is None:
+            continue
+        requests.append(
+            dg.RunRequest(
+                partition_key=symbol,
+                run_key=cause.key,
+                run_config={"ops": {"trained_policy": {"config": {"reason": cause.reason}}}},
+                tags={"quant/retrain_kind": cause.kind},
+            )
+        )
+    return dg.SensorResult(run_requests=requests)
+
+
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Records every failed run in the warehouse (run_failures) for dashboards.",
+)
+def failed_run_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
+    run = context.dagster_run
+    warehouse.get_warehouse().record_run_failure(
+        {
+            "run_id": run.run_id,
+            "job_name": run.job_name,
+            "partition_key": run.tags.get("dagster/partition"),
+            "error": (context.failure_event.message or "")[:4000],
+            "failed_at": datetime.now(tz=UTC),
+        }
     )

@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pyarrow as pa
 
-from quant_assets.lib.warehouse.queries import Dialect, load_query
+from quant_assets.lib.warehouse.queries import Dialect, load_query, query_source
 
 # --------------------------------------------------------------------------- metric batches
 
@@ -241,6 +241,10 @@ class Warehouse(ABC):
     ) -> None: ...
 
     @abstractmethod
+    def record_run_failure(self, failure: Mapping[str, Any]) -> None:
+        """Store one failed orchestrator run (``run_failures`` columns)."""
+
+    @abstractmethod
     def record_promotion_decision(self, decision: Mapping[str, Any]) -> None:
         """Store one champion/challenger decision (``promotion_decisions`` columns)."""
 
@@ -254,6 +258,10 @@ class Warehouse(ABC):
     @abstractmethod
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         """Ad-hoc read with ``:name`` placeholders (same text on both backends)."""
+
+    @abstractmethod
+    def query_named(self, name: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run the read query ``sql/queries/<name>.sql``."""
 
     @abstractmethod
     def metrics_sink(self) -> MetricsSink:
@@ -303,6 +311,10 @@ class SqlWarehouse(Warehouse):
     def _q(self, name: str) -> str:
         return load_query(name, self.dialect, self.sql_root)
 
+    def query_named(self, name: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        """Run the read query ``sql/queries/<name>.sql``."""
+        return self.query(query_source(name, self.dialect, self.sql_root), params)
+
     # -- Warehouse
     def upsert_training_run(self, run: TrainingRun) -> None:
         require_aware(run.started_at, "started_at")
@@ -330,9 +342,15 @@ class SqlWarehouse(Warehouse):
         return len(params)
 
     def record_promotion_decision(self, decision: Mapping[str, Any]) -> None:
-        require_aware(decision.get("decided_at"), "decided_at")
+        self._record("record_promotion_decision", decision, "decided_at")
+
+    def record_run_failure(self, failure: Mapping[str, Any]) -> None:
+        self._record("record_run_failure", failure, "failed_at")
+
+    def _record(self, query: str, row: Mapping[str, Any], time_column: str) -> None:
+        require_aware(row.get(time_column), time_column)
         with self._transaction():
-            self._execute_many(self._q("record_promotion_decision"), [dict(decision)])
+            self._execute_many(self._q(query), [dict(row)])
 
     def upsert_cost_model_params(
         self, symbol: str, version: str, as_of: datetime, params: Mapping[str, Any]

@@ -38,11 +38,20 @@ def render(sql: str, dialect: Dialect) -> str:
 
 
 @lru_cache(maxsize=256)
-def _load(name: str, dialect: Dialect, root: Path) -> str:
+def _source(name: str, dialect: Dialect, root: Path) -> str:
     for candidate in (root / "queries" / dialect / f"{name}.sql", root / "queries" / f"{name}.sql"):
         if candidate.is_file():
-            return render(candidate.read_text(encoding="utf-8"), dialect)
+            return candidate.read_text(encoding="utf-8")
     raise FileNotFoundError(f"no SQL query {name!r} for {dialect} under {root / 'queries'}")
+
+
+def _load(name: str, dialect: Dialect, root: Path) -> str:
+    return render(_source(name, dialect, root), dialect)
+
+
+def query_source(name: str, dialect: Dialect, root: Path | None = None) -> str:
+    """The text of query ``name`` with its ``:name`` placeholders (for ``Warehouse.query``)."""
+    return _source(name, dialect, (root or SQL_ROOT).resolve())
 
 
 def load_query(name: str, dialect: Dialect, root: Path | None = None) -> str:
