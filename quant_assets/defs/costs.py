@@ -7,10 +7,13 @@ import dagster as dg
 from pydantic import Field
 
 from quant_assets.defs.partitions import day_and_symbol, tick_partitions
+from quant_assets.defs.retries import retry_transient
 from quant_assets.defs.ticks import TICK_BACKFILL, partition_metadata
 from quant_assets.lib.costs import CostModelConfig, calibrate
+from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.dataset import load_clean_ticks
 from quant_assets.lib.trading import build_time_bars
+from quant_assets.lib.warehouse.base import Warehouse
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
@@ -54,33 +57,45 @@ def cost_model_params(
     cost_config = CostModelConfig(**config.cost_model)
     store, wh = object_store.get_store(), warehouse.get_warehouse()
     per_key: dict[str, dict[str, Any]] = {}
-    for key in context.partition_keys:
-        day, symbol = day_and_symbol(key)
-        days = [day - timedelta(days=i) for i in range(config.trailing_days)]
-        ticks, refs = load_clean_ticks(store, symbol, days)
-        bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
-        if len(bars.ts) < 2:
-            raise dg.Failure(
-                f"{key}: only {len(bars.ts)} bars of clean ticks in the {config.trailing_days} "
-                f"days to {day}; materialize clean_ticks for this window first"
-            )
-        params = calibrate(
-            bars.close,
-            bars.volume,
-            bars.spread,
-            ts=bars.ts,
-            symbol=symbol,
-            bar_seconds=bars.bar_seconds,
-            config=cost_config,
-        )
-        as_of = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
-        wh.upsert_cost_model_params(symbol, params.version, as_of, params.model_dump(mode="json"))
-        per_key[key] = {
-            "version": params.version,
-            "median_spread_bps": round(params.median_spread_bps, 4),
-            "daily_vol": round(params.daily_vol, 6),
-            "adv": round(params.adv, 1),
-            "bars": params.n_bars,
-            "input_partitions": [r.to_dict() for r in refs],
-        }
+    with retry_transient(context):
+        for key in context.partition_keys:
+            per_key[key] = _calibrate(key, config, cost_config, store, wh)
     return dg.MaterializeResult(metadata=partition_metadata(per_key))
+
+
+def _calibrate(
+    key: str,
+    config: CostModelParamsConfig,
+    cost_config: CostModelConfig,
+    store: ObjectStore,
+    wh: Warehouse,
+) -> dict[str, Any]:
+    """Calibrate one (date, symbol) partition over its trailing window of clean ticks."""
+    day, symbol = day_and_symbol(key)
+    days = [day - timedelta(days=i) for i in range(config.trailing_days)]
+    ticks, refs = load_clean_ticks(store, symbol, days)
+    bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
+    if len(bars.ts) < 2:
+        raise dg.Failure(
+            f"{key}: only {len(bars.ts)} bars of clean ticks in the {config.trailing_days} "
+            f"days to {day}; materialize clean_ticks for this window first"
+        )
+    params = calibrate(
+        bars.close,
+        bars.volume,
+        bars.spread,
+        ts=bars.ts,
+        symbol=symbol,
+        bar_seconds=bars.bar_seconds,
+        config=cost_config,
+    )
+    as_of = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    wh.upsert_cost_model_params(symbol, params.version, as_of, params.model_dump(mode="json"))
+    return {
+        "version": params.version,
+        "median_spread_bps": round(params.median_spread_bps, 4),
+        "daily_vol": round(params.daily_vol, 6),
+        "adv": round(params.adv, 1),
+        "bars": params.n_bars,
+        "input_partitions": [r.to_dict() for r in refs],
+    }

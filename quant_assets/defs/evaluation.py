@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import Field
 
 from quant_assets.defs.partitions import symbol_partitions
+from quant_assets.defs.retries import retry_transient
 from quant_assets.defs.training import TRAINING_GROUP, scratch_dir
 from quant_assets.lib.evaluation.episodes import EpisodeResult
 from quant_assets.lib.warehouse.base import EpisodeRecord
@@ -45,6 +46,16 @@ class EpisodesConfig(dg.Config):
     "current champion and flat / buy-and-hold / random baselines on the same windows.",
 )
 def episodes(
+    context: dg.AssetExecutionContext,
+    config: EpisodesConfig,
+    object_store: ObjectStoreResource,
+    warehouse: WarehouseResource,
+) -> dg.MaterializeResult:
+    with retry_transient(context):
+        return _evaluate(context, config, object_store, warehouse)
+
+
+def _evaluate(
     context: dg.AssetExecutionContext,
     config: EpisodesConfig,
     object_store: ObjectStoreResource,

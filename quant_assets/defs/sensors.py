@@ -12,10 +12,14 @@ from quant_assets.lib.ticks import landing
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
+# Evaluation intervals can be shortened for demos and end-to-end tests.
+LANDING_INTERVAL_S = int(os.environ.get("QUANT_LANDING_SENSOR_INTERVAL_S", "30"))
+RETRAIN_INTERVAL_S = int(os.environ.get("QUANT_RETRAIN_SENSOR_INTERVAL_S", "300"))
+
 
 @dg.sensor(
     job=ingest_landing_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=LANDING_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Requests one ingest run per new or replaced file in landing/incoming/.",
 )
@@ -73,11 +77,12 @@ def landed_partitions_sensor(
 
 RETRAIN_MIN_NEW_PARTITIONS_ENV = "QUANT_RETRAIN_MIN_NEW_PARTITIONS"
 RETRAIN_MAX_SHARPE_DROP_ENV = "QUANT_RETRAIN_MAX_SHARPE_DROP"
+RETRAIN_TIMESTEPS_ENV = "QUANT_RETRAIN_TIMESTEPS"  # overrides the training config's default
 
 
 @dg.sensor(
     job_name="train_policy",
-    minimum_interval_seconds=300,
+    minimum_interval_seconds=RETRAIN_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains a symbol when enough new clean days arrived since the champion's "
     "training data, or when the champion's out-of-sample Sharpe drifted down; the run config "
@@ -104,11 +109,14 @@ def retrain_sensor(
             cause = drift_cause(wh, symbol, champion, max_drop)
         if cause is None:
             continue
+        training: dict[str, object] = {"reason": cause.reason}
+        if os.environ.get(RETRAIN_TIMESTEPS_ENV):
+            training["total_timesteps"] = int(os.environ[RETRAIN_TIMESTEPS_ENV])
         requests.append(
             dg.RunRequest(
                 partition_key=symbol,
                 run_key=cause.key,
-                run_config={"ops": {"trained_policy": {"config": {"reason": cause.reason}}}},
+                run_config={"ops": {"trained_policy": {"config": training}}},
                 tags={"quant/retrain_kind": cause.kind},
             )
         )

@@ -15,6 +15,7 @@ from quant_assets.defs.partitions import (
     tick_partition_key,
     tick_partitions,
 )
+from quant_assets.defs.retries import retry_transient
 from quant_assets.lib.ticks import landing, pipeline
 from quant_assets.lib.ticks.cleaning import CleaningConfig
 from quant_assets.lib.ticks.synthetic_source import synthetic_source
@@ -98,15 +99,16 @@ def raw_ticks(
     store = object_store.get_store()
     synthetic = synthetic_source(config.synthetic_ticks_per_session, config.synthetic_seed)
     per_key: dict[str, dict[str, Any]] = {}
-    for key in context.partition_keys:
-        day, symbol = day_and_symbol(key)
-        build = pipeline.build_raw(store, day, symbol, synthetic)
-        per_key[key] = {
-            "rows": build.rows,
-            "rows_by_source": build.rows_by_source,
-            "staged_pieces": build.staged_pieces,
-            "uri": build.uri,
-        }
+    with retry_transient(context):
+        for key in context.partition_keys:
+            day, symbol = day_and_symbol(key)
+            build = pipeline.build_raw(store, day, symbol, synthetic)
+            per_key[key] = {
+                "rows": build.rows,
+                "rows_by_source": build.rows_by_source,
+                "staged_pieces": build.staged_pieces,
+                "uri": build.uri,
+            }
     return dg.MaterializeResult(metadata=partition_metadata(per_key))
 
 
@@ -162,9 +164,12 @@ def clean_ticks(
     cleaning = config.to_cleaning_config()
     clean: dict[str, dict[str, Any]] = {}
     quarantine: dict[str, dict[str, Any]] = {}
-    for key in context.partition_keys:
-        day, symbol = day_and_symbol(key)
-        result = pipeline.build_clean(store, day, symbol, cleaning)
+    with retry_transient(context):
+        results = {
+            key: pipeline.build_clean(store, *day_and_symbol(key), cleaning)
+            for key in context.partition_keys
+        }
+    for key, result in results.items():
         clean[key] = {
             "rows": result.clean.num_rows,
             "raw_rows": result.raw_rows,
