@@ -6,7 +6,7 @@ import dagster as dg
 
 from quant_assets.defs.costs import cost_model_params
 from quant_assets.defs.evaluation import episodes, policy_promotion
-from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
+from quant_assets.defs.jobs import cost_model_job, ingest_landing_job, tick_lake_job
 from quant_assets.defs.ops import rollback_policy_job
 from quant_assets.defs.partitions import symbol_partitions
 from quant_assets.defs.sensors import (
@@ -51,7 +51,13 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             policy_promotion,
         ],
         asset_checks=[clean_ticks_expectations, clean_ticks_reconcile],
-        jobs=[ingest_landing_job, tick_lake_job, training_job(settings), rollback_policy_job],
+        jobs=[
+            ingest_landing_job,
+            tick_lake_job,
+            cost_model_job,
+            training_job(settings),
+            rollback_policy_job,
+        ],
         sensors=[landing_sensor, landed_partitions_sensor, retrain_sensor, failed_run_sensor],
         resources={
             "object_store": ObjectStoreResource.from_settings(settings),

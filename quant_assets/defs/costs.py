@@ -76,10 +76,13 @@ def _calibrate(
     ticks, refs = load_clean_ticks(store, symbol, days)
     bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
     if len(bars.ts) < 2:
-        raise dg.Failure(
-            f"{key}: only {len(bars.ts)} bars of clean ticks in the {config.trailing_days} "
-            f"days to {day}; materialize clean_ticks for this window first"
-        )
+        # A window of closed sessions (a long weekend at the start of the data) has nothing to
+        # calibrate on: recorded as such, not invented, and not a failure of a whole backfill.
+        return {
+            "version": None,
+            "status": f"no clean ticks in the {config.trailing_days} days to {day}",
+            "input_partitions": [r.to_dict() for r in refs],
+        }
     params = calibrate(
         bars.close,
         bars.volume,

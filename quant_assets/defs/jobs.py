@@ -17,3 +17,10 @@ tick_lake_job = dg.define_asset_job(
     partitions_def=tick_partitions,
     description="Build raw and clean ticks (with quarantine and checks) for a date|symbol.",
 )
+
+cost_model_job = dg.define_asset_job(
+    "calibrate_costs",
+    selection=dg.AssetSelection.assets("cost_model_params"),
+    partitions_def=tick_partitions,
+    description="Calibrate the cost model for a date|symbol range (backfills).",
+)
