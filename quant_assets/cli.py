@@ -67,7 +67,13 @@ def _expand(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
     show_default=True,
     help="directory of real vendor files to ingest through the landing zone ('' to skip)",
 )
-def demo(start: str, days: int, symbols: str, vendor_files: Path) -> None:
+@click.option(
+    "--train-symbol",
+    default="SYNA",
+    show_default=True,
+    help="symbol to train, evaluate and gate a small policy for ('' to skip)",
+)
+def demo(start: str, days: int, symbols: str, vendor_files: Path, train_symbol: str) -> None:
     """The main job: synthetic and real vendor ticks → raw and clean partitions, with checks."""
     from quant_assets.main_job import run_main_job
 
@@ -80,6 +86,7 @@ def demo(start: str, days: int, symbols: str, vendor_files: Path) -> None:
             _expand((vendor_files,)) if str(vendor_files) and vendor_files.exists() else []
         ),
         echo=click.echo,
+        train_symbol=train_symbol or None,
     )
     click.echo(report.render())
     if report.unexpected_failures:

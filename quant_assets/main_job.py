@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from quant_assets.definitions import build_defs
-from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
+from quant_assets.defs.jobs import cost_model_job, ingest_landing_job, tick_lake_job
 from quant_assets.defs.partitions import landing_file_partitions, symbol_partitions
 from quant_assets.lib.settings import Settings
 from quant_assets.lib.ticks import landing
@@ -35,10 +35,16 @@ class MainJobReport:
     partitions: list[PartitionOutcome] = field(default_factory=list)
     ingested: dict[str, list[str]] = field(default_factory=dict)  # file -> tick partitions
     rejected: dict[str, str] = field(default_factory=dict)  # file -> reason
+    calibrated: dict[str, bool] = field(default_factory=dict)  # partition -> cost run succeeded
+    training: dict[str, object] = field(default_factory=dict)
 
     @property
     def unexpected_failures(self) -> list[str]:
-        return [p.partition for p in self.partitions if not p.success]
+        failed = [p.partition for p in self.partitions if not p.success]
+        failed += [f"costs {k}" for k, ok in self.calibrated.items() if not ok]
+        if self.training and not self.training["success"]:
+            failed.append("train_policy")
+        return failed
 
     def render(self) -> str:
         lines = [f"{'partition':<24}{'raw':>9}{'clean':>9}{'quarantined':>13}  checks"]
@@ -53,6 +59,15 @@ class MainJobReport:
             lines.append(f"ingested {f} -> {', '.join(parts)}")
         for f, reason in self.rejected.items():
             lines.append(f"rejected {f}: {reason}")
+        ok = sum(self.calibrated.values())
+        lines.append(f"cost_model_params calibrated for {ok} of {len(self.calibrated)} partitions")
+        if self.training:
+            t = self.training
+            lines.append(
+                f"trained {t['policy']}: promoted={t['promoted']} ({t['reason']})"
+                if t["success"]
+                else "train_policy FAILED"
+            )
         return "\n".join(lines)
 
 
@@ -71,6 +86,8 @@ def run_main_job(
     echo: Callable[[str], None] = print,
     instance: dg.DagsterInstance | None = None,
     settings: Settings | None = None,
+    train_symbol: str | None = None,
+    train_timesteps: int = 2_048,
 ) -> MainJobReport:
     instance = instance or dg.DagsterInstance.get()
     settings = settings or Settings.from_env()
@@ -116,4 +133,38 @@ def run_main_job(
         for evaluation in result.get_asset_check_evaluations():
             outcome.checks[evaluation.check_name] = evaluation.passed
         report.partitions.append(outcome)
+
+    calibrate = defs.resolve_job_def(cost_model_job.name)
+    for key in sorted(k for k in tick_keys if report_ok(report, k)):
+        echo(f"calibrating costs {key}")
+        result = calibrate.execute_in_process(
+            partition_key=key, instance=instance, raise_on_error=False
+        )
+        report.calibrated[key] = result.success
+
+    if train_symbol:
+        echo(f"training, evaluating and gating a policy for {train_symbol}")
+        result = defs.resolve_job_def("train_policy").execute_in_process(
+            partition_key=train_symbol,
+            instance=instance,
+            raise_on_error=False,
+            run_config={
+                "ops": {
+                    "trained_policy": {
+                        "config": {"total_timesteps": train_timesteps, "reason": "quant demo"}
+                    },
+                    "episodes": {"config": {"n_episodes": 4}},
+                }
+            },
+        )
+        report.training = {
+            "success": result.success,
+            "policy": _metadata_value(result, "trained_policy", "policy_name"),
+            "promoted": _metadata_value(result, "policy_promotion", "promoted"),
+            "reason": _metadata_value(result, "policy_promotion", "reason"),
+        }
     return report
+
+
+def report_ok(report: MainJobReport, key: str) -> bool:
+    return any(p.partition == key and p.success for p in report.partitions)
