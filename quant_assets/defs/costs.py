@@ -31,6 +31,16 @@ trailing_window = dg.MultiPartitionMapping(
 )
 
 
+# Like eager(), but a closed day inside the trailing window (never materialized) must not block
+# the calibration, and the blocking clean_ticks checks must have passed: checks gate it.
+RECALIBRATE_WHEN_CLEAN_TICKS_CHANGE = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("recalibrate when clean ticks change")
+
+
 class CostModelParamsConfig(dg.Config):
     trailing_days: int = Field(default=TRAILING_DAYS, ge=1, le=TRAILING_DAYS)
     bar_interval: str = "1min"
@@ -44,7 +54,7 @@ class CostModelParamsConfig(dg.Config):
     kinds={"duckdb", "timescaledb"},
     backfill_policy=TICK_BACKFILL,
     deps=[dg.AssetDep("clean_ticks", partition_mapping=trailing_window)],
-    automation_condition=dg.AutomationCondition.eager(),
+    automation_condition=RECALIBRATE_WHEN_CLEAN_TICKS_CHANGE,
     description="Spread, volatility, ADV and volume profile per symbol over a trailing window "
     "of clean ticks, versioned by a hash of inputs and config, stored in the warehouse.",
 )

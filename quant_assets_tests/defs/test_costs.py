@@ -43,3 +43,33 @@ def test_cost_model_params_calibrated_from_trailing_clean_ticks_stored_in_wareho
     warehouse = resources["warehouse"].get_warehouse()  # type: ignore[attr-defined]
     rows = warehouse.query("SELECT symbol, version FROM cost_model_params").to_pylist()
     assert rows == [{"symbol": "SYNA", "version": metadata["version"].value}]
+
+
+def test_cost_model_params_automation_requests_partitions_whose_window_changed(
+    tmp_path: Path,
+) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("symbols", ["SYNA"])
+    resources = {
+        "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
+        "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
+    }
+    defs = dg.Definitions(assets=[raw_ticks, clean_ticks, cost_model_params], resources=resources)
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert first.total_requested == 0  # nothing has changed yet
+    assert dg.materialize(
+        [raw_ticks, clean_ticks],
+        partition_key="2024-01-03|SYNA",
+        instance=instance,
+        resources=resources,
+        run_config=SMALL,
+    ).success
+    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    requested = sorted(
+        key
+        for r in second.results
+        if r.key == cost_model_params.key
+        for key in r.true_subset.expensively_compute_partition_keys()
+    )
+    # the day itself and the four days whose trailing window contains it
+    assert requested[0] == "2024-01-03|SYNA" and len(requested) == 5
