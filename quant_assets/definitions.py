@@ -8,6 +8,12 @@ from quant_assets.defs.costs import cost_model_params
 from quant_assets.defs.evaluation import episodes, policy_promotion
 from quant_assets.defs.jobs import cost_model_job, ingest_landing_job, tick_lake_job
 from quant_assets.defs.ops import rollback_policy_job
+from quant_assets.defs.retention import (
+    bucket_lifecycle,
+    metrics_archive,
+    nightly_retention,
+    retention_job,
+)
 from quant_assets.defs.partitions import symbol_partitions
 from quant_assets.defs.sensors import (
     failed_run_sensor,
@@ -15,7 +21,11 @@ from quant_assets.defs.sensors import (
     landing_sensor,
     retrain_sensor,
 )
-from quant_assets.defs.tick_checks import clean_ticks_expectations, clean_ticks_reconcile
+from quant_assets.defs.tick_checks import (
+    clean_ticks_expectations,
+    clean_ticks_freshness,
+    clean_ticks_reconcile,
+)
 from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
 from quant_assets.defs.training import trained_policy
 from quant_assets.lib.settings import Settings
@@ -49,15 +59,19 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             trained_policy,
             episodes,
             policy_promotion,
+            metrics_archive,
+            bucket_lifecycle,
         ],
-        asset_checks=[clean_ticks_expectations, clean_ticks_reconcile],
+        asset_checks=[clean_ticks_expectations, clean_ticks_reconcile, clean_ticks_freshness],
         jobs=[
             ingest_landing_job,
             tick_lake_job,
             cost_model_job,
             training_job(settings),
             rollback_policy_job,
+            retention_job,
         ],
+        schedules=[nightly_retention],
         sensors=[landing_sensor, landed_partitions_sensor, retrain_sensor, failed_run_sensor],
         resources={
             "object_store": ObjectStoreResource.from_settings(settings),

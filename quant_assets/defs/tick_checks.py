@@ -77,3 +77,36 @@ def clean_ticks_reconcile(
         + (f"; unbalanced: {sorted(unbalanced)}" if unbalanced else ""),
         metadata={**totals, "difference_by_partition": dg.MetadataValue.json(unbalanced)},
     )
+
+
+FRESHNESS_MAX_GAP_MINUTES = 30
+
+
+@dg.asset_check(
+    asset="clean_ticks",
+    partitions_def=tick_partitions,
+    description="Freshness of the data itself: the last clean tick is within "
+    f"{FRESHNESS_MAX_GAP_MINUTES} min of the session close (a feed that stopped early, or a "
+    "partial file). A warning: short vendor samples are legitimate.",
+)
+def clean_ticks_freshness(
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource
+) -> dg.AssetCheckResult:
+    store = object_store.get_store()
+    stale: dict[str, float] = {}
+    for key in context.partition_keys:
+        day, symbol = day_and_symbol(key)
+        gap = pipeline.close_gap_minutes(store, day, symbol)
+        if gap is not None and gap > FRESHNESS_MAX_GAP_MINUTES:
+            stale[key] = round(gap, 1)
+    return dg.AssetCheckResult(
+        passed=not stale,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            "data reaches the session close"
+            if not stale
+            else f"{len(stale)} partition(s) end more than {FRESHNESS_MAX_GAP_MINUTES} min "
+            "before the close"
+        ),
+        metadata={"minutes_before_close": dg.MetadataValue.json(stale)},
+    )

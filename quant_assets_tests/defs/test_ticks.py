@@ -2,20 +2,32 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pyarrow.compute as pc
 import pytest
 
-from quant_assets.defs.tick_checks import clean_ticks_expectations, clean_ticks_reconcile
+from quant_assets.defs.tick_checks import (
+    clean_ticks_expectations,
+    clean_ticks_freshness,
+    clean_ticks_reconcile,
+)
 from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
+from quant_assets.lib.settings import Settings
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import landing
 from quant_assets.lib.ticks.lake import Dataset, partition_object
 from resources.object_store import ObjectStoreResource
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ticks"
-TICK_ASSETS = [raw_ticks, clean_ticks, clean_ticks_expectations, clean_ticks_reconcile]
+TICK_ASSETS = [
+    raw_ticks,
+    clean_ticks,
+    clean_ticks_expectations,
+    clean_ticks_reconcile,
+    clean_ticks_freshness,
+]
 SMALL = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 3000}}}}
 
 
@@ -52,7 +64,11 @@ def test_tick_lake_synthetic_partition_materializes_with_passing_checks(
     result = build_partition(instance, resource, "2024-01-02|SYNA")
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"clean_ticks_expectations": True, "clean_ticks_reconcile": True}
+    assert checks == {
+        "clean_ticks_expectations": True,
+        "clean_ticks_reconcile": True,
+        "clean_ticks_freshness": True,
+    }
     assert rows(result, "raw_ticks") == 3000
     assert rows(result, "clean_ticks") + rows(result, "tick_quarantine") == 3000
     assert rows(result, "tick_quarantine") > 0  # the generator injects known bad ticks
@@ -116,6 +132,11 @@ def test_landing_real_truefx_file_ingested_cleaned_and_archived(
     built = build_partition(instance, resource, "2013-01-01|USDJPY")
     assert built.success
     assert rows(built, "raw_ticks") == 1000
+    # 35 minutes of quotes end 85 min before the 24/5 session close: a warning, not a block
+    (freshness,) = [
+        e for e in built.get_asset_check_evaluations() if e.check_name == "clean_ticks_freshness"
+    ]
+    assert not freshness.passed and freshness.severity == dg.AssetCheckSeverity.WARN
     quarantine = store.read_parquet(
         partition_object(Dataset.QUARANTINE, date(2013, 1, 1), "USDJPY")
     )
@@ -153,3 +174,28 @@ def test_landing_malformed_file_fails_own_partition_and_is_rejected_with_reason(
 
     assert ingest(instance, resource, good_landed).success
     assert store.exists("landing/archive/truefx/good/eurusd-ticks.csv")
+
+
+def test_tick_lake_prod_object_store_on_real_s3_writes_hive_layout(
+    instance: dg.DagsterInstance, s3_server: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in s3_server.env().items():  # the standard AWS variables, as in prod
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env(
+        {
+            "QUANT_DEPLOYMENT": "prod",
+            "QUANT_S3_BUCKET": s3_bucket,
+            "QUANT_TSDB_DSN": "postgresql://unused",
+            "AWS_ENDPOINT_URL": s3_server.endpoint_url,
+        }
+    )
+    resource = ObjectStoreResource.from_settings(settings)
+    assert resource.kind == "s3"
+    result = build_partition(instance, resource, "2024-01-02|SYNA")
+    assert result.success
+    keys = list(resource.get_store().list(""))
+    assert keys == [
+        "tick_quarantine/year=2024/month=01/day=02/symbol=SYNA/data.parquet",
+        "ticks_clean/year=2024/month=01/day=02/symbol=SYNA/data.parquet",
+        "ticks_raw/year=2024/month=01/day=02/symbol=SYNA/data.parquet",
+    ]

@@ -79,3 +79,16 @@ def reconcile(store: ObjectStore, day: date, symbol: str) -> Reconciliation:
         clean=parquet_num_rows(store, partition_object(Dataset.CLEAN, day, symbol)),
         quarantined=parquet_num_rows(store, partition_object(Dataset.QUARANTINE, day, symbol)),
     )
+
+
+def close_gap_minutes(store: ObjectStore, day: date, symbol: str) -> float | None:
+    """Minutes between the last clean tick and the end of the day's last session window;
+    None on a closed day (nothing expected) and inf when the session has no data at all."""
+    windows = session_windows(instrument_for(symbol).calendar, day)
+    if windows.size == 0:
+        return None
+    table = store.read_parquet(partition_object(Dataset.CLEAN, day, symbol), columns=["ts_event"])
+    if table.num_rows == 0:
+        return float("inf")
+    last = pc.max(table.column("ts_event").cast(pa.int64())).as_py()
+    return max(0.0, (int(windows[-1, 1]) - int(last)) / 60e9)

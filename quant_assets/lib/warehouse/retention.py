@@ -177,11 +177,11 @@ def _export(warehouse: SqlWarehouse, store: ObjectStore, rng: ArchiveRange) -> R
     n, first, last = _range_stats(warehouse, rng)
     key = rng.key
     if store.exists(key):
-        existing = store.read_parquet(key)
-        if (existing.num_rows, *_span(existing)) == (n, first, last):
-            return RangeOutcome(rng, "reverified", n, existing.num_rows, deleted=False)
+        times = store.read_parquet(key, columns=["time"])
+        if (times.num_rows, *_span(times)) == (n, first, last):
+            return RangeOutcome(rng, "reverified", n, times.num_rows, deleted=False)
         rows = _read_range(warehouse, rng)
-        merged = _union(existing.cast(METRIC_SCHEMA), rows)
+        merged = _union(store.read_parquet(key).cast(METRIC_SCHEMA), rows)
         _write_verified(store, key, merged)
         return RangeOutcome(rng, "merged", rows.num_rows, merged.num_rows, deleted=False)
     if n == 0:  # an empty chunk: nothing to keep
