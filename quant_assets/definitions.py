@@ -8,13 +8,13 @@ from quant_assets.defs.costs import cost_model_params
 from quant_assets.defs.evaluation import episodes, policy_promotion
 from quant_assets.defs.jobs import cost_model_job, ingest_landing_job, tick_lake_job
 from quant_assets.defs.ops import rollback_policy_job
+from quant_assets.defs.partitions import symbol_partitions
 from quant_assets.defs.retention import (
     bucket_lifecycle,
     metrics_archive,
     nightly_retention,
     retention_job,
 )
-from quant_assets.defs.partitions import symbol_partitions
 from quant_assets.defs.sensors import (
     failed_run_sensor,
     landed_partitions_sensor,
