@@ -39,8 +39,9 @@ def pandas_clean(df: pd.DataFrame, windows: np.ndarray, cfg: CleaningConfig) -> 
     ts = df["ts_event"].astype("int64")
     prev, nxt = ts.shift(1), ts.shift(-1)
     consistent = prev <= nxt
-    late = (ts > nxt) & consistent
-    early = (ts < prev) & consistent & ~late.shift(1, fill_value=False)
+    early = (ts < prev) & consistent
+    late = (ts > nxt) & consistent & ~early.shift(-1, fill_value=False)
+    early &= ~late.shift(1, fill_value=False)
     mark(late | early, Reason.NON_MONOTONIC_TIME)
     kept = ts[reason.isna()]
     mark(

@@ -22,10 +22,15 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             return cls(kind="prod", tsdb_dsn=settings.tsdb_dsn)
         return cls(kind="local", duckdb_path=str(settings.duckdb_path))
 
-    def get_warehouse(self) -> Warehouse:
+    def get_warehouse(self, lock_timeout_s: float = 120.0) -> Warehouse:
+        """``lock_timeout_s``: how long to wait for a local DuckDB file another process holds
+        (sensors pass a short one and skip the tick instead)."""
         if self._warehouse is None:
             warehouse = make_warehouse(
-                self.kind, duckdb_path=self.duckdb_path, tsdb_dsn=self.tsdb_dsn
+                self.kind,
+                duckdb_path=self.duckdb_path,
+                tsdb_dsn=self.tsdb_dsn,
+                lock_timeout_s=lock_timeout_s,
             )
             warehouse.migrate()
             self._warehouse = warehouse

@@ -9,6 +9,7 @@ import dagster as dg
 from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
 from quant_assets.defs.partitions import landing_file_partitions, symbol_partitions
 from quant_assets.lib.ticks import landing
+from quant_assets.lib.warehouse.duckdb_backend import WarehouseBusyError
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
@@ -49,30 +50,41 @@ def landing_sensor(
     )
 
 
-@dg.asset_sensor(
-    asset_key=dg.AssetKey("landing_files"),
+@dg.sensor(
     job=tick_lake_job,
+    minimum_interval_seconds=LANDING_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="After a file is ingested, rebuilds raw and clean ticks of exactly the "
-    "date|symbol partitions it touched.",
+    description="After files are ingested, rebuilds raw and clean ticks of exactly the "
+    "date|symbol partitions they touched (every ingest since the cursor, oldest first).",
 )
-def landed_partitions_sensor(
-    context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry
-) -> dg.SensorResult:
-    materialization = asset_event.asset_materialization
-    assert materialization is not None
-    entry = materialization.metadata.get("tick_partitions")
-    keys = list(entry.value) if entry is not None else []  # type: ignore[arg-type]
-    return dg.SensorResult(
-        run_requests=[
-            dg.RunRequest(
-                partition_key=key,
-                run_key=f"{asset_event.run_id}:{key}",  # one build per ingest run
-                tags={"quant/landing_file": str(materialization.metadata["file"].value)},
+def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    # An asset_sensor only sees the newest event per tick; two files ingested between ticks
+    # must both be built, so walk every landing_files materialization after the cursor.
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey("landing_files"),
+            after_storage_id=int(context.cursor) if context.cursor else None,
+        ),
+        limit=100,
+        ascending=True,
+    ).records
+    requests = []
+    for record in records:
+        materialization = record.asset_materialization
+        if materialization is None:
+            continue
+        entry = materialization.metadata.get("tick_partitions")
+        file_entry = materialization.metadata.get("file")
+        for key in list(entry.value) if entry is not None else []:  # type: ignore[arg-type]
+            requests.append(
+                dg.RunRequest(
+                    partition_key=key,
+                    run_key=f"{record.run_id}:{key}",  # one build per ingest run
+                    tags={"quant/landing_file": str(file_entry.value if file_entry else "")},
+                )
             )
-            for key in keys
-        ]
-    )
+    cursor = str(records[-1].storage_id) if records else context.cursor
+    return dg.SensorResult(run_requests=requests, cursor=cursor)
 
 
 RETRAIN_MIN_NEW_PARTITIONS_ENV = "QUANT_RETRAIN_MIN_NEW_PARTITIONS"
@@ -99,7 +111,11 @@ def retrain_sensor(
 
     min_new = int(os.environ.get(RETRAIN_MIN_NEW_PARTITIONS_ENV, "5"))
     max_drop = float(os.environ.get(RETRAIN_MAX_SHARPE_DROP_ENV, "1.0"))
-    store, wh = object_store.get_store(), warehouse.get_warehouse()
+    store = object_store.get_store()
+    try:
+        wh = warehouse.get_warehouse(lock_timeout_s=10)
+    except WarehouseBusyError as exc:  # a local run holds the DuckDB file: try next tick
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"warehouse busy: {exc}"))
     requests = []
     for symbol in context.instance.get_dynamic_partitions(symbol_partitions.name or "symbols"):
         champion = champion_id(wh, symbol)

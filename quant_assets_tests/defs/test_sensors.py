@@ -83,3 +83,39 @@ def test_landed_partitions_sensor_requests_exactly_the_touched_partitions(tmp_pa
     keys = sorted(r.partition_key for r in result.run_requests or [])
     assert keys == ["2024-01-02|EURUSD", "2024-01-03|EURUSD"]
     assert instance.has_dynamic_partition("symbols", "EURUSD")
+    # the cursor moved past the ingest: nothing is requested twice
+    context = dg.build_sensor_context(
+        instance=instance,
+        definitions=defs,
+        cursor=result.cursor,
+        resources={"object_store": resource},
+    )
+    with partition_loading_context(dynamic_partitions_store=instance):
+        again = landed_partitions_sensor.evaluate_tick(context)
+    assert not again.run_requests
+
+
+def test_landed_partitions_sensor_two_ingests_between_ticks_builds_both(tmp_path: Path) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    resource = ObjectStoreResource(root=str(tmp_path))
+    store = resource.get_store()
+    store.write_bytes("landing/incoming/truefx/a/eurusd-ticks.csv", CSV.encode())
+    store.write_bytes("landing/incoming/truefx/b/gbpusd-ticks.csv", CSV.encode())
+    for landed in landing.list_incoming(store):
+        instance.add_dynamic_partitions("landing_files", [landed.partition_key])
+        assert dg.materialize(
+            [landing_files],
+            partition_key=landed.partition_key,
+            instance=instance,
+            resources={"object_store": resource},
+        ).success
+    defs = build_defs(Settings.from_env({"QUANT_DATA_ROOT": str(tmp_path)}))
+    context = dg.build_sensor_context(instance=instance, definitions=defs)
+    with partition_loading_context(dynamic_partitions_store=instance):
+        result = landed_partitions_sensor.evaluate_tick(context)
+    assert sorted(r.partition_key for r in result.run_requests or []) == [
+        "2024-01-02|EURUSD",
+        "2024-01-02|GBPUSD",
+        "2024-01-03|EURUSD",
+        "2024-01-03|GBPUSD",
+    ]

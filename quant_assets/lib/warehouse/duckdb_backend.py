@@ -7,6 +7,7 @@ database through ``cursor()`` connections instead of opening the file again.
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -99,16 +100,44 @@ class DuckDBMetricsSink:
             self._read_cur.close()
 
 
+class WarehouseBusyError(TimeoutError):
+    """Another process held the DuckDB file for longer than we were willing to wait."""
+
+
+def connect_waiting(path: str, timeout_s: float) -> duckdb.DuckDBPyConnection:
+    """Open the file, waiting (with backoff) while another process holds its write lock.
+
+    DuckDB admits one writing process per file; in the local deployment a sensor and a run's
+    step can reach for it at the same moment, and either should wait rather than fail.
+    """
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(path)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusyError(
+                    f"{path} stayed locked for {timeout_s:.0f} s: {exc}"
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 class DuckDBWarehouse(SqlWarehouse):
     """Warehouse in a local DuckDB file; the caller decides the path (QUANT_DATA_ROOT/...)."""
 
     dialect: Dialect = "duckdb"
 
-    def __init__(self, path: str | Path, *, sql_root: Path | None = None) -> None:
+    def __init__(
+        self, path: str | Path, *, sql_root: Path | None = None, lock_timeout_s: float = 120.0
+    ) -> None:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = duckdb.connect(str(path))
+        self._con = connect_waiting(str(path), lock_timeout_s)
         self._con.execute("SET TimeZone = 'UTC'")
         self._lock = threading.RLock()
         self._in_txn = False

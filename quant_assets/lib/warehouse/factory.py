@@ -8,7 +8,11 @@ from quant_assets.lib.warehouse.base import Warehouse
 
 
 def make_warehouse(
-    deployment: str, *, duckdb_path: str | Path | None = None, tsdb_dsn: str | None = None
+    deployment: str,
+    *,
+    duckdb_path: str | Path | None = None,
+    tsdb_dsn: str | None = None,
+    lock_timeout_s: float = 120.0,
 ) -> Warehouse:
     """``local`` -> DuckDB file at ``duckdb_path``; ``prod``/``timescaledb`` -> TimescaleDB."""
     kind = deployment.strip().lower()
@@ -17,7 +21,7 @@ def make_warehouse(
             raise ValueError(f"deployment {deployment!r} needs duckdb_path")
         from quant_assets.lib.warehouse.duckdb_backend import DuckDBWarehouse
 
-        return DuckDBWarehouse(duckdb_path)
+        return DuckDBWarehouse(duckdb_path, lock_timeout_s=lock_timeout_s)
     if kind in {"prod", "production", "timescaledb", "tsdb"}:
         if not tsdb_dsn:
             raise ValueError(f"deployment {deployment!r} needs tsdb_dsn (QUANT_TSDB_DSN)")
