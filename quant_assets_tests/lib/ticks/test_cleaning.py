@@ -226,3 +226,10 @@ def test_clean_ticks_synthetic_injected_bad_ticks_found_with_their_reason() -> N
         assert recall >= 0.9, f"{reason}: only {recall:.0%} of injected rows got that reason"
     false_alarms = float(np.mean(labels[injected == "clean"] != "clean"))
     assert false_alarms < 0.002  # the 10-MAD rule flags a few genuine jumps
+
+
+def test_floats_sliced_nullable_column_gives_nan_for_nulls() -> None:
+    table = pa.table({"x": pa.array([1.0, None, 3.0, None, 5.0] * 3)}).slice(1, 9)
+    got = c._floats(table, "x")
+    expected = np.array([np.nan, 3.0, np.nan, 5.0, 1.0, np.nan, 3.0, np.nan, 5.0])
+    np.testing.assert_array_equal(got, expected)
