@@ -169,7 +169,7 @@ def row_hashes(table: pa.Table) -> npt.NDArray[np.uint64]:
     h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for col in table.itercolumns():
-            chunked = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+            chunked = contiguous(col)
             if pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type):
                 enc = pc.dictionary_encode(chunked)
                 values = pc.fill_null(enc.indices, -1).to_numpy().astype(np.int64)
@@ -341,13 +341,20 @@ def _ms_to_ns(ms: float) -> int:
 # -- the pipeline ------------------------------------------------------------------------------
 
 
+def contiguous(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One Arrow array; a single chunk is used in place (``combine_chunks`` copies it)."""
+    if isinstance(col, pa.Array):
+        return col
+    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+
+
 def _floats(table: pa.Table, name: str) -> FloatArray:
     """A float64 column as numpy with NaN for nulls.
 
     Reads the Arrow value buffer in place and masks it with the unpacked validity bitmap:
     ~6x faster than Arrow's own null-to-NaN conversion on half-null tick columns.
     """
-    col = table.column(name).combine_chunks().cast(pa.float64())
+    col = contiguous(table.column(name)).cast(pa.float64())
     n, offset = len(col), col.offset
     validity, data = col.buffers()
     values = np.frombuffer(data, dtype=np.float64, count=offset + n)[offset:]
@@ -379,7 +386,7 @@ def classify_ticks(
     def apply(rule: Reason, fails: BoolArray) -> None:
         reason[(reason == 0) & fails] = REASONS.index(rule) + 1
 
-    ts = table.column("ts_event").combine_chunks().cast(pa.int64()).to_numpy()
+    ts = contiguous(table.column("ts_event")).cast(pa.int64()).to_numpy()
     is_trade = pc.equal(table.column("record_type"), RecordType.TRADE.value)
     is_trade = np.asarray(pc.fill_null(is_trade, False).to_numpy(), dtype=bool)
     price, size = _floats(table, "price"), _floats(table, "size")
@@ -406,8 +413,8 @@ def classify_ticks(
         windows = extended_windows(windows, cfg.session_extension_minutes[calendar])
     apply(Reason.OUTSIDE_SESSION, outside_sessions(ts, windows))
     if cfg.valid_conditions:
-        conditions = table.column("conditions").combine_chunks()
-        source = table.column("source").combine_chunks()
+        conditions = contiguous(table.column("conditions"))
+        source = contiguous(table.column("source"))
         for name, valid in cfg.valid_conditions.items():
             of_source = np.asarray(pc.fill_null(pc.equal(source, name), False), dtype=bool)
             if of_source.any():
@@ -474,7 +481,6 @@ def clean_ticks(
     calendar: str | None = None,
 ) -> CleaningResult:
     """Split a canonical tick table (in arrival order) into clean rows and quarantined rows."""
-    table = table.combine_chunks()  # filtering many small chunks costs ~7x one contiguous pass
     reason = classify_ticks(table, session_windows, config, calendar)
     clean_mask = reason == 0
     counts = np.bincount(reason, minlength=len(REASONS) + 1)
@@ -484,7 +490,8 @@ def clean_ticks(
     labels = np.array([r.value for r in REASONS], dtype=object)[reason[bad] - 1]
     quarantine = quarantine.append_column("reason", pa.array(labels, type=pa.string()))
     return CleaningResult(
-        clean=table.filter(pa.array(clean_mask)),
+        # take() with indices: a boolean filter over many small chunks is ~5x slower
+        clean=table.take(np.flatnonzero(clean_mask)),
         quarantine=quarantine,
         reason_counts=reason_counts,
     )
