@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from quant_assets.lib.storage.object_store import ObjectStore
@@ -64,10 +63,3 @@ def load_registered(
     """Load a policy by id or alias: both paths read the same immutable artifact."""
     policy_id = resolve(warehouse, reference, symbol)
     return load_policy(download_artifact(store, artifact_prefix(symbol, policy_id), cache_dir))
-
-
-def policy_symbol(warehouse: Warehouse, policy_id: str) -> str | None:
-    rows = warehouse.query(
-        "SELECT metrics FROM policies WHERE policy_id = :p", {"p": policy_id}
-    ).to_pylist()
-    return json.loads(rows[0]["metrics"]).get("symbol") if rows and rows[0]["metrics"] else None

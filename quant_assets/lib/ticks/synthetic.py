@@ -5,7 +5,7 @@ planted at a configured rate and returned with its reason code, so precision/rec
 cleaning stage can be measured exactly. Everything is vectorised (10M rows in a few seconds).
 
 Model (one session, times in ns UTC from the caller, who derives them from the exchange calendar
-via :func:`session_bounds`):
+via :func:`quant_assets.lib.ticks.instruments.session_windows`):
 
 * arrivals: a Cox process ("Hawkes-ish" clustering) whose intensity is a U-shaped intraday
   profile x a bursty gamma factor x the current volatility level; sampled in O(n) from sorted
@@ -36,8 +36,6 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -153,36 +151,6 @@ class SyntheticTicks:
     def counts(self) -> dict[str, int]:
         vc = pc.value_counts(pc.drop_null(self.reasons)).to_pylist()
         return {str(d["values"]): int(d["counts"]) for d in vc}
-
-
-# ----------------------------------------------------------------------------- session helper
-
-
-@lru_cache(maxsize=64)
-def _calendar(name: str, year: int) -> Any:
-    import exchange_calendars as xcals  # lazy: ~1 s import, only for calendar lookups
-
-    return xcals.get_calendar(name, start=f"{year}-01-01", end=f"{year}-12-31")
-
-
-def session_bounds(calendar: str, day: date) -> tuple[int, int] | None:
-    """(open, close) of ``day``'s session in UTC ns for an exchange_calendars name (``XNYS``,
-    ``XLON``, ``CMES``...; ``24/7`` for crypto = UTC midnight to midnight); None when closed."""
-    import pandas as pd
-
-    cal = _calendar(calendar, day.year)
-    session = pd.Timestamp(day)
-    if not cal.is_session(session):
-        return None
-    return int(cal.session_open(session).value), int(cal.session_close(session).value)
-
-
-def utc_ns(moment: datetime) -> int:
-    """ns since epoch of a tz-aware datetime (naive datetimes are rejected, not guessed)."""
-    if moment.tzinfo is None:
-        raise ValueError("datetime must be timezone-aware")
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
 # ---------------------------------------------------------------------------------- generator

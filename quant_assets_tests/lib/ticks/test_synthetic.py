@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -15,7 +13,6 @@ from quant_assets.lib.ticks.synthetic import (
     VALID_CONDITIONS,
     SyntheticConfig,
     generate_ticks,
-    session_bounds,
 )
 
 OPEN, CLOSE = 1_719_927_000_000_000_000, 1_719_950_400_000_000_000  # 2024-07-02 XNYS 13:30-20:00Z
@@ -24,20 +21,6 @@ RATES = dict.fromkeys(REASON_CODES, 0.002)
 
 def _np(table: pa.Table, col: str) -> np.ndarray:
     return table.column(col).to_numpy(zero_copy_only=False)
-
-
-def test_session_bounds_xnys_regular_day_returns_utc_open_close() -> None:
-    assert session_bounds("XNYS", date(2024, 7, 2)) == (OPEN, CLOSE)
-
-
-def test_session_bounds_xnys_holiday_and_weekend_return_none() -> None:
-    assert session_bounds("XNYS", date(2024, 7, 4)) is None
-    assert session_bounds("XNYS", date(2024, 7, 6)) is None
-
-
-def test_session_bounds_24_7_weekend_is_open_full_day() -> None:
-    bounds = session_bounds("24/7", date(2024, 7, 6))
-    assert bounds is not None and bounds[1] - bounds[0] == 86_400 * 10**9
 
 
 def test_generate_ticks_same_seed_symbol_session_identical() -> None:
