@@ -9,10 +9,10 @@ from pydantic import Field
 from quant_assets.defs.partitions import day_and_symbol, tick_partitions
 from quant_assets.defs.retries import retry_transient
 from quant_assets.defs.ticks import TICK_BACKFILL, partition_metadata
-from quant_assets.lib.costs import CostModelConfig, calibrate
+from quant_assets.lib.costs import CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.dataset import load_clean_ticks
-from quant_assets.lib.trading import build_time_bars
+from quant_assets.lib.trading import build_time_bars, calibrate_bars
 from quant_assets.lib.warehouse.base import Warehouse
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
@@ -93,15 +93,7 @@ def _calibrate(
             "status": f"no clean ticks in the {config.trailing_days} days to {day}",
             "input_partitions": [r.to_dict() for r in refs],
         }
-    params = calibrate(
-        bars.close,
-        bars.volume,
-        bars.spread,
-        ts=bars.ts,
-        symbol=symbol,
-        bar_seconds=bars.bar_seconds,
-        config=cost_config,
-    )
+    params = calibrate_bars(bars, cost_config)
     as_of = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
     wh.upsert_cost_model_params(symbol, params.version, as_of, params.model_dump(mode="json"))
     return {

@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from quant_assets.lib.costs import calibrate
 from quant_assets.lib.evaluation.episodes import EpisodeResult, evaluate_policy
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.dataset import load_clean_ticks
-from quant_assets.lib.trading import Bars, build_time_bars
+from quant_assets.lib.trading import Bars, build_time_bars, calibrate_bars
 from quant_assets.lib.training.artifact import LoadedPolicy, load_policy
 from quant_assets.lib.training.pipeline import download_artifact
 
@@ -66,14 +65,7 @@ def evaluate_stored_policy(
     config = challenger.config
     splits = config.split.split(bars, min_bars=config.env.window + 2)
     train = splits["train"]
-    params = calibrate(
-        train.close,
-        train.volume,
-        train.spread,
-        ts=train.ts,
-        symbol=train.symbol,
-        bar_seconds=train.bar_seconds,
-    )
+    params = calibrate_bars(train)
     results: list[EpisodeResult] = []
     for policy, baselines in ((challenger, BASELINES), (champion, ())):
         if policy is None:

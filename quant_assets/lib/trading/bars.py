@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
+from quant_assets.lib.costs import CalibratedParams, CostModelConfig, calibrate
 from quant_assets.lib.ticks.schema import RecordType
 
 FloatArray = NDArray[np.float64]
@@ -230,4 +231,17 @@ def random_walk_bars(
         n_trades=np.maximum(volume // 100, 1).astype(np.int64),
         symbol=symbol,
         bar_seconds=bar_seconds,
+    )
+
+
+def calibrate_bars(bars: Bars, config: CostModelConfig | None = None) -> CalibratedParams:
+    """The cost model calibrated on these bars (spread, volatility, ADV, volume profile)."""
+    return calibrate(
+        bars.close,
+        bars.volume,
+        bars.spread,
+        ts=bars.ts,
+        symbol=bars.symbol,
+        bar_seconds=bars.bar_seconds,
+        config=config,
     )

@@ -22,10 +22,10 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from quant_assets.lib.costs.calibration import CalibratedParams, calibrate
+from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.costs.config import CostModelConfig
 from quant_assets.lib.costs.engine import COMPONENTS, cost_coefficients
-from quant_assets.lib.trading.bars import Bars
+from quant_assets.lib.trading.bars import Bars, calibrate_bars
 
 FloatArray = NDArray[np.float64]
 N_FEATURES = 3  # normalised log return, log1p(spread bps), volume z-score
@@ -121,15 +121,7 @@ def prepare_market(
     if n < config.window + 2:
         raise ValueError(f"need at least window + 2 = {config.window + 2} bars, got {n}")
     if params is None:
-        params = calibrate(
-            bars.close,
-            bars.volume,
-            bars.spread,
-            ts=bars.ts,
-            symbol=bars.symbol,
-            bar_seconds=bars.bar_seconds,
-            config=cost_config,
-        )
+        params = calibrate_bars(bars, cost_config)
     # The order decided at bar t works during bar t+1: that bar's volume caps the fill.
     working_volume = np.r_[bars.volume[1:], 0.0]
     coeffs = cost_coefficients(

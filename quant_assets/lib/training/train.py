@@ -42,10 +42,10 @@ from stable_baselines3.common.logger import KVWriter, Logger
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 
-from quant_assets.lib.costs.calibration import CalibratedParams, calibrate
+from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.costs.config import CostModelConfig
 from quant_assets.lib.evaluation.episodes import EpisodeResult, run_episode
-from quant_assets.lib.trading.bars import Bars
+from quant_assets.lib.trading.bars import Bars, calibrate_bars
 from quant_assets.lib.trading.env import TradingEnv
 from quant_assets.lib.trading.vec_env import TradingVecEnv
 from quant_assets.lib.training.config import TrainingConfig, algorithm_class
@@ -370,15 +370,7 @@ def train_policy(
     splits = config.split.split(bars, min_bars=config.env.window + 2)
     train_bars, val_bars = splits["train"], splits["validation"]
     if cost_params is None:
-        cost_params = calibrate(
-            train_bars.close,
-            train_bars.volume,
-            train_bars.spread,
-            ts=train_bars.ts,
-            symbol=train_bars.symbol,
-            bar_seconds=train_bars.bar_seconds,
-            config=cost_config,
-        )
+        cost_params = calibrate_bars(train_bars, cost_config)
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / "checkpoints"
     meta = {
