@@ -17,6 +17,7 @@ from quant_assets.defs.retention import (
 )
 from quant_assets.defs.sensors import (
     failed_run_sensor,
+    ingestion_events_sensor,
     landed_partitions_sensor,
     landing_sensor,
     retrain_sensor,
@@ -72,7 +73,13 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             retention_job,
         ],
         schedules=[nightly_retention],
-        sensors=[landing_sensor, landed_partitions_sensor, retrain_sensor, failed_run_sensor],
+        sensors=[
+            landing_sensor,
+            landed_partitions_sensor,
+            retrain_sensor,
+            failed_run_sensor,
+            ingestion_events_sensor,
+        ],
         resources={
             "object_store": ObjectStoreResource.from_settings(settings),
             "warehouse": WarehouseResource.from_settings(settings),

@@ -181,6 +181,31 @@ def seed(wh: TimescaleWarehouse) -> None:
             "decided_at": NOW - timedelta(hours=1),
         }
     )
+    for i, (asset, key) in enumerate(
+        [("landing_files", "2024-01-02|SPY"), ("clean_ticks", "2024-01-02|SPY")]
+    ):
+        wh.record_ingestion_event(
+            {
+                "event_id": f"e{i}",
+                "recorded_at": NOW - timedelta(hours=1),
+                "asset": asset,
+                "partition_key": key,
+                "source": "synthetic",
+                "rows_in": 1000,
+                "rows_clean": 990 if asset == "clean_ticks" else None,
+                "rows_quarantined": 10 if asset == "clean_ticks" else None,
+                "reasons": None,
+            }
+        )
+    wh.record_run_failure(
+        {
+            "run_id": "r-failed",
+            "job_name": "ingest_landing",
+            "partition_key": "truefx/bad.csv",
+            "error": "line 3, column 'bid'",
+            "failed_at": NOW - timedelta(hours=1),
+        }
+    )
     wh.upsert_cost_model_params("SPY", "v1", NOW - timedelta(days=1), {"median_spread_bps": 1.0})
     wh.upsert_cost_model_params("ESZ4", "v1", NOW - timedelta(days=5), {"median_spread_bps": 2.0})
 

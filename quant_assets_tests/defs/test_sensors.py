@@ -7,11 +7,16 @@ import dagster as dg
 from dagster._core.definitions.partitions.context import partition_loading_context
 
 from quant_assets.definitions import build_defs
-from quant_assets.defs.sensors import landed_partitions_sensor, landing_sensor
-from quant_assets.defs.ticks import landing_files
+from quant_assets.defs.sensors import (
+    ingestion_events_sensor,
+    landed_partitions_sensor,
+    landing_sensor,
+)
+from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
 from quant_assets.lib.settings import Settings
 from quant_assets.lib.ticks import landing
 from resources.object_store import ObjectStoreResource
+from resources.warehouse import WarehouseResource
 
 CSV = "timestamp,bid,ask\n2024-01-02 15:00:00+00:00,1.10,1.11\n2024-01-03 15:00:00+00:00,1.1,1.2\n"
 
@@ -118,4 +123,61 @@ def test_landed_partitions_sensor_two_ingests_between_ticks_builds_both(tmp_path
         "2024-01-02|GBPUSD",
         "2024-01-03|EURUSD",
         "2024-01-03|GBPUSD",
+    ]
+
+
+def test_ingestion_events_sensor_records_ingests_and_clean_partitions_once(
+    tmp_path: Path,
+) -> None:
+    instance = dg.DagsterInstance.ephemeral()
+    resource = ObjectStoreResource(root=str(tmp_path))
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb"))
+    resource.get_store().write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
+    (landed,) = landing.list_incoming(resource.get_store())
+    instance.add_dynamic_partitions("landing_files", [landed.partition_key])
+    assert dg.materialize(
+        [landing_files],
+        partition_key=landed.partition_key,
+        instance=instance,
+        resources={"object_store": resource},
+    ).success
+    assert dg.materialize(
+        [raw_ticks, clean_ticks],
+        partition_key="2024-01-02|EURUSD",
+        instance=instance,
+        resources={"object_store": resource},
+    ).success
+
+    def tick(cursor: str | None) -> str | None:
+        with dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"warehouse": warehouse}
+        ) as context:
+            ingestion_events_sensor(context)
+            return context.cursor
+
+    cursor = tick(None)
+    tick(cursor)  # nothing new: no duplicate rows
+    rows = (
+        warehouse.get_warehouse()
+        .query(
+            "SELECT asset, partition_key, source, rows_in, rows_clean FROM ingestion_events "
+            "ORDER BY asset"
+        )
+        .to_pylist()
+    )
+    assert rows == [
+        {
+            "asset": "clean_ticks",
+            "partition_key": "2024-01-02|EURUSD",
+            "source": None,
+            "rows_in": 1,
+            "rows_clean": 1,
+        },
+        {
+            "asset": "landing_files",
+            "partition_key": "2024-01-02|EURUSD,2024-01-03|EURUSD",
+            "source": "truefx",
+            "rows_in": 2,
+            "rows_clean": None,
+        },
     ]

@@ -241,6 +241,10 @@ class Warehouse(ABC):
     ) -> None: ...
 
     @abstractmethod
+    def record_ingestion_event(self, event: Mapping[str, Any]) -> None:
+        """Store one ingested file or cleaned partition (``ingestion_events`` columns)."""
+
+    @abstractmethod
     def record_run_failure(self, failure: Mapping[str, Any]) -> None:
         """Store one failed orchestrator run (``run_failures`` columns)."""
 
@@ -346,6 +350,9 @@ class SqlWarehouse(Warehouse):
 
     def record_run_failure(self, failure: Mapping[str, Any]) -> None:
         self._record("record_run_failure", failure, "failed_at")
+
+    def record_ingestion_event(self, event: Mapping[str, Any]) -> None:
+        self._record("record_ingestion_event", event, "recorded_at")
 
     def _record(self, query: str, row: Mapping[str, Any], time_column: str) -> None:
         require_aware(row.get(time_column), time_column)
