@@ -38,7 +38,7 @@ import torch
 from numpy.typing import NDArray
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.logger import KVWriter, Logger
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 
@@ -49,6 +49,7 @@ from quant_assets.lib.trading.bars import Bars, calibrate_bars
 from quant_assets.lib.trading.env import TradingEnv
 from quant_assets.lib.trading.vec_env import TradingVecEnv
 from quant_assets.lib.training.config import TrainingConfig, algorithm_class
+from quant_assets.lib.warehouse.sb3 import WarehouseOutputFormat
 
 CHECKPOINT_PREFIX = "step_"
 #: Episode-summary keys of TradingVecEnv infos that are averaged and sent per rollout.
@@ -74,44 +75,6 @@ class CheckpointMismatchError(ValueError):
 # --------------------------------------------------------------------------- metrics
 
 
-def _as_float(value: Any) -> float | None:
-    """Finite float of a numeric scalar (Python, numpy or 1-element tensor), else None."""
-    if isinstance(value, torch.Tensor | np.ndarray):
-        if value.size != 1 if isinstance(value, np.ndarray) else value.numel() != 1:
-            return None
-        value = value.item()
-    if isinstance(value, bool | np.bool_) or not isinstance(
-        value, int | float | np.integer | np.floating
-    ):
-        return None
-    f = float(value)
-    return f if math.isfinite(f) else None
-
-
-class SinkOutputFormat(KVWriter):
-    """SB3 logger output that forwards every numeric scalar of a dump to a :class:`MetricsSink`
-    (step = ``num_timesteps``); non-finite values are dropped because the warehouse rejects
-    them."""
-
-    def __init__(self, sink: MetricsSink, run_id: str) -> None:
-        self.sink = sink
-        self.run_id = run_id
-
-    def write(
-        self,
-        key_values: dict[str, Any],
-        key_excluded: dict[str, tuple[str, ...]],
-        step: int = 0,
-    ) -> None:
-        for key, value in sorted(key_values.items()):
-            f = _as_float(value)
-            if f is not None:
-                self.sink.log(self.run_id, key, int(step), f)
-
-    def close(self) -> None:
-        return None
-
-
 class MetricsCallback(BaseCallback):
     """Sends SB3 logger scalars (``rollout/*``, ``train/*``, ``time/*``) and per-rollout means of
     the trading-episode summaries (``episode/*``) to a :class:`MetricsSink`.
@@ -125,7 +88,7 @@ class MetricsCallback(BaseCallback):
         self.sink = sink
         self.run_id = run_id
         self.forward_logger = forward_logger
-        self._writer = SinkOutputFormat(sink, run_id)
+        self._writer = WarehouseOutputFormat(sink, run_id)
         self._episodes: list[dict[str, Any]] = []
 
     def _init_callback(self) -> None:

@@ -7,9 +7,10 @@ training code.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from stable_baselines3.common.logger import KVWriter, Logger, make_output_format
 
@@ -37,21 +38,28 @@ def _scalar(value: Any) -> float | None:
     return None
 
 
-class WarehouseOutputFormat(KVWriter):
-    """SB3 output format sending every scalar to a :class:`MetricsWriter` under ``run_id``.
+class ScalarSink(Protocol):
+    """Anything that takes one scalar per call: the MetricsWriter, or a test's list."""
 
-    Non-scalars (videos, figures, hparams, text) are ignored; invalid scalars (e.g. the NaN SB3
-    logs for explained variance early on) are counted as rejected by the writer, never raised
+    def log(self, run_id: str, name: str, step: int, value: float) -> object: ...
+
+
+class WarehouseOutputFormat(KVWriter):
+    """SB3 output format sending every scalar to a sink (normally a :class:`MetricsWriter`).
+
+    Non-scalars (videos, figures, hparams, text) are ignored; non-finite scalars (the NaN SB3
+    logs for explained variance early on) are dropped and counted in ``dropped``, never raised
     into the training loop.
     """
 
     def __init__(
-        self, writer: MetricsWriter, run_id: str, *, prefix: str = "", close_writer: bool = False
+        self, writer: ScalarSink, run_id: str, *, prefix: str = "", close_writer: bool = False
     ) -> None:
         self.writer = writer
         self.run_id = run_id
         self.prefix = prefix
         self.close_writer = close_writer
+        self.dropped = 0
 
     def write(
         self,
@@ -66,13 +74,15 @@ class WarehouseOutputFormat(KVWriter):
             scalar = _scalar(value)
             if scalar is None:
                 continue
-            self.writer.log(self.run_id, self.prefix + key, step, scalar, on_invalid="skip")
+            if not math.isfinite(scalar):
+                self.dropped += 1
+                continue
+            self.writer.log(self.run_id, self.prefix + key, int(step), scalar)
 
     def close(self) -> None:
-        if self.close_writer:
-            self.writer.close()
-        else:
-            self.writer.flush()
+        finish = getattr(self.writer, "close" if self.close_writer else "flush", None)
+        if callable(finish):
+            finish()
 
 
 def configure_logger(
