@@ -12,8 +12,11 @@ Fixtures return configuration; none of them changes ``os.environ``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+
+from quant_assets.lib.storage.object_store import ObjectStore, S3Location
 
 try:
     from quant_assets_tests.services import (
@@ -90,3 +93,26 @@ def s3_bucket(s3_server: S3Server) -> Iterator[str]:
         yield bucket
     finally:
         s3_server.delete_bucket(bucket)
+
+
+# ----------------------------------------------------------------------------- object store
+
+
+@pytest.fixture(params=["local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
+    """The object store on each real backend: a local directory and a SeaweedFS bucket."""
+    if request.param == "local":
+        yield ObjectStore.local(tmp_path / "lake")
+        return
+    server = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_bucket")
+    yield ObjectStore.s3(
+        S3Location(
+            bucket=bucket,
+            prefix="lake",
+            endpoint_url=server.endpoint_url,
+            region=server.region,
+            access_key=server.access_key,
+            secret_key=server.secret_key,
+        )
+    )

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,28 +10,8 @@ import pytest
 from quant_assets.lib.storage.object_store import (
     ObjectNotFoundError,
     ObjectStore,
-    S3Location,
     parquet_num_rows,
 )
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
-    if request.param == "local":
-        yield ObjectStore.local(tmp_path / "root")
-        return
-    server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_bucket")
-    yield ObjectStore.s3(
-        S3Location(
-            bucket=bucket,
-            prefix="lake",
-            endpoint_url=server.endpoint_url,
-            region=server.region,
-            access_key=server.access_key,
-            secret_key=server.secret_key,
-        )
-    )
 
 
 def table(n: int, seed: int = 0) -> pa.Table:

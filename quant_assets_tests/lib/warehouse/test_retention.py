@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from quant_assets.lib.storage.object_store import ObjectStore, S3Location
+from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.warehouse import METRIC_SCHEMA, Warehouse
 from quant_assets.lib.warehouse.retention import (
     ARCHIVE_PREFIX,
@@ -32,25 +32,6 @@ SORT = [
 
 class SimulatedCrash(RuntimeError):
     pass
-
-
-@pytest.fixture(params=["local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:
-    if request.param == "local":
-        yield ObjectStore.local(tmp_path / "lake")
-        return
-    server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_bucket")
-    yield ObjectStore.s3(
-        S3Location(
-            bucket=bucket,
-            prefix="lake",
-            endpoint_url=server.endpoint_url,
-            region=server.region,
-            access_key=server.access_key,
-            secret_key=server.secret_key,
-        )
-    )
 
 
 def metrics_200_days(run_id: str) -> pa.Table:
