@@ -6,6 +6,7 @@ import dagster as dg
 
 from quant_assets.defs.costs import cost_model_params
 from quant_assets.defs.ticks import clean_ticks, raw_ticks
+from quant_assets_tests.defs.conftest import build_platform
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
@@ -15,20 +16,7 @@ SMALL = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 3000}}}
 def test_cost_model_params_calibrated_from_trailing_clean_ticks_stored_in_warehouse(
     tmp_path: Path,
 ) -> None:
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("symbols", ["SYNA"])
-    resources = {
-        "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
-        "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
-    }
-    for day in ("2024-01-02", "2024-01-03"):
-        assert dg.materialize(
-            [raw_ticks, clean_ticks],
-            partition_key=f"{day}|SYNA",
-            instance=instance,
-            resources=resources,
-            run_config=SMALL,
-        ).success
+    instance, resources = build_platform(tmp_path, ["2024-01-02", "2024-01-03"], 3000)
     result = dg.materialize(
         [cost_model_params, raw_ticks, clean_ticks],
         selection=[cost_model_params],

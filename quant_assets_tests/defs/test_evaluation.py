@@ -17,10 +17,7 @@ from quant_assets.lib.evaluation.registry import (
     rollback,
 )
 from quant_assets.lib.warehouse.base import UnknownPolicyError
-from resources.object_store import ObjectStoreResource
-from resources.warehouse import WarehouseResource
-
-TICKS = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 20_000}}}}
+from quant_assets_tests.defs.conftest import Platform
 
 
 def training(seed: int) -> dict[str, Any]:
@@ -39,28 +36,6 @@ def training(seed: int) -> dict[str, Any]:
             "policy_promotion": {"config": {"alpha": 0.5, "n_boot": 200}},
         }
     }
-
-
-@pytest.fixture
-def platform(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[dg.DagsterInstance, dict[str, Any]]:
-    monkeypatch.setenv("QUANT_DATA_ROOT", str(tmp_path))
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("symbols", ["SYNA"])
-    resources = {
-        "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
-        "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
-    }
-    for day in ("2024-01-02", "2024-01-03", "2024-01-04"):
-        assert dg.materialize(
-            [raw_ticks, clean_ticks],
-            partition_key=f"{day}|SYNA",
-            instance=instance,
-            resources=resources,
-            run_config=TICKS,
-        ).success
-    return instance, resources
 
 
 def train_evaluate_promote(
@@ -84,7 +59,7 @@ def train_evaluate_promote(
 
 
 def test_train_evaluate_promote_then_rollback_restores_previous(
-    platform: tuple[dg.DagsterInstance, dict[str, Any]], tmp_path: Path
+    platform: Platform, tmp_path: Path
 ) -> None:
     instance, resources = platform
     warehouse = resources["warehouse"].get_warehouse()
@@ -125,7 +100,7 @@ def test_train_evaluate_promote_then_rollback_restores_previous(
 
 
 def test_rollback_job_restores_previous_champion(
-    platform: tuple[dg.DagsterInstance, dict[str, Any]],
+    platform: Platform,
 ) -> None:
     instance, resources = platform
     warehouse = resources["warehouse"].get_warehouse()
@@ -144,7 +119,7 @@ def test_rollback_job_restores_previous_champion(
 
 
 def test_failed_promotion_leaves_alias_unchanged(
-    platform: tuple[dg.DagsterInstance, dict[str, Any]],
+    platform: Platform,
 ) -> None:
     instance, resources = platform
     warehouse = resources["warehouse"].get_warehouse()
@@ -157,7 +132,7 @@ def test_failed_promotion_leaves_alias_unchanged(
 
 
 def test_policy_loaded_by_id_or_alias_gives_identical_actions(
-    platform: tuple[dg.DagsterInstance, dict[str, Any]], tmp_path: Path
+    platform: Platform, tmp_path: Path
 ) -> None:
     instance, resources = platform
     warehouse = resources["warehouse"].get_warehouse()

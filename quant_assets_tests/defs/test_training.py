@@ -3,17 +3,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from quant_assets.defs.costs import cost_model_params
 from quant_assets.defs.ticks import clean_ticks, raw_ticks
 from quant_assets.defs.training import trained_policy
 from quant_assets.lib.training import load_policy
 from quant_assets.lib.training.pipeline import download_artifact
-from resources.object_store import ObjectStoreResource
-from resources.warehouse import WarehouseResource
+from quant_assets_tests.defs.conftest import Platform
 
-TICKS = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 20_000}}}}
 TEN_STEPS = {
     "ops": {
         "trained_policy": {
@@ -27,30 +24,10 @@ TEN_STEPS = {
 }
 
 
-@pytest.fixture
-def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dg.DagsterInstance, dict]:
-    monkeypatch.setenv("QUANT_DATA_ROOT", str(tmp_path))
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions("symbols", ["SYNA"])
-    resources = {
-        "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
-        "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
-    }
-    for day in ("2024-01-02", "2024-01-03"):
-        assert dg.materialize(
-            [raw_ticks, clean_ticks],
-            partition_key=f"{day}|SYNA",
-            instance=instance,
-            resources=resources,
-            run_config=TICKS,
-        ).success
-    return instance, resources
-
-
 def test_trained_policy_ten_cpu_steps_artifact_registered_and_loadable(
-    lake: tuple[dg.DagsterInstance, dict], tmp_path: Path
+    platform: Platform, tmp_path: Path
 ) -> None:
-    instance, resources = lake
+    instance, resources = platform
     result = dg.materialize(
         [trained_policy, cost_model_params, raw_ticks, clean_ticks],
         selection=[trained_policy],
@@ -66,6 +43,7 @@ def test_trained_policy_ten_cpu_steps_artifact_registered_and_loadable(
     assert [p["partition_key"] for p in metadata["training_partitions"].value] == [
         "2024-01-02|SYNA",
         "2024-01-03|SYNA",
+        "2024-01-04|SYNA",
     ]
 
     warehouse = resources["warehouse"].get_warehouse()
