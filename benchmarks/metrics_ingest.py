@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pyarrow as pa
@@ -129,13 +130,19 @@ def bench_sink(dsn: str, rows: tuple[list[str], list[int], list[float]], batch: 
     return n / elapsed
 
 
-def bench_copy(dsn: str, rows: tuple[list[str], list[int], list[float]]) -> float:
+def row_tuples(rows: tuple[list[str], list[int], list[float]]) -> list[tuple[Any, ...]]:
+    """(time, run_id, name, step, value) rows, built before the clock starts."""
     names, steps, values = rows
-    n = len(names)
     base = datetime.now(tz=UTC)
-    prepared = [
-        (base + timedelta(microseconds=i), "bench", names[i], steps[i], values[i]) for i in range(n)
+    return [
+        (base + timedelta(microseconds=i), "bench", names[i], steps[i], values[i])
+        for i in range(len(names))
     ]
+
+
+def bench_copy(dsn: str, rows: tuple[list[str], list[int], list[float]]) -> float:
+    prepared = row_tuples(rows)
+    n = len(prepared)
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         t0 = time.perf_counter()
         with cur.copy(
@@ -151,12 +158,8 @@ def bench_copy(dsn: str, rows: tuple[list[str], list[int], list[float]]) -> floa
 
 
 def bench_executemany(dsn: str, rows: tuple[list[str], list[int], list[float]]) -> float:
-    names, steps, values = rows
-    n = len(names)
-    base = datetime.now(tz=UTC)
-    prepared = [
-        (base + timedelta(microseconds=i), "bench", names[i], steps[i], values[i]) for i in range(n)
-    ]
+    prepared = row_tuples(rows)
+    n = len(prepared)
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         t0 = time.perf_counter()
         cur.executemany(

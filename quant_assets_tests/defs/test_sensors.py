@@ -32,6 +32,28 @@ def evaluate(
     return result
 
 
+def ingest_all(instance: dg.DagsterInstance, resource: ObjectStoreResource) -> None:
+    """Materialize landing_files for every file now in landing/incoming/."""
+    for landed in landing.list_incoming(resource.get_store()):
+        instance.add_dynamic_partitions("landing_files", [landed.partition_key])
+        assert dg.materialize(
+            [landing_files],
+            partition_key=landed.partition_key,
+            instance=instance,
+            resources={"object_store": resource},
+        ).success
+
+
+def tick_landed(
+    instance: dg.DagsterInstance, tmp_path: Path, cursor: str | None = None
+) -> dg.SensorResult:
+    defs = build_defs(Settings.from_env({"QUANT_DATA_ROOT": str(tmp_path)}))
+    context = dg.build_sensor_context(instance=instance, definitions=defs, cursor=cursor)
+    # Validating partitioned run requests outside the daemon needs the instance in scope.
+    with partition_loading_context(dynamic_partitions_store=instance):
+        return landed_partitions_sensor.evaluate_tick(context)
+
+
 def test_landing_sensor_new_file_requested_once_and_survives_cursor_loss(tmp_path: Path) -> None:
     instance = dg.DagsterInstance.ephemeral()
     resource = ObjectStoreResource(root=str(tmp_path))
@@ -69,35 +91,14 @@ def test_landed_partitions_sensor_requests_exactly_the_touched_partitions(tmp_pa
     instance = dg.DagsterInstance.ephemeral()
     resource = ObjectStoreResource(root=str(tmp_path))
     resource.get_store().write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
-    (landed,) = landing.list_incoming(resource.get_store())
-    instance.add_dynamic_partitions("landing_files", [landed.partition_key])
-    assert dg.materialize(
-        [landing_files],
-        partition_key=landed.partition_key,
-        instance=instance,
-        resources={"object_store": resource},
-    ).success
+    ingest_all(instance, resource)
 
-    defs = build_defs(Settings.from_env({"QUANT_DATA_ROOT": str(tmp_path)}))
-    context = dg.build_sensor_context(
-        instance=instance, definitions=defs, resources={"object_store": resource}
-    )
-    # Validating partitioned run requests outside the daemon needs the instance in scope.
-    with partition_loading_context(dynamic_partitions_store=instance):
-        result = landed_partitions_sensor.evaluate_tick(context)
+    result = tick_landed(instance, tmp_path)
     keys = sorted(r.partition_key for r in result.run_requests or [])
     assert keys == ["2024-01-02|EURUSD", "2024-01-03|EURUSD"]
     assert instance.has_dynamic_partition("symbols", "EURUSD")
     # the cursor moved past the ingest: nothing is requested twice
-    context = dg.build_sensor_context(
-        instance=instance,
-        definitions=defs,
-        cursor=result.cursor,
-        resources={"object_store": resource},
-    )
-    with partition_loading_context(dynamic_partitions_store=instance):
-        again = landed_partitions_sensor.evaluate_tick(context)
-    assert not again.run_requests
+    assert not tick_landed(instance, tmp_path, result.cursor).run_requests
 
 
 def test_landed_partitions_sensor_two_ingests_between_ticks_builds_both(tmp_path: Path) -> None:
@@ -106,18 +107,8 @@ def test_landed_partitions_sensor_two_ingests_between_ticks_builds_both(tmp_path
     store = resource.get_store()
     store.write_bytes("landing/incoming/truefx/a/eurusd-ticks.csv", CSV.encode())
     store.write_bytes("landing/incoming/truefx/b/gbpusd-ticks.csv", CSV.encode())
-    for landed in landing.list_incoming(store):
-        instance.add_dynamic_partitions("landing_files", [landed.partition_key])
-        assert dg.materialize(
-            [landing_files],
-            partition_key=landed.partition_key,
-            instance=instance,
-            resources={"object_store": resource},
-        ).success
-    defs = build_defs(Settings.from_env({"QUANT_DATA_ROOT": str(tmp_path)}))
-    context = dg.build_sensor_context(instance=instance, definitions=defs)
-    with partition_loading_context(dynamic_partitions_store=instance):
-        result = landed_partitions_sensor.evaluate_tick(context)
+    ingest_all(instance, resource)
+    result = tick_landed(instance, tmp_path)
     assert sorted(r.partition_key for r in result.run_requests or []) == [
         "2024-01-02|EURUSD",
         "2024-01-02|GBPUSD",
@@ -133,14 +124,7 @@ def test_ingestion_events_sensor_records_ingests_and_clean_partitions_once(
     resource = ObjectStoreResource(root=str(tmp_path))
     warehouse = WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb"))
     resource.get_store().write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
-    (landed,) = landing.list_incoming(resource.get_store())
-    instance.add_dynamic_partitions("landing_files", [landed.partition_key])
-    assert dg.materialize(
-        [landing_files],
-        partition_key=landed.partition_key,
-        instance=instance,
-        resources={"object_store": resource},
-    ).success
+    ingest_all(instance, resource)
     assert dg.materialize(
         [raw_ticks, clean_ticks],
         partition_key="2024-01-02|EURUSD",
