@@ -128,5 +128,13 @@ def ui(args: tuple[str, ...]) -> None:
     os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", *args])
 
 
+def _register_deploy_commands() -> None:
+    from quant_assets.deploy_cli import register
+
+    register(main)
+
+
+_register_deploy_commands()
+
 if __name__ == "__main__":
     main()

@@ -143,6 +143,13 @@ class DeployState:
             location, replace(current, active=current.standby, standby=current.active)
         )
 
+    def with_standby(self, location: str, server: CodeServer) -> DeployState:
+        """Record a restarted standby (same code, possibly a new port or pid)."""
+        current = self.get(location)
+        if current is None or current.standby is None:
+            raise DeployError(f"code location {location!r} has no standby to replace")
+        return self._with(location, replace(current, standby=server))
+
     def without_draining(self, location: str, retired: Iterable[CodeServer]) -> DeployState:
         current = self.get(location)
         if current is None:

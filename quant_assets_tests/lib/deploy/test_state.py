@@ -103,3 +103,13 @@ def test_pick_port_skips_used_and_raises_when_full(make_server: Any) -> None:
     assert pick_port({4000, 4001}, 4000, 4005) == 4002
     with pytest.raises(DeployError, match="no free port"):
         pick_port({4000, 4001}, 4000, 4001)
+
+
+def test_with_standby_replaces_only_the_standby(make_server: Any) -> None:
+    blue, green = make_server(Color.BLUE, 4000), make_server(Color.GREEN, 4001)
+    state = DeployState().promote(blue).promote(green)
+    restarted = make_server(Color.BLUE, 4005)
+    loc = state.with_standby("quant_assets", restarted).locations["quant_assets"]
+    assert (loc.active, loc.standby) == (green, restarted)
+    with pytest.raises(DeployError, match="no standby"):
+        DeployState().promote(blue).with_standby("quant_assets", restarted)
