@@ -128,13 +128,14 @@ def ui(args: tuple[str, ...]) -> None:
     os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml", *args])
 
 
-def _register_deploy_commands() -> None:
-    from quant_assets.deploy_cli import register
+def _register_ops_commands() -> None:
+    from quant_assets import deploy_cli, stack_cli
 
-    register(main)
+    deploy_cli.register(main)
+    stack_cli.register(main)
 
 
-_register_deploy_commands()
+_register_ops_commands()
 
 if __name__ == "__main__":
     main()

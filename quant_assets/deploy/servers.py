@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -117,16 +118,24 @@ def start_code_server(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:]
             raise DeployError(
-                f"code server for {target.location} exited with {proc.returncode}: {tail} "
-                f"(log: {log})"
+                f"code server for {target.location} exited with {proc.returncode}: "
+                f"{_last_error(log)} (log: {log})"
             )
         if ping(server):
             return server
         time.sleep(0.5)
     stop_server(server)
     raise DeployError(f"code server {server.address} not ready after {timeout_s:.0f}s (log: {log})")
+
+
+def _last_error(log: Path) -> str:
+    """The root cause in a server log: the last ``SomeError: message`` line raised by user code
+    (Dagster's own wrappers say only "error loading definitions"), else the last line."""
+    lines = log.read_text(errors="replace").strip().splitlines()
+    errors = [ln.strip() for ln in lines if re.match(r"^\s*[\w.]+(Error|Exception): ", ln)]
+    causes = [e for e in errors if not e.startswith("dagster.")]
+    return (causes or errors or lines or ["no output"])[-1][:300]
 
 
 def client(server: CodeServer) -> DagsterGrpcClient:

@@ -21,16 +21,26 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def sync_objects(src: ObjectStore, dst: ObjectStore, prefixes: Sequence[str]) -> SyncReport:
+def sync_objects(
+    src: ObjectStore,
+    dst: ObjectStore,
+    prefixes: Sequence[str] = ("",),
+    *,
+    exclude: Sequence[str] = (),
+) -> SyncReport:
     """Make ``dst`` hold every object of ``src`` under ``prefixes`` with the same bytes.
 
-    Objects already in ``dst`` with the same size and SHA-256 are skipped, so a re-run after an
-    interruption copies only what is missing. Each copy is read back and compared.
+    Keys starting with an ``exclude`` prefix are left out (e.g. ``backups/`` when the backup
+    lives in the same bucket). Objects already in ``dst`` with the same SHA-256 are skipped, so
+    a re-run after an interruption copies only what is missing. Each copy is read back and
+    compared.
     """
     copied = skipped = nbytes = 0
     keys: list[str] = []
     for prefix in prefixes:
         for key in sorted(src.list(prefix)):
+            if any(key.startswith(x) for x in exclude):
+                continue
             keys.append(key)
             data = src.read_bytes(key)
             digest = _digest(data)

@@ -27,3 +27,10 @@ def test_sync_objects_changed_object_is_copied_again(store: ObjectStore, tmp_pat
     report = sync_objects(store, backup, ["ticks_raw/"])
     assert report.copied == 1
     assert backup.read_bytes("ticks_raw/a.parquet") == b"v1"
+
+
+def test_sync_objects_excluded_prefix_left_out(store: ObjectStore, tmp_path: Path) -> None:
+    store.write_bytes("ticks_raw/a.parquet", b"a")
+    store.write_bytes("backups/warehouse/x/manifest.json", b"{}")
+    report = sync_objects(store, ObjectStore.local(tmp_path / "b"), exclude=["backups/"])
+    assert report.keys == ("ticks_raw/a.parquet",)
