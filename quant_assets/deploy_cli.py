@@ -38,6 +38,10 @@ def _deployer(root: Path | None, webserver_url: str | None, verbose: bool, **kw:
     return Deployer(root or default_root(), webserver_url=webserver_url, log=log, **kw)
 
 
+def _short(commit: str) -> str:
+    return commit[:12] + ("-dirty" if commit.endswith("-dirty") else "")
+
+
 def _fail(message: str) -> None:
     raise click.ClickException(message.splitlines()[0] if message else "failed")
 
@@ -102,7 +106,8 @@ def deploy(
     server = outcome.server
     assert server is not None
     click.echo(
-        f"{outcome.location}: {server.color.value} {server.commit[:12]} serving on {server.address}"
+        f"{outcome.location}: {server.color.value} {_short(server.commit)} serving on "
+        f"{server.address}"
         + (f" (stopped {len(outcome.retired)} drained)" if outcome.retired else "")
     )
 
@@ -122,7 +127,8 @@ def rollback(
         _fail(str(exc))
         return
     click.echo(
-        f"{location}: rolled back to {server.color.value} {server.commit[:12]} on {server.address}"
+        f"{location}: rolled back to {server.color.value} {_short(server.commit)} "
+        f"on {server.address}"
     )
 
 
@@ -145,10 +151,10 @@ def deploy_status(deploy_root: Path | None) -> None:
             if s is not None:
                 up = "up" if ping(s) else "DOWN"
                 click.echo(
-                    f"{name:30s} {role:8s} {s.color.value:5s} {s.commit[:12]} {s.address} {up}"
+                    f"{name:30s} {role:8s} {s.color.value:5s} {_short(s.commit)} {s.address} {up}"
                 )
         for s in loc.draining:
-            click.echo(f"{name:30s} draining {s.color.value:5s} {s.commit[:12]} {s.address}")
+            click.echo(f"{name:30s} draining {s.color.value:5s} {_short(s.commit)} {s.address}")
     click.echo(f"workspace: {deployer.workspace_path}")
 
 

@@ -10,6 +10,8 @@ TimescaleDB); the local deployment's data root is a folder to copy.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -81,6 +83,28 @@ def restore(source: str) -> None:
     )
 
 
+@click.command()
+@click.option(
+    "--file",
+    "vendor_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="vendor tick file to land",
+)
+@click.option("--source", default="auto", show_default=True)
+def smoke(vendor_file: Path, source: str) -> None:
+    """Land FILE, build its raw and clean partitions, log and read back a metric (prod)."""
+    from quant_assets.smoke import SmokeError, smoke_flow
+
+    dsn, lake = _platform()
+    run_id = f"smoke-{datetime.now(tz=UTC):%Y%m%dT%H%M%S}"
+    try:
+        clean = smoke_flow(lake, dsn, vendor_file, run_id, source)
+    except SmokeError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"smoke ok: {len(clean)} clean partitions, {sum(clean.values()):,} rows ({run_id})")
+
+
 def register(group: click.Group) -> None:
-    group.add_command(backup)
-    group.add_command(restore)
+    for command in (backup, restore, smoke):
+        group.add_command(command)

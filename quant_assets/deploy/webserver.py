@@ -47,3 +47,18 @@ def served_ports(url: str) -> dict[str, int | None]:
         meta = {m["key"]: m["value"] for m in e["displayMetadata"]}
         out[e["name"]] = int(meta["port"]) if meta.get("port") else None
     return out
+
+
+LOAD_ERRORS = """query { workspaceOrError { __typename
+  ... on Workspace { locationEntries { name
+    locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+
+
+def location_errors(url: str) -> dict[str, str]:
+    """Location name → load error, for every code location the webserver could not load."""
+    entries = _graphql(url, LOAD_ERRORS)["workspaceOrError"].get("locationEntries", [])
+    return {
+        e["name"]: (e["locationOrLoadError"] or {}).get("message") or "not loaded"
+        for e in entries
+        if (e["locationOrLoadError"] or {}).get("__typename") != "RepositoryLocation"
+    }

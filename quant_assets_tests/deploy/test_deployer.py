@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from quant_assets.deploy.deployer import Deployer, DeployOutcome, branch_location
-from quant_assets.deploy.webserver import served_ports
+from quant_assets.deploy.webserver import location_errors, served_ports
 from quant_assets.lib.deploy import CodeServer, DeployError
 
 HERE = Path(__file__).resolve().parent
@@ -158,6 +158,7 @@ class Flip:
     ports_after_rollback: dict[str, int | None]
     branch: DeployOutcome
     ports_after_branch: dict[str, int | None]
+    load_errors: dict[str, str]
     ticks: list[dict[str, Any]]
     runs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -234,6 +235,7 @@ def flip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flip]:
             repo, ref=BRANCH, location=branch_location(BRANCH), module="flipdefs"
         )
         ports_after_branch = served_ports(url)
+        load_errors = location_errors(url)
         runs = [
             {
                 "served_by": r.dagster_run.tags.get("served_by"),
@@ -257,6 +259,7 @@ def flip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flip]:
             ports_after_rollback=ports_after_rollback,
             branch=branch,
             ports_after_branch=ports_after_branch,
+            load_errors=load_errors,
             ticks=_ticks(url),
             runs=runs,
         )
@@ -336,3 +339,4 @@ def test_branch_deploy_adds_its_own_code_location(flip: Flip) -> None:
         LOCATION: flip.blue.port,
         branch_location(BRANCH): flip.branch.server.port,
     }
+    assert flip.load_errors == {}  # both locations load in the webserver

@@ -11,19 +11,14 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from quant_assets.lib.storage.object_store import ObjectStore, S3Location
-from quant_assets.lib.ticks.landing import ingest, list_incoming
-from quant_assets.lib.ticks.pipeline import build_clean, build_raw
-from quant_assets.lib.warehouse import MetricsWriter, TrainingRun
-from quant_assets.lib.warehouse.timescale_backend import TimescaleWarehouse
+from quant_assets.smoke import smoke_flow
 from quant_assets_tests.services import S3Server, temporary_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,36 +37,6 @@ def _store(server: S3Server, bucket: str) -> ObjectStore:
             secret_key=server.secret_key,
         )
     )
-
-
-def smoke_flow(store: ObjectStore, dsn: str, vendor_file: Path, run_id: str) -> dict[str, int]:
-    """Land a file → ingest → raw and clean partitions → a metric per clean partition, read back
-    through ``metrics_minute`` (what the Grafana dashboards query). Returns clean rows per
-    partition."""
-    store.write_bytes(f"landing/incoming/databento/{vendor_file.name}", vendor_file.read_bytes())
-    clean: dict[str, int] = {}
-    for landed in list_incoming(store):
-        for day, symbol in ingest(store, landed).partitions:
-            build_raw(store, day, symbol)
-            clean[f"{day}|{symbol}"] = build_clean(store, day, symbol).clean.num_rows
-    assert clean, f"{vendor_file.name} produced no partition"
-    with TimescaleWarehouse(dsn) as wh:
-        wh.migrate()
-        wh.upsert_training_run(TrainingRun(run_id, "smoke", started_at=datetime.now(tz=UTC)))
-        sink = wh.metrics_sink()
-    with tempfile.TemporaryDirectory() as spool:
-        writer = MetricsWriter(sink, spool)
-        for step, rows in enumerate(clean.values()):
-            writer.log(run_id, "smoke/clean_rows", step, float(rows))
-        assert writer.wait_committed(60)
-        writer.close()
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute(
-            "SELECT sum(n) FROM metrics_minute WHERE run_id = %s AND name = 'smoke/clean_rows'",
-            (run_id,),
-        ).fetchone()
-    assert row is not None and int(row[0]) == len(clean), "metrics not visible"
-    return clean
 
 
 def _objects(store: ObjectStore) -> dict[str, str]:
