@@ -2,9 +2,11 @@
 restarts mid-run, and nothing may be lost or duplicated.
 
 Run: ``.venv/bin/python benchmarks/load_metrics.py --runs 8 --rate 4000 --duration 20
---restart-at 8 [--dsn DSN]``. ``--restart-at`` stops the server (``scripts/services/timescaledb.sh``), keeps it down ``--outage`` s and starts it,
-for the DSN's port: point ``--dsn`` at a server of your own (``QUANT_TSDB_PORT=55439
-scripts/services/timescaledb.sh start``) rather than one shared with running tests.
+--restart-at 8 --outage 5 [--dsn DSN]``. ``--restart-at`` stops the DSN's server
+(``scripts/services/timescaledb.sh``), keeps it down ``--outage`` seconds and starts it again:
+point ``--dsn`` at a server of your own (``QUANT_TSDB_PORT=55471 scripts/services/timescaledb.sh
+start``), never one shared with running tests (55432 is the shared one, 55439 the tests' private
+one). README "Load" has the hour-long run.
 Prints samples sent, written (counted in the database), dropped (must be 0), duplicates
 (must be 0) and the write lag from ``log()`` to commit (p50/p99/max).
 """

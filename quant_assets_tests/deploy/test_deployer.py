@@ -311,6 +311,11 @@ def test_deploy_across_flip_no_lost_sensor_tick(flip: Flip) -> None:
     assert "v1" in servers and "v2" in servers
     around = [t["timestamp"] for t in ticks if abs(t["timestamp"] - flip.switched_at) < 120]
     gaps = [b - a for a, b in itertools.pairwise(around)]
+    print(
+        f"\nticks {len(ticks)} (blue {servers.count('v1')}, green {servers.count('v2')}); "
+        f"{len(around)} within 120 s of the switch, largest gap {max(gaps, default=0):.1f}s; "
+        f"runs {len(flip.runs)}: {sorted(r['status'] for r in flip.runs)}"
+    )
     assert around and max(gaps) < 30, f"largest gap between sensor ticks {max(gaps):.1f}s"
 
 
