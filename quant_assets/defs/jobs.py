@@ -15,7 +15,8 @@ tick_lake_job = dg.define_asset_job(
     "tick_lake",
     selection=dg.AssetSelection.assets("raw_ticks", "clean_ticks", "tick_quarantine"),
     partitions_def=tick_partitions,
-    description="Build raw and clean ticks (with quarantine and checks) for a session|market (every symbol of it, or `symbols` in run config).",
+    description="Build raw and clean ticks (with quarantine and checks) for a session|market: "
+    "every symbol of it, or the `symbols` of the run config.",
 )
 
 cost_model_job = dg.define_asset_job(

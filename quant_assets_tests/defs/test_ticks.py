@@ -16,8 +16,7 @@ from quant_assets.defs.tick_checks import (
 from quant_assets.defs.ticks import landing_files, tick_lake
 from quant_assets.lib.settings import Settings
 from quant_assets.lib.storage.object_store import ObjectStore
-from quant_assets.lib.ticks import landing
-from quant_assets.lib.ticks import manifest
+from quant_assets.lib.ticks import landing, manifest
 from quant_assets.lib.ticks.manifest import ManifestEntry
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource

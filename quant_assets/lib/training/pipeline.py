@@ -11,8 +11,8 @@ from typing import Any
 
 from quant_assets.lib.costs import CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
-from quant_assets.lib.ticks.dataset import PartitionRef, load_clean_ticks
 from quant_assets.lib.ticks import manifest
+from quant_assets.lib.ticks.dataset import PartitionRef, load_clean_ticks
 from quant_assets.lib.ticks.manifest import ManifestEntry, ManifestStore
 from quant_assets.lib.trading import build_time_bars
 from quant_assets.lib.training.artifact import (
