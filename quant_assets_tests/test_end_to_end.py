@@ -34,7 +34,8 @@ import duckdb
 import pyarrow.compute as pc
 import pytest
 
-from quant_assets.lib.ticks.instruments import instrument_for, session_windows
+from quant_assets.lib.ticks.instruments import instrument_for
+from quant_assets.lib.ticks.sessions import session_windows
 from quant_assets.lib.ticks.lake import Dataset, partition_object
 from quant_assets.lib.ticks.synthetic import SyntheticConfig, generate_ticks
 

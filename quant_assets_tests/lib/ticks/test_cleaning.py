@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from quant_assets.lib.ticks import cleaning as c
-from quant_assets.lib.ticks.instruments import session_windows
+from quant_assets.lib.ticks.sessions import session_windows
 from quant_assets.lib.ticks.schema import conform
 
 NS = 1_000_000_000
