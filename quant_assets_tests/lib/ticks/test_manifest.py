@@ -24,8 +24,7 @@ REPO = Path(__file__).resolve().parents[3]
 SESSION = date(2024, 1, 2)
 SYMBOLS = ["SYNA", "SYNB"]
 
-BUILD_SCRIPT = textwrap.dedent(
-    """
+BUILD_SCRIPT = textwrap.dedent("""
     import sys
     from datetime import date
     from quant_assets.lib.storage.object_store import ObjectStore
@@ -40,8 +39,7 @@ BUILD_SCRIPT = textwrap.dedent(
         ObjectStore.local(root), wh, date(2024, 1, 2), "XNYS", ["SYNA", "SYNB"],
         synthetic=synthetic_source(n, seed), chunk_size=2,
     )
-    """
-)
+    """)
 
 
 def build(root: Path, db: Path, seed: int, n: int) -> None:
