@@ -22,6 +22,10 @@ from quant_assets.smoke import smoke_flow
 from quant_assets_tests.services import S3Server, temporary_database
 
 REPO = Path(__file__).resolve().parents[2]
+MANIFEST = (
+    "SELECT session_date, symbol, market, raw_rows, clean_rows, raw_key, clean_key, "
+    "quarantine_key FROM tick_manifest ORDER BY session_date, symbol"
+)
 VENDOR = REPO.parent / "shared" / "data" / "ticks" / "databento_python"
 FIRST = VENDOR / "XNAS.ITCH" / "test_data.trades.dbn.zst"
 SECOND = VENDOR / "EQUS.MINI" / "test_data.trades.dbn.zst"
@@ -85,6 +89,7 @@ def test_stack_destroyed_then_restored_from_backups_runs_smoke_flow(
         objects_before = _objects(lake)
         with psycopg.connect(dsn) as conn:
             metrics_before = conn.execute("SELECT * FROM metrics ORDER BY time").fetchall()
+            manifest_before = conn.execute(MANIFEST).fetchall()
         env = {**base_env, "QUANT_S3_BUCKET": lake_bucket, "QUANT_TSDB_DSN": dsn}
         assert "backup " in _quant(env, "backup", "--to", backup_uri)
         db_name = dsn.rsplit("/", 1)[1]

@@ -551,7 +551,10 @@ class MetricsWriter:
             if cols is not None:
                 self._handle(cols)
             try:
-                self._replay()
+                # One segment at a time while new batches wait: they are spooled behind it (a
+                # cheap disk append, order kept), so a long replay after an outage never fills
+                # memory and blocks log() — the backlog waits on disk, not in the trainings.
+                self._replay(limit=1 if self._sealed else None)
             except Exception as exc:  # never let the thread die: rows would be stranded
                 self._note_error(f"replay: {exc!r}")
             if stopping:
@@ -584,8 +587,14 @@ class MetricsWriter:
             self._pending -= n
             self._cond.notify_all()
 
-    def _replay(self) -> None:
-        while (seg := self.spool.peek()) is not None and self._sink_usable():
+    def _replay(self, limit: int | None = None) -> None:
+        done = 0
+        while (
+            (limit is None or done < limit)
+            and (seg := self.spool.peek()) is not None
+            and self._sink_usable()
+        ):
+            done += 1
             try:
                 batch = Spool.read(seg)
             except (OSError, pa.ArrowInvalid) as exc:
