@@ -56,7 +56,7 @@ def _fail(message: str) -> None:
     "--dry-run-partition",
     envvar="QUANT_DEPLOY_DRY_RUN_PARTITION",
     default=None,
-    help="date|symbol cleaned from QA data as a health check [QUANT_DEPLOY_DRY_RUN_PARTITION]",
+    help="session|market built from QA data as a health check [QUANT_DEPLOY_DRY_RUN_PARTITION]",
 )
 @click.option("--repo", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
 @click.option("--host", default="127.0.0.1", show_default=True)

@@ -1,9 +1,10 @@
 """Health checks of a new code server before it takes traffic.
 
 ``definitions``: the server answers over gRPC and every repository loads from it (the same
-calls the webserver makes), with at least one job. ``dry_run``: one tick partition is copied
-from the QA object store into a scratch data root and cleaned by the new server's code
-(:mod:`quant_assets.deploy.dry_run`), so QA data is read but never written.
+calls the webserver makes), with at least one job. ``dry_run``: one market-session of staged
+ticks is copied from the QA object store into a scratch data root and built (raw, clean,
+quarantine) by the new server's code (:mod:`quant_assets.deploy.dry_run`), so QA data is read
+but never written.
 """
 
 from __future__ import annotations
