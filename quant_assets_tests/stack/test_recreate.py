@@ -90,6 +90,7 @@ def test_stack_destroyed_then_restored_from_backups_runs_smoke_flow(
         with psycopg.connect(dsn) as conn:
             metrics_before = conn.execute("SELECT * FROM metrics ORDER BY time").fetchall()
             manifest_before = conn.execute(MANIFEST).fetchall()
+        assert manifest_before, "the smoke flow built no manifest entry"
         env = {**base_env, "QUANT_S3_BUCKET": lake_bucket, "QUANT_TSDB_DSN": dsn}
         assert "backup " in _quant(env, "backup", "--to", backup_uri)
         db_name = dsn.rsplit("/", 1)[1]
@@ -112,9 +113,15 @@ def test_stack_destroyed_then_restored_from_backups_runs_smoke_flow(
                 assert (
                     conn.execute("SELECT * FROM metrics ORDER BY time").fetchall() == metrics_before
                 )
+                assert conn.execute(MANIFEST).fetchall() == manifest_before
+            # Every object the restored manifest points at is in the restored lake.
+            for row in manifest_before:
+                assert all(lake.exists(k) for k in row[-3:] if k), row
             after = smoke_flow(lake, new_dsn, SECOND, "smoke-2")
-            # The restored partitions are still there beside the new ones.
-            clean_keys = list(lake.list("ticks_clean/"))
-            assert len(clean_keys) == len(set(before) | set(after))
+            with psycopg.connect(new_dsn) as conn:
+                keys_after = {(r[0], r[1]) for r in conn.execute(MANIFEST).fetchall()}
+            # The restored (session, symbol) entries are still there beside the new build's.
+            assert {(r[0], r[1]) for r in manifest_before} <= keys_after
+            assert before and after
     finally:
         s3_server.delete_bucket(new_bucket)
