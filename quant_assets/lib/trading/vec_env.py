@@ -25,16 +25,19 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 
 from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.costs.config import CostModelConfig
-from quant_assets.lib.costs.engine import COMPONENTS
 from quant_assets.lib.trading.bars import Bars
 from quant_assets.lib.trading.env import (
+    ENV_COMPONENTS,
     FEATURE_CLIP,
     N_FEATURES,
+    TWO_THIRDS,
     MarketArrays,
     TradingEnvConfig,
+    market_for,
     max_drawdown,
-    prepare_market,
 )
+
+FloatArray = NDArray[np.float64]
 
 
 class TradingVecEnv(VecEnv):
@@ -63,7 +66,7 @@ class TradingVecEnv(VecEnv):
             if len(params_list) != len(bars_list):
                 raise ValueError("params must match bars one to one")
         self.markets: list[MarketArrays] = [
-            prepare_market(b, self.cost_config, p, cfg)
+            market_for(b, self.cost_config, p, cfg)
             for b, p in zip(bars_list, params_list, strict=True)
         ]
         self._concat_markets()
@@ -71,7 +74,8 @@ class TradingVecEnv(VecEnv):
         self._seg_offset = self._offsets[seg]
         self._seg_first = self._offsets[seg] + cfg.window
         self._seg_n = np.array([m.n for m in self.markets], dtype=np.int64)[seg]
-        self._seg_end = self._seg_offset + self._seg_n - 1  # last bar (needs no action)
+        # last decision bar: it fills in the next bar and the exit in the one after
+        self._seg_end = self._seg_offset + self._seg_n - 2
 
         self.obs_dim = cfg.window * N_FEATURES + 1
         obs_space = gym.spaces.Box(
@@ -101,32 +105,52 @@ class TradingVecEnv(VecEnv):
         self._n_trades = np.zeros(n_envs, dtype=np.int64)
         self._turnover = zeros.copy()
         self._unfilled = zeros.copy()
-        self._costs = np.zeros((n_envs, len(COMPONENTS)))
+        self._costs = np.zeros((n_envs, len(ENV_COMPONENTS)))
+        self._shortfall = zeros.copy()
+        self._last = zeros.copy()
+        self._dp = zeros.copy()
+        self._dtr = zeros.copy()
+        self._side = zeros.copy()
+        self._px = zeros.copy()
+        self._pv = zeros.copy()
         self._curve = np.zeros((n_envs, 1))
 
     def _concat_markets(self) -> None:
         ms = self.markets
         self._offsets = np.cumsum([0] + [m.n for m in ms[:-1]]).astype(np.int64)
         self._windows = np.concatenate([m.windows for m in ms])
-        self._close = np.concatenate([m.close for m in ms])
-        self._close_next = np.r_[self._close[1:], np.nan]  # never read across segment ends
-        # One (n_total, 9) per-bar matrix so a step gathers all bar data with one fancy index.
-        # Columns 0-4 follow COMPONENTS (0 = linear commission per share).
-        cols = [
-            "commission_per_share",
-            "half_spread",
-            "sqrt_coef",
-            "temp_coef",
-            "perm_coef",
-            "commission_cap_per_share",
-            "fill_cap",
+        self._mark = np.concatenate([m.mark for m in ms])
+        # One (n_total, 17) per-bar matrix so a step gathers all bar data with one fancy index.
+        cap = [np.where(m.force_flat, np.inf, m.fill_cap) for m in ms]
+        per_market = [
+            np.full(m.n, v) for m in ms for v in (m.k_sqrt, m.k_temp, m.permanent_fraction)
         ]
-        per_bar = [np.concatenate([getattr(m, c) for m in ms]) for c in cols]
-        self._bar = np.ascontiguousarray(
-            np.stack([*per_bar, self._close, self._close_next], axis=1)
-        )
+        k_sqrt, k_temp, perm = (np.concatenate(per_market[i::3]) for i in range(3))
+        cols_ref = np.concatenate([m.ref for m in ms])
+        cols = [
+            self._mark,
+            cols_ref,
+            np.concatenate([m.half_spread for m in ms]),
+            np.concatenate(cap),
+            np.concatenate([m.bar_volume for m in ms]),
+            np.concatenate([m.decay for m in ms]),
+            np.concatenate([m.force_flat for m in ms]).astype(np.float64),
+            np.concatenate([m.financing for m in ms]),
+            np.concatenate([m.commission_per_share for m in ms]),
+            np.concatenate([m.commission_cap_per_share for m in ms]),
+            k_sqrt,
+            k_temp,
+            perm,
+            k_sqrt * cols_ref,
+            k_temp * cols_ref,
+            k_sqrt * perm,
+            k_sqrt * (1.0 - perm),
+        ]
+        self._bar = np.ascontiguousarray(np.stack(cols, axis=1))
+        self._any_force = bool(any(m.force_flat.any() for m in ms))
         self._comm_fixed = ms[0].commission_fixed
         self._comm_min = ms[0].commission_min
+        self._beta = ms[0].temp_beta
 
     # -- episode bookkeeping (array ops over the envs being reset) --------------------------------
     def _draw_starts(self, idx: NDArray[np.intp]) -> NDArray[np.int64]:
@@ -146,7 +170,10 @@ class TradingVecEnv(VecEnv):
         )
         self._steps[idx] = 0
         self._shares[idx] = 0.0
-        self._max_shares[idx] = cfg.leverage * cfg.capital / self._close[starts]
+        self._max_shares[idx] = cfg.leverage * cfg.capital / self._mark[starts]
+        self._last[idx] = self._mark[starts]
+        for state in (self._shortfall, self._dp, self._dtr, self._side, self._px, self._pv):
+            state[idx] = 0.0
         self._threshold[idx] = cfg.trade_threshold * self._max_shares[idx]
         self._equity[idx] = cfg.capital
         self._n_trades[idx] = 0
@@ -167,7 +194,7 @@ class TradingVecEnv(VecEnv):
 
     def _summary(self, i: int) -> dict[str, Any]:
         curve = self._curve[i, : self._steps[i] + 1].copy()
-        costs = dict(zip(COMPONENTS, self._costs[i].tolist(), strict=True))
+        costs = dict(zip(ENV_COMPONENTS, self._costs[i].tolist(), strict=True))
         return {
             "equity_curve": curve,
             "total_return": float(curve[-1] / curve[0] - 1.0),
@@ -175,6 +202,7 @@ class TradingVecEnv(VecEnv):
             "turnover": float(self._turnover[i] / self.config.capital),
             "n_trades": int(self._n_trades[i]),
             "unfilled_shares": float(self._unfilled[i]),
+            "implementation_shortfall": float(self._shortfall[i]),
             "costs": costs,
             "total_cost": sum(costs.values()),
             "start_index": int(self._start[i] - self._seg_offset[i]),
@@ -193,8 +221,8 @@ class TradingVecEnv(VecEnv):
             if opts and "start" in opts:
                 local = int(opts["start"])
                 n_i = int(self._seg_n[i])
-                if not self.config.window <= local <= n_i - 2:
-                    raise ValueError(f"env {i}: start must be in [{self.config.window}, {n_i - 2}]")
+                if not self.config.window <= local <= n_i - 3:
+                    raise ValueError(f"env {i}: start must be in [{self.config.window}, {n_i - 3}]")
                 starts[i] = self._seg_offset[i] + local
         self._reset_envs(idx, starts)
         self.reset_infos = [
@@ -207,6 +235,83 @@ class TradingVecEnv(VecEnv):
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
+    def _advance(self, sel: NDArray[np.intp] | None, bar: FloatArray, q: FloatArray) -> FloatArray:
+        """Move envs ``sel`` (None: all) to the next bar (its row ``bar`` of the per-bar matrix)
+        filling ``q`` shares there — the model of ``TradingEnv._advance`` as array operations;
+        returns their net PnL (currency)."""
+        state = [self._shares, self._last, self._side, self._px, self._pv, self._dp, self._dtr]
+        if sel is not None:
+            state = [x[sel] for x in state]
+        shares, last, side, px, pv, dp, dtr = state
+        ref = bar[:, 1]
+        dtr = dtr * bar[:, 5]
+        aq = np.abs(q)
+        s = np.sign(q)
+        traded = aq > 0.0
+        same = s == side
+        x0 = px * same
+        pv = pv * same
+        pv += bar[:, 4]
+        x1 = x0 + aq
+        sq0 = np.sqrt(x0)
+        sq1 = np.sqrt(x1)
+        comps = np.empty((aq.shape[0], 5))
+        comm = bar[:, 8] * aq
+        comm += self._comm_fixed
+        np.maximum(comm, self._comm_min, out=comm)
+        np.minimum(comm, bar[:, 9] * aq, out=comm)
+        np.multiply(comm, traded, out=comps[:, 0])
+        np.multiply(bar[:, 2], aq, out=comps[:, 1])
+        # impact: k*ref*(2/3*(x1^1.5 - x0^1.5) - aq*sqrt(x0)) along the parent's square-root path
+        a = x1 * sq1
+        a -= x0 * sq0
+        a *= TWO_THIRDS
+        a -= aq * sq0
+        a *= bar[:, 13]
+        d = dp + dtr
+        d *= ref
+        d *= q  # the standing displacement, paid (or earned) on this child
+        np.add(a, d, out=comps[:, 2])
+        rho = x1 / pv
+        rho **= self._beta
+        rho *= aq
+        np.multiply(rho, bar[:, 14], out=comps[:, 3])
+        np.multiply(bar[:, 7], np.abs(shares) * last, out=comps[:, 4])
+        inc = sq1 - sq0
+        inc *= s
+        dp = dp + inc * bar[:, 15]
+        dtr += inc * bar[:, 16]
+        mark = dp + dtr
+        mark += 1.0
+        mark *= bar[:, 0]
+        total = comps.sum(axis=1)
+        net = mark - last
+        net *= shares
+        net -= q * (ref - mark)
+        net -= total
+        shortfall = q * (ref - last)
+        shortfall += total
+        shortfall -= comps[:, 4]
+        new = (shares + q, mark, s, x1 * traded, pv * traded, dp, dtr)
+        if sel is None:
+            self._shares, self._last, self._side, self._px, self._pv, self._dp, self._dtr = new
+            self._shortfall += shortfall
+            self._costs += comps
+            self._n_trades += traded
+            self._turnover += aq * ref
+            self._equity += net
+        else:
+            for name, value in zip(
+                ("_shares", "_last", "_side", "_px", "_pv", "_dp", "_dtr"), new, strict=True
+            ):
+                getattr(self, name)[sel] = value
+            self._shortfall[sel] += shortfall
+            self._costs[sel] += comps
+            self._n_trades[sel] += traded
+            self._turnover[sel] += aq * ref
+            self._equity[sel] += net
+        return net
+
     def step_wait(self) -> VecEnvStepReturn:
         n = self.num_envs
         if self._discrete:
@@ -214,45 +319,30 @@ class TradingVecEnv(VecEnv):
         else:
             target = self._actions.reshape(n).astype(np.float64)
             np.minimum(np.maximum(target, -1.0, out=target), 1.0, out=target)
-        t = self._t
-        bar = self._bar[t]  # (n, 9): one gather for every per-bar input
-        shares = self._shares
+        j = self._t + 1
         q = target * self._max_shares
-        q -= shares
+        q -= self._shares
         if self.config.trade_threshold > 0.0:
             q *= np.abs(q) > self._threshold
-        cap = bar[:, 6]
+        bar = self._bar[j]  # (n, 17): one gather for every per-bar input
+        if self._any_force:
+            forced = bar[:, 6] > 0.0
+            if forced.any():
+                q[forced] = -self._shares[forced]  # session close: flatten (cap is inf there)
+        cap = bar[:, 3]
         filled = np.minimum(np.maximum(q, -cap), cap)
         q -= filled
         self._unfilled += np.abs(q)
-        aq = np.abs(filled)
-        traded = aq > 0.0
-        q2 = aq * aq
-        comps = np.empty((n, 5))
-        np.multiply(bar[:, 1], aq, out=comps[:, 1])
-        np.multiply(bar[:, 2], aq * np.sqrt(aq), out=comps[:, 2])
-        np.multiply(bar[:, 3], q2, out=comps[:, 3])
-        np.multiply(bar[:, 4], q2, out=comps[:, 4])
-        comm = bar[:, 0] * aq
-        comm += self._comm_fixed
-        np.maximum(comm, self._comm_min, out=comm)
-        np.minimum(comm, bar[:, 5] * aq, out=comm)
-        np.multiply(comm, traded, out=comps[:, 0])
-        self._costs += comps
-        cost = comps.sum(axis=1)
-        self._n_trades += traded
-        price = bar[:, 7]
-        self._turnover += aq * price
-        shares += filled
-        net = bar[:, 8] - price
-        net *= shares
-        net -= cost
-        self._equity += net
+        net = self._advance(None, bar, filled)
         self._steps += 1
-        self._curve[self._arange, self._steps] = self._equity
-        self._t = t + 1
-        rewards = (net * (self.config.reward_scale / self.config.capital)).astype(np.float32)
+        self._t = j
         dones = self._steps >= self._ep_len
+        if dones.any() and self.config.liquidate_at_end:
+            done_idx = np.flatnonzero(dones)
+            exit_bar = self._bar[j[done_idx] + 1]
+            net[done_idx] += self._advance(done_idx, exit_bar, -self._shares[done_idx])
+        self._curve[self._arange, self._steps] = self._equity
+        rewards = (net * (self.config.reward_scale / self.config.capital)).astype(np.float32)
         obs = self._obs()
         infos: list[dict[str, Any]] = [{} for _ in range(n)]
         if dones.any():

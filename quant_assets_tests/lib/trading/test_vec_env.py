@@ -32,7 +32,7 @@ def test_vec_env_same_starts_same_actions_match_single_env(action_type: str) -> 
     for k, env in enumerate(singles):
         obs, _ = env.reset(options={"start": starts[k]})
         np.testing.assert_array_equal(obs, vec_obs[k])
-    episode_len = [60, 60, 1200 - 1 - 1160]  # last one hits the end of data
+    episode_len = [60, 60, 1200 - 2 - 1160]  # last one hits the end of data (exit in 1199)
     for j in range(90):
         v_obs, v_rew, v_done, v_info = vec.step(actions[j])
         for k, env in enumerate(singles):
@@ -46,12 +46,15 @@ def test_vec_env_same_starts_same_actions_match_single_env(action_type: str) -> 
                 assert v_info[k]["TimeLimit.truncated"] is True
                 assert v_info[k]["n_trades"] == info["n_trades"]
                 assert v_info[k]["costs"] == pytest.approx(info["costs"])
+                assert v_info[k]["implementation_shortfall"] == pytest.approx(
+                    info["implementation_shortfall"]
+                )
                 np.testing.assert_allclose(v_info[k]["equity_curve"], info["equity_curve"])
             else:
                 np.testing.assert_allclose(v_obs[k], obs, rtol=1e-6)
 
 
-def test_vec_env_auto_reset_starts_new_episode_with_flat_position() -> None:
+def test_vec_env_auto_reset_liquidates_and_starts_new_episode_flat() -> None:
     vec = TradingVecEnv(BARS, 4, config=CFG, seed=0)
     vec.reset()
     ones = np.ones((4, 1), dtype=np.float32)
@@ -61,7 +64,9 @@ def test_vec_env_auto_reset_starts_new_episode_with_flat_position() -> None:
     obs, _, dones, infos = vec.step(ones)
     assert dones.all()
     assert np.all(obs[:, -1] == 0.0)  # fresh episodes start flat
-    assert all(info["terminal_observation"][-1] > 0 for info in infos)
+    # the episode ended by liquidating at the fill model: flat, with the exit traded and paid
+    assert all(info["terminal_observation"][-1] == 0.0 for info in infos)
+    assert all(info["n_trades"] >= 2 and info["costs"]["spread"] > 0 for info in infos)
     starts = {info["start_index"] for info in infos}
     assert len(starts) > 1  # different random offsets
 
