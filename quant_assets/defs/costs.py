@@ -9,7 +9,7 @@ from pydantic import Field
 from quant_assets.defs.partitions import day_and_symbol, tick_partitions
 from quant_assets.defs.retries import retry_transient
 from quant_assets.defs.ticks import TICK_BACKFILL, partition_metadata
-from quant_assets.lib.costs import CostModelConfig
+from quant_assets.lib.costs import CalibrationError, CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.dataset import load_clean_ticks
 from quant_assets.lib.trading import build_time_bars, calibrate_bars
@@ -18,6 +18,7 @@ from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
 COSTS_GROUP = "costs"
+COST_PROVENANCE_CHECK = "cost_provenance"
 TRAILING_DAYS = 5
 
 # Each (date, symbol) calibration reads the symbol's clean ticks of the trailing window.
@@ -55,8 +56,16 @@ class CostModelParamsConfig(dg.Config):
     backfill_policy=TICK_BACKFILL,
     deps=[dg.AssetDep("clean_ticks", partition_mapping=trailing_window)],
     automation_condition=RECALIBRATE_WHEN_CLEAN_TICKS_CHANGE,
+    check_specs=[
+        dg.AssetCheckSpec(
+            COST_PROVENANCE_CHECK,
+            asset="cost_model_params",
+            description="Warns when a field fell back to a default or the window is short.",
+        )
+    ],
     description="Spread, volatility, ADV and volume profile per symbol over a trailing window "
-    "of clean ticks, versioned by a hash of inputs and config, stored in the warehouse.",
+    "of clean ticks (per calendar session, each field with its source), versioned by a hash "
+    "of inputs and config, stored in the warehouse.",
 )
 def cost_model_params(
     context: dg.AssetExecutionContext,
@@ -70,7 +79,18 @@ def cost_model_params(
     with retry_transient(context):
         for key in context.partition_keys:
             per_key[key] = _calibrate(key, config, cost_config, store, wh)
-    return dg.MaterializeResult(metadata=partition_metadata(per_key))
+    warnings = {k: m["warnings"] for k, m in per_key.items() if m.get("warnings")}
+    return dg.MaterializeResult(
+        metadata=partition_metadata(per_key),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=COST_PROVENANCE_CHECK,
+                passed=not warnings,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"warnings": dg.MetadataValue.json(warnings)},
+            )
+        ],
+    )
 
 
 def _calibrate(
@@ -93,7 +113,15 @@ def _calibrate(
             "status": f"no clean ticks in the {config.trailing_days} days to {day}",
             "input_partitions": [r.to_dict() for r in refs],
         }
-    params = calibrate_bars(bars, cost_config)
+    try:
+        params = calibrate_bars(bars, cost_config)
+    except CalibrationError as exc:  # refused (no volume, no returns): recorded, not invented
+        return {
+            "version": None,
+            "status": f"refused: {exc}",
+            "warnings": [f"refused: {exc}"],
+            "input_partitions": [r.to_dict() for r in refs],
+        }
     as_of = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
     wh.upsert_cost_model_params(symbol, params.version, as_of, params.model_dump(mode="json"))
     return {
@@ -102,5 +130,8 @@ def _calibrate(
         "daily_vol": round(params.daily_vol, 6),
         "adv": round(params.adv, 1),
         "bars": params.n_bars,
+        "sessions": params.n_days,
+        "provenance": {k: v.model_dump() for k, v in params.provenance.items()},
+        "warnings": list(params.warnings),
         "input_partitions": [r.to_dict() for r in refs],
     }

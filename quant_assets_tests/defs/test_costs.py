@@ -31,6 +31,12 @@ def test_cost_model_params_calibrated_from_trailing_clean_ticks_stored_in_wareho
     warehouse = resources["warehouse"].get_warehouse()  # type: ignore[attr-defined]
     rows = warehouse.query("SELECT symbol, version FROM cost_model_params").to_pylist()
     assert rows == [{"symbol": "SYNA", "version": metadata["version"].value}]
+    provenance = metadata["provenance"].value
+    assert provenance["spread"]["source"] == "quoted" and provenance["adv"]["observations"] >= 1
+    check = result.get_asset_check_evaluations()[0]
+    assert check.check_name == "cost_provenance"
+    # two sessions only: the intraday volatility estimate is flagged, so the check warns
+    assert not check.passed and metadata["warnings"].value
 
 
 def test_cost_model_params_automation_requests_partitions_whose_window_changed(

@@ -231,7 +231,8 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[NDArray[np.float32], dict[str, Any]]:
         """Random start (seeded) in training, the first valid bar in eval mode;
-        ``options={"start": i}`` forces bar ``i``."""
+        ``options={"start": i}`` forces bar ``i``, ``{"steps": k}`` ends the episode (and
+        liquidates) after at most ``k`` steps."""
         super().reset(seed=seed)
         m = self.market
         if options and "start" in options:
@@ -244,6 +245,8 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
             hi = max(m.first_valid, m.n - 2 - self.config.max_episode_steps)
             start = int(self.np_random.integers(m.first_valid, hi + 1))
         self._reset_state(start)
+        if options and "steps" in options:
+            self._ep_len = max(1, min(int(options["steps"]), self._ep_len))
         return self._obs(), {"start_index": start}
 
     def _advance(self, j: int, q: float) -> tuple[float, float]:

@@ -287,3 +287,12 @@ def test_env_episode_pnl_is_frictionless_pnl_minus_reported_costs() -> None:
     frictionless -= q_last * mid[t] + (-(before + q_last)) * mid[t + 1]
     assert info["position"] == 0.0 and info["costs"]["impact"] > 0
     assert info["equity_curve"][-1] - 1e6 == pytest.approx(frictionless - info["total_cost"])
+
+
+def test_env_without_quotes_pays_the_calibrated_spread() -> None:
+    unquoted = dataclasses.replace(BARS, quoted=np.zeros(len(BARS), dtype=bool))
+    params = TradingEnv(BARS, config=SMALL).params.model_copy(update={"median_spread_bps": 7.0})
+    env = TradingEnv(unquoted, cost_config=FREE, params=params, config=SMALL)
+    env.reset(options={"start": 300})
+    _, _, _, _, info = env.step(np.array([1.0], dtype=np.float32))
+    assert info["cost"] == pytest.approx(info["filled_shares"] * 0.5 * 7e-4 * BARS.mid[301])
