@@ -7,7 +7,8 @@ flat at its first bar and ends flat (liquidated at the env's fill model); featur
 into the previous window (they are causal and still held-out), so no bars are wasted on warm-up
 except the first ``window``. Consecutive episodes share one boundary instant (``end_ts`` of ``k``
 = ``start_ts`` of ``k+1``); the exit of ``k`` fills in the first fill bar of ``k+1``.
-Windows are identical for every policy, which is what makes the paired comparison in :mod:`quant_assets.lib.evaluation.promotion` valid.
+Windows are identical for every policy, which is what makes the paired comparison in
+:mod:`quant_assets.lib.evaluation.promotion` valid.
 
 Baselines: ``flat`` (target 0, never trades: PnL 0 by construction), ``buy_and_hold`` (target
 +1 from the first bar, so it pays entry costs once per episode) and ``random`` (uniform target,
