@@ -1,7 +1,10 @@
 """Env speed: our single env / vectorised env vs gym-anytrading, and SB3 PPO fps vs CartPole.
 
-Run: ``.venv/bin/python benchmarks/env_speed.py`` (synthetic random-walk bars, full costs on).
-Timings take the best of ``--repeats`` runs for every contender alike (shared, noisy machines).
+Run: ``.venv/bin/python benchmarks/env_speed.py`` (synthetic random-walk bars, the full market
+model on: next-bar fills at the mid, parent-order propagator impact with temporary impact on the
+participation rate, participation cap, commission, session-close flattening and episode-end
+liquidation). Timings take the best of ``--repeats`` runs for every contender alike (shared,
+noisy machines).
 """
 
 from __future__ import annotations
@@ -103,7 +106,7 @@ def main() -> None:
     theirs = anytrading_rate(bars, args.steps, args.repeats)
     print(f"gym-anytrading StocksEnv      : {theirs:12,.0f} steps/s (no costs model, 2 actions)")
     print(
-        f"TradingEnv (full costs)       : {ours:12,.0f} steps/s  ratio {ours / theirs:5.2f}x"
+        f"TradingEnv (full model)       : {ours:12,.0f} steps/s  ratio {ours / theirs:5.2f}x"
         f"  target >= 1.0x  {'OK' if ours >= theirs else 'MISS'}"
     )
     for n in args.n_envs:

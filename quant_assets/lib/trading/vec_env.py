@@ -1,4 +1,5 @@
-"""Native SB3 ``VecEnv``: N trading envs advanced by one set of numpy array operations per step.
+"""Native SB3 ``VecEnv``: N trading envs advanced by one compiled loop per step
+(:mod:`quant_assets.lib.trading.kernel`).
 
 Semantics match :class:`~quant_assets.lib.trading.env.TradingEnv` exactly (same precomputation,
 same cost formulas, same timing); only the per-env Python loop is gone. Several ``Bars`` are
@@ -25,19 +26,17 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 
 from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.costs.config import CostModelConfig
+from quant_assets.lib.trading import kernel
 from quant_assets.lib.trading.bars import Bars
 from quant_assets.lib.trading.env import (
     ENV_COMPONENTS,
     FEATURE_CLIP,
     N_FEATURES,
-    TWO_THIRDS,
     MarketArrays,
     TradingEnvConfig,
     market_for,
     max_drawdown,
 )
-
-FloatArray = NDArray[np.float64]
 
 
 class TradingVecEnv(VecEnv):
@@ -98,21 +97,25 @@ class TradingVecEnv(VecEnv):
         self._start = self._t.copy()
         self._ep_len = np.ones(n_envs, dtype=np.int64)
         self._steps = np.zeros(n_envs, dtype=np.int64)
-        self._shares = zeros.copy()
         self._max_shares = np.ones(n_envs)
         self._threshold = zeros.copy()
-        self._equity = np.full(n_envs, cfg.capital)
+        # All per-env money state in one matrix the compiled kernel updates in place; the named
+        # attributes are column views of it.
+        self._state = np.zeros((n_envs, kernel.N_STATE))
+        self._shares = self._state[:, kernel.SHARES]
+        self._last = self._state[:, kernel.LAST]
+        self._side = self._state[:, kernel.SIDE]
+        self._px = self._state[:, kernel.PX]
+        self._pv = self._state[:, kernel.PV]
+        self._dp = self._state[:, kernel.DP]
+        self._dtr = self._state[:, kernel.DTR]
+        self._equity = self._state[:, kernel.EQUITY]
+        self._shortfall = self._state[:, kernel.SHORTFALL]
+        self._turnover = self._state[:, kernel.TURNOVER]
+        self._unfilled = self._state[:, kernel.UNFILLED]
+        self._equity[:] = cfg.capital
         self._n_trades = np.zeros(n_envs, dtype=np.int64)
-        self._turnover = zeros.copy()
-        self._unfilled = zeros.copy()
         self._costs = np.zeros((n_envs, len(ENV_COMPONENTS)))
-        self._shortfall = zeros.copy()
-        self._last = zeros.copy()
-        self._dp = zeros.copy()
-        self._dtr = zeros.copy()
-        self._side = zeros.copy()
-        self._px = zeros.copy()
-        self._pv = zeros.copy()
         self._curve = np.zeros((n_envs, 1))
 
     def _concat_markets(self) -> None:
@@ -120,34 +123,25 @@ class TradingVecEnv(VecEnv):
         self._offsets = np.cumsum([0] + [m.n for m in ms[:-1]]).astype(np.int64)
         self._windows = np.concatenate([m.windows for m in ms])
         self._mark = np.concatenate([m.mark for m in ms])
-        # One (n_total, 17) per-bar matrix so a step gathers all bar data with one fancy index.
-        cap = [np.where(m.force_flat, np.inf, m.fill_cap) for m in ms]
-        per_market = [
-            np.full(m.n, v) for m in ms for v in (m.k_sqrt, m.k_temp, m.permanent_fraction)
-        ]
-        k_sqrt, k_temp, perm = (np.concatenate(per_market[i::3]) for i in range(3))
-        cols_ref = np.concatenate([m.ref for m in ms])
-        cols = [
-            self._mark,
-            cols_ref,
-            np.concatenate([m.half_spread for m in ms]),
-            np.concatenate(cap),
-            np.concatenate([m.bar_volume for m in ms]),
-            np.concatenate([m.decay for m in ms]),
-            np.concatenate([m.force_flat for m in ms]).astype(np.float64),
-            np.concatenate([m.financing for m in ms]),
-            np.concatenate([m.commission_per_share for m in ms]),
-            np.concatenate([m.commission_cap_per_share for m in ms]),
-            k_sqrt,
-            k_temp,
-            perm,
-            k_sqrt * cols_ref,
-            k_temp * cols_ref,
-            k_sqrt * perm,
-            k_sqrt * (1.0 - perm),
-        ]
-        self._bar = np.ascontiguousarray(np.stack(cols, axis=1))
-        self._any_force = bool(any(m.force_flat.any() for m in ms))
+        # One (n_total, kernel.N_BAR) per-bar matrix, columns in kernel order.
+        cols = {
+            kernel.MARK: [m.mark for m in ms],
+            kernel.REF: [m.ref for m in ms],
+            kernel.HALF: [m.half_spread for m in ms],
+            kernel.CAP: [m.fill_cap for m in ms],
+            kernel.BVOL: [m.bar_volume for m in ms],
+            kernel.DECAY: [m.decay for m in ms],
+            kernel.FORCE: [m.force_flat.astype(np.float64) for m in ms],
+            kernel.FIN: [m.financing for m in ms],
+            kernel.COMM_PS: [m.commission_per_share for m in ms],
+            kernel.COMM_CAP: [m.commission_cap_per_share for m in ms],
+            kernel.K_SQRT: [np.full(m.n, m.k_sqrt) for m in ms],
+            kernel.K_TEMP: [np.full(m.n, m.k_temp) for m in ms],
+            kernel.PERM: [np.full(m.n, m.permanent_fraction) for m in ms],
+        }
+        self._bar = np.ascontiguousarray(
+            np.stack([np.concatenate(cols[c]) for c in range(kernel.N_BAR)], axis=1)
+        )
         self._comm_fixed = ms[0].commission_fixed
         self._comm_min = ms[0].commission_min
         self._beta = ms[0].temp_beta
@@ -235,83 +229,6 @@ class TradingVecEnv(VecEnv):
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
-    def _advance(self, sel: NDArray[np.intp] | None, bar: FloatArray, q: FloatArray) -> FloatArray:
-        """Move envs ``sel`` (None: all) to the next bar (its row ``bar`` of the per-bar matrix)
-        filling ``q`` shares there — the model of ``TradingEnv._advance`` as array operations;
-        returns their net PnL (currency)."""
-        state = [self._shares, self._last, self._side, self._px, self._pv, self._dp, self._dtr]
-        if sel is not None:
-            state = [x[sel] for x in state]
-        shares, last, side, px, pv, dp, dtr = state
-        ref = bar[:, 1]
-        dtr = dtr * bar[:, 5]
-        aq = np.abs(q)
-        s = np.sign(q)
-        traded = aq > 0.0
-        same = s == side
-        x0 = px * same
-        pv = pv * same
-        pv += bar[:, 4]
-        x1 = x0 + aq
-        sq0 = np.sqrt(x0)
-        sq1 = np.sqrt(x1)
-        comps = np.empty((aq.shape[0], 5))
-        comm = bar[:, 8] * aq
-        comm += self._comm_fixed
-        np.maximum(comm, self._comm_min, out=comm)
-        np.minimum(comm, bar[:, 9] * aq, out=comm)
-        np.multiply(comm, traded, out=comps[:, 0])
-        np.multiply(bar[:, 2], aq, out=comps[:, 1])
-        # impact: k*ref*(2/3*(x1^1.5 - x0^1.5) - aq*sqrt(x0)) along the parent's square-root path
-        a = x1 * sq1
-        a -= x0 * sq0
-        a *= TWO_THIRDS
-        a -= aq * sq0
-        a *= bar[:, 13]
-        d = dp + dtr
-        d *= ref
-        d *= q  # the standing displacement, paid (or earned) on this child
-        np.add(a, d, out=comps[:, 2])
-        rho = x1 / pv
-        rho **= self._beta
-        rho *= aq
-        np.multiply(rho, bar[:, 14], out=comps[:, 3])
-        np.multiply(bar[:, 7], np.abs(shares) * last, out=comps[:, 4])
-        inc = sq1 - sq0
-        inc *= s
-        dp = dp + inc * bar[:, 15]
-        dtr += inc * bar[:, 16]
-        mark = dp + dtr
-        mark += 1.0
-        mark *= bar[:, 0]
-        total = comps.sum(axis=1)
-        net = mark - last
-        net *= shares
-        net -= q * (ref - mark)
-        net -= total
-        shortfall = q * (ref - last)
-        shortfall += total
-        shortfall -= comps[:, 4]
-        new = (shares + q, mark, s, x1 * traded, pv * traded, dp, dtr)
-        if sel is None:
-            self._shares, self._last, self._side, self._px, self._pv, self._dp, self._dtr = new
-            self._shortfall += shortfall
-            self._costs += comps
-            self._n_trades += traded
-            self._turnover += aq * ref
-            self._equity += net
-        else:
-            for name, value in zip(
-                ("_shares", "_last", "_side", "_px", "_pv", "_dp", "_dtr"), new, strict=True
-            ):
-                getattr(self, name)[sel] = value
-            self._shortfall[sel] += shortfall
-            self._costs[sel] += comps
-            self._n_trades[sel] += traded
-            self._turnover[sel] += aq * ref
-            self._equity[sel] += net
-        return net
-
     def step_wait(self) -> VecEnvStepReturn:
         n = self.num_envs
         if self._discrete:
@@ -320,27 +237,15 @@ class TradingVecEnv(VecEnv):
             target = self._actions.reshape(n).astype(np.float64)
             np.minimum(np.maximum(target, -1.0, out=target), 1.0, out=target)
         j = self._t + 1
-        q = target * self._max_shares
-        q -= self._shares
-        if self.config.trade_threshold > 0.0:
-            q *= np.abs(q) > self._threshold
-        bar = self._bar[j]  # (n, 17): one gather for every per-bar input
-        if self._any_force:
-            forced = bar[:, 6] > 0.0
-            if forced.any():
-                q[forced] = -self._shares[forced]  # session close: flatten (cap is inf there)
-        cap = bar[:, 3]
-        filled = np.minimum(np.maximum(q, -cap), cap)
-        q -= filled
-        self._unfilled += np.abs(q)
-        net = self._advance(None, bar, filled)
+        args = (self._bar, self._state, self._costs, self._n_trades)
+        consts = (self._comm_fixed, self._comm_min, self._beta)
+        net = kernel.step(j, target, self._max_shares, self._threshold, *args, *consts)
         self._steps += 1
         self._t = j
         dones = self._steps >= self._ep_len
         if dones.any() and self.config.liquidate_at_end:
             done_idx = np.flatnonzero(dones)
-            exit_bar = self._bar[j[done_idx] + 1]
-            net[done_idx] += self._advance(done_idx, exit_bar, -self._shares[done_idx])
+            net[done_idx] += kernel.liquidate(done_idx, j[done_idx] + 1, *args, *consts)
         self._curve[self._arange, self._steps] = self._equity
         rewards = (net * (self.config.reward_scale / self.config.capital)).astype(np.float32)
         obs = self._obs()
