@@ -61,9 +61,7 @@ def impact_row(bars: Bars, fraction: float, minutes: int) -> dict[str, float]:
 
 def bounce_row(spread_bps: float, n_bars: int) -> dict[str, float]:
     """The contrarian policy's PnL before costs as a fraction of the spread it paid."""
-    bars = random_walk_bars(
-        n_bars, seed=11, daily_vol=0.002, spread_bps=spread_bps, bounce=True
-    )
+    bars = random_walk_bars(n_bars, seed=11, daily_vol=0.002, spread_bps=spread_bps, bounce=True)
     cost = CostModelConfig(
         impact_model="none",
         commission_per_share=0.0,
