@@ -153,15 +153,22 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
         # Python-float lists: scalar indexing of a list is ~5x cheaper than of an ndarray.
         self._windows = m.windows
         self._mark = m.mark.tolist()
-        self._ref = m.ref.tolist()
-        self._half = m.half_spread.tolist()
         self._cap = m.fill_cap.tolist()
-        self._bvol = m.bar_volume.tolist()
-        self._decay = m.decay.tolist()
         self._force = m.force_flat.tolist()
-        self._fin = m.financing.tolist()
-        self._comm_ps = m.commission_per_share.tolist()
-        self._comm_cap = m.commission_cap_per_share.tolist()
+        # one tuple per bar: a step unpacks its fill bar's inputs with a single index
+        self._rows = list(
+            zip(
+                self._mark,
+                m.ref.tolist(),
+                m.half_spread.tolist(),
+                m.bar_volume.tolist(),
+                m.decay.tolist(),
+                m.financing.tolist(),
+                m.commission_per_share.tolist(),
+                m.commission_cap_per_share.tolist(),
+                strict=True,
+            )
+        )
         self._comm_fixed = m.commission_fixed
         self._comm_min = m.commission_min
         self._k_sqrt, self._k_temp, self._beta = m.k_sqrt, m.k_temp, m.temp_beta
@@ -251,12 +258,12 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
 
     def _advance(self, j: int, q: float) -> tuple[float, float]:
         """Move to bar ``j`` filling ``q`` shares in it; returns (net PnL, cost) in currency."""
+        mark_j, ref, half, bvol, decay, fin, comm_ps, comm_cap = self._rows[j]
         dp = self._dp
-        dtr = self._dtr * self._decay[j]
+        dtr = self._dtr * decay
         shares = self._shares
         last = self._last_mark
         net = cost = 0.0
-        fin = self._fin[j]
         if fin != 0.0 and shares != 0.0:  # holding across a session boundary
             cost = fin * abs(shares) * last
             self._c_fin += cost
@@ -270,18 +277,16 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
                 x0 = pv = 0.0
                 self._side = s
             x1 = x0 + aq
-            pv += self._bvol[j]
-            ref = self._ref[j]
+            pv += bvol
             k = self._k_sqrt
             sq0 = math.sqrt(x0)
             sq1 = math.sqrt(x1)
             avg = k * (TWO_THIRDS * (x1 * sq1 - x0 * sq0) / aq - sq0)
             temp = self._k_temp * (x1 / pv) ** self._beta
-            half = self._half[j]
-            comm = self._comm_fixed + self._comm_ps[j] * aq
+            comm = self._comm_fixed + comm_ps * aq
             if comm < self._comm_min:
                 comm = self._comm_min
-            comm_cap = self._comm_cap[j] * aq
+            comm_cap *= aq
             if comm > comm_cap:
                 comm = comm_cap
             # paid above the market's own price: the standing displacement plus this child's path
@@ -293,7 +298,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
             dp += self._perm * inc
             dtr += (1.0 - self._perm) * inc
             self._px, self._pv = x1, pv
-            mark = self._mark[j] * (1.0 + dp + dtr)
+            mark = mark_j * (1.0 + dp + dtr)
             net += shares * (mark - last) - q * (fill - mark) - comm
             self._shortfall += q * (fill - last) + comm
             self._c_comm += comm
@@ -306,7 +311,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
             self._shares = shares + q
         else:
             self._side = 0.0  # nothing to work: the parent order is over
-            mark = self._mark[j] * (1.0 + dp + dtr)
+            mark = mark_j * (1.0 + dp + dtr)
             net += shares * (mark - last)
         self._dp, self._dtr, self._last_mark = dp, dtr, mark
         self._equity += net
