@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from quant_assets.defs.costs import cost_model_params
-from quant_assets.defs.ticks import clean_ticks, raw_ticks
+from quant_assets.defs.ticks import tick_lake
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
@@ -26,20 +26,20 @@ def build_platform(
         "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
         "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
     }
-    config = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": ticks_per_session}}}}
+    config = {"ops": {"tick_lake": {"config": {"synthetic_ticks_per_session": ticks_per_session}}}}
     for day in days:
         assert dg.materialize(
-            [raw_ticks, clean_ticks],
-            partition_key=f"{day}|SYNA",
+            [tick_lake],
+            partition_key=f"{day}|XNYS",
             instance=instance,
             resources=resources,
             run_config=config,
         ).success
     for day in days if calibrate else []:  # training reads the stored calibration
         assert dg.materialize(
-            [cost_model_params, raw_ticks, clean_ticks],
+            [cost_model_params, tick_lake],
             selection=[cost_model_params],
-            partition_key=f"{day}|SYNA",
+            partition_key=f"{day}|XNYS",
             instance=instance,
             resources=resources,
         ).success

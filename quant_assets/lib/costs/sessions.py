@@ -2,9 +2,10 @@
 
 Why: ADV, daily volatility, annualisation and the overnight policy are all *per session*, and a
 session is not a UTC date (a futures session crosses midnight, a 24/7 market has 365 a year).
-Bars are end-stamped, so a bar ending at ``ts`` belongs to the last session opened before ``ts``;
-bars between a close and the next open (extended hours, synthetic data) stay with the earlier
-session, which keeps every bar in exactly one session.
+Bars are end-stamped, so a bar ending at ``ts`` belongs to the session of the instant just before
+``ts``, by the tick lake's own rule (:func:`quant_assets.lib.ticks.sessions.session_days`:
+extended hours belong to their session, a CME session opens the evening before, 24/7 markets
+are UTC days), which keeps every bar in exactly one session.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from quant_assets.lib.ticks.instruments import _calendar, instrument_for
+from quant_assets.lib.ticks.instruments import instrument_for
+from quant_assets.lib.ticks.sessions import get_calendar, session_days
 
 OvernightPolicy = Literal["flatten", "hold"]
 _NS_PER_S = 1_000_000_000
@@ -64,7 +66,7 @@ def default_overnight(calendar: str) -> OvernightPolicy:
 
 def bar_sessions(ts: NDArray[np.int64], calendar: str) -> SessionInfo:
     """Map end-stamped bar times (int64 ns UTC) to sessions of ``calendar``."""
-    cal = _calendar(calendar)
+    cal = get_calendar(calendar)
     if ts.size == 0:
         return SessionInfo(calendar, np.zeros(0, np.int64), 23_400.0, 252.0)
     lo = pd.Timestamp(int(ts[0]) - 7 * 86_400 * _NS_PER_S, tz="UTC").normalize().tz_localize(None)
@@ -73,7 +75,7 @@ def bar_sessions(ts: NDArray[np.int64], calendar: str) -> SessionInfo:
     sched = cal.schedule.loc[lo:hi]
     opens = _ns(sched["open"])
     closes = _ns(sched["close"])
-    raw = np.searchsorted(opens, ts - 1, side="right") - 1  # -1: before the first open
+    raw = session_days(calendar, ts - 1)  # -1: outside the calendar's range
     _, index = np.unique(raw, return_inverse=True)
     length = (closes - opens).astype(np.float64)
     brk = sched["break_start"].notna().to_numpy()

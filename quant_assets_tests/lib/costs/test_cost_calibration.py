@@ -50,9 +50,9 @@ def test_calibrate_daily_vol_intraday_scaled_per_session_excludes_overnight_gap(
 
 def _sessions(n_sessions: int, start: str = "2024-01-02") -> np.ndarray:
     """End-stamped one-minute bars covering ``n_sessions`` NYSE regular sessions."""
-    from quant_assets.lib.ticks.instruments import _calendar
+    from quant_assets.lib.ticks.sessions import get_calendar
 
-    cal = _calendar("XNYS")
+    cal = get_calendar("XNYS")
     sessions = cal.sessions_in_range(start, "2024-03-01")[:n_sessions]
     out = []
     for sess in sessions:
