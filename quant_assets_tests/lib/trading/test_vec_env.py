@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 from stable_baselines3 import PPO
 
+from quant_assets.lib.costs import CostModelConfig
 from quant_assets.lib.trading.bars import random_walk_bars
 from quant_assets.lib.trading.env import TradingEnv, TradingEnvConfig
 from quant_assets.lib.trading.vec_env import TradingVecEnv
@@ -86,3 +89,30 @@ def test_vec_env_ppo_learns_few_hundred_steps() -> None:
     assert model.num_timesteps >= 512
     action, _ = model.predict(vec.reset(), deterministic=True)
     assert action.shape == (4, 1)
+
+
+@pytest.mark.parametrize("overnight", ["flatten", "hold"])
+def test_vec_env_matches_single_env_across_a_session_close(overnight: str) -> None:
+    """Session-close flattening, financing and the episode-end exit step for step alike."""
+    day = 86_400 * 10**9
+    idx = np.arange(780)
+    ts = 1_704_205_800_000_000_000 + (idx // 390) * day + (idx % 390 + 1) * 60 * 10**9
+    bars = dataclasses.replace(random_walk_bars(780, seed=7), ts=ts)
+    cfg = CFG.model_copy(update={"overnight": overnight, "max_episode_steps": 40})
+    cost = CostModelConfig(financing_rate_annual=0.05, max_participation=0.05)
+    single = TradingEnv(bars, cost_config=cost, config=cfg)
+    vec = TradingVecEnv(bars, 1, cost_config=cost, params=single.params, config=cfg)
+    vec.set_options([{"start": 370}])
+    vec.reset()
+    single.reset(options={"start": 370})
+    actions = np.random.default_rng(1).uniform(-1, 1, (40, 1, 1)).astype(np.float32)
+    for j in range(40):
+        _, v_rew, v_done, v_info = vec.step(actions[j])
+        _, rew, _, truncated, info = single.step(actions[j, 0])
+        assert v_rew[0] == pytest.approx(rew, rel=1e-5, abs=1e-6)
+    assert truncated and v_done[0]
+    assert v_info[0]["costs"] == pytest.approx(info["costs"])
+    if overnight == "hold":
+        assert info["costs"]["financing"] > 0
+    else:  # flattened at the close: nothing held overnight
+        assert info["costs"]["financing"] == 0.0
