@@ -163,16 +163,13 @@ class TradingVecEnv(VecEnv):
             remaining if cfg.eval_mode else np.minimum(cfg.max_episode_steps, remaining)
         )
         self._steps[idx] = 0
-        self._shares[idx] = 0.0
-        self._max_shares[idx] = cfg.leverage * cfg.capital / self._mark[starts]
-        self._last[idx] = self._mark[starts]
-        for state in (self._shortfall, self._dp, self._dtr, self._side, self._px, self._pv):
-            state[idx] = 0.0
+        self._state[idx] = 0.0  # flat, no impact, no working parent, nothing accrued
+        mark = self._mark[starts]
+        self._max_shares[idx] = cfg.leverage * cfg.capital / mark
+        self._last[idx] = mark
         self._threshold[idx] = cfg.trade_threshold * self._max_shares[idx]
         self._equity[idx] = cfg.capital
         self._n_trades[idx] = 0
-        self._turnover[idx] = 0.0
-        self._unfilled[idx] = 0.0
         self._costs[idx] = 0.0
         need = int(self._ep_len.max()) + 1
         if self._curve.shape[1] < need:
@@ -243,22 +240,21 @@ class TradingVecEnv(VecEnv):
         self._steps += 1
         self._t = j
         dones = self._steps >= self._ep_len
-        if dones.any() and self.config.liquidate_at_end:
-            done_idx = np.flatnonzero(dones)
+        done_idx = np.flatnonzero(dones)
+        if done_idx.size and self.config.liquidate_at_end:
             net[done_idx] += kernel.liquidate(done_idx, j[done_idx] + 1, *args, *consts)
         self._curve[self._arange, self._steps] = self._equity
         rewards = (net * (self.config.reward_scale / self.config.capital)).astype(np.float32)
         obs = self._obs()
         infos: list[dict[str, Any]] = [{} for _ in range(n)]
-        if dones.any():
-            done_idx = np.flatnonzero(dones)
+        if done_idx.size:
             for i in done_idx.tolist():
                 info = infos[i]
                 info.update(self._summary(i))
                 info["terminal_observation"] = obs[i].copy()
                 info["TimeLimit.truncated"] = True
             self._reset_envs(done_idx, self._draw_starts(done_idx))
-            obs[done_idx] = self._obs()[done_idx]
+            obs[done_idx] = self._windows[self._t[done_idx]]  # fresh episodes start flat
         return obs, rewards, dones, infos
 
     def close(self) -> None:
