@@ -40,23 +40,27 @@ def landing_files(
     landed = landing.find_incoming(store, context.partition_key)
     try:
         result = landing.ingest(store, landed)
-    except Exception as exc:
+    except landing.FileRejected as exc:  # one line; the full trace is in the reason file
+        moved_to = f"{landing.REJECTED}/{landed.relative}"
         raise dg.Failure(
-            description=f"rejected {landed.key}: {exc}",
-            metadata={"file": landed.key, "moved_to": f"{landing.REJECTED}/{landed.relative}"},
-        ) from exc
+            description=f"rejected {landed.key}: {exc} (reason: {moved_to}.reason.txt)",
+            metadata={"file": landed.key, "moved_to": moved_to},
+        ) from None
     symbols = sorted({symbol for _, symbol in result.partitions})
     new = [s for s in symbols if not context.instance.has_dynamic_partition("symbols", s)]
     if new:
         context.instance.add_dynamic_partitions(symbol_partitions.name or "symbols", new)
-    tick_keys = sorted(tick_partition_key(d, s) for d, s in result.partitions)
+    # Partitions a corrected re-drop no longer covers are rebuilt too (their stale rows left).
+    touched = set(result.partitions) | set(result.removed)
+    tick_keys = sorted(tick_partition_key(d, s) for d, s in touched)
     return dg.MaterializeResult(
         metadata={
             "file": result.file.key,
             "source": result.source,
             "rows": result.rows,
+            "skipped_rows": result.skipped_rows,
             "tick_partitions": dg.MetadataValue.json(tick_keys),
-            "archived_to": result.archived_to,
+            "archived_to": result.archived_to or "(changed during ingest: stays in incoming/)",
         }
     )
 

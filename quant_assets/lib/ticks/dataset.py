@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.lake import Dataset, partition_object, table_fingerprint
-from quant_assets.lib.ticks.schema import TICK_SCHEMA, empty_ticks
+from quant_assets.lib.ticks.schema import conform, empty_ticks
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def load_clean_ticks(
         table = store.read_parquet(key)
         if table.num_rows == 0:
             continue
-        tables.append(table.cast(TICK_SCHEMA))
+        tables.append(conform(table))
         refs.append(
             PartitionRef(f"{day.isoformat()}|{symbol}", table.num_rows, table_fingerprint(table))
         )

@@ -115,3 +115,16 @@ def session_windows(calendar: str, day: date) -> np.ndarray:
 
 def is_open_day(calendar: str, day: date) -> bool:
     return bool(session_windows(calendar, day).size)
+
+
+def session_opens(calendar: str, start_ns: int, end_ns: int) -> np.ndarray:
+    """Open times (ns, sorted) of ``calendar``'s sessions that open in [start - 1 day, end]."""
+    cal = _calendar(calendar)
+    lo = max(
+        pd.Timestamp(start_ns, unit="ns").normalize() - pd.Timedelta(days=2), cal.first_session
+    )
+    hi = min(pd.Timestamp(end_ns, unit="ns").normalize() + pd.Timedelta(days=1), cal.last_session)
+    if lo > hi:
+        return np.empty(0, dtype=np.int64)
+    opens = cal.schedule.loc[lo:hi, "open"]
+    return np.sort(np.asarray([t.value for t in opens], dtype=np.int64))
