@@ -83,7 +83,7 @@ def partition_metadata(per_key: dict[str, dict[str, Any]]) -> dict[str, Any]:
     totals = {
         name: sum(int(m[name]) for m in per_key.values())
         for name in next(iter(per_key.values()))
-        if name.endswith("rows")
+        if name.endswith("rows") or name == "possible_duplicates"
     }
     return {**totals, "partitions": len(per_key), "by_partition": dg.MetadataValue.json(per_key)}
 
@@ -124,12 +124,16 @@ class CleanTicksConfig(dg.Config):
     trade_band_min_bps: float = 0.0
     max_quote_age_ms: float | None = None  # None: a standing quote never goes stale
     valid_conditions: dict[str, list[str]] | None = None  # per source; None keeps the defaults
+    outlier_min_ticks: float = 3.0
+    tick_sizes: dict[str, float] = {}  # per symbol; others inferred from the price grid
 
     def to_cleaning_config(self) -> CleaningConfig:
         config = CleaningConfig(
             spread_median_multiple=self.spread_median_multiple,
             outlier_window=self.outlier_window,
             outlier_mads=self.outlier_mads,
+            outlier_min_ticks=self.outlier_min_ticks,
+            tick_sizes=dict(self.tick_sizes),
             wide_spread_min_bps=self.wide_spread_min_bps,
             trade_band_min_bps=self.trade_band_min_bps,
             max_quote_age_ms=(math.inf if self.max_quote_age_ms is None else self.max_quote_age_ms),
@@ -178,6 +182,7 @@ def clean_ticks(
             "rows": result.clean.num_rows,
             "raw_rows": result.raw_rows,
             "quarantined_rows": result.quarantine.num_rows,
+            "possible_duplicates": result.possible_duplicates,  # identical rows kept, see docs
         }
         quarantine[key] = {
             "rows": result.quarantine.num_rows,

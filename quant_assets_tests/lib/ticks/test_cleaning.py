@@ -167,8 +167,8 @@ def test_clean_ticks_each_bad_row_gets_its_reason_and_rows_reconcile() -> None:
     rows = [quote(i) for i in range(1, 40)]
     rows += [trade(40 + i / 100, price=100.0 + 0.02 * (i % 2)) for i in range(20)]
     rows += [
-        trade(41),
-        trade(41),  # duplicate
+        trade(41, sequence=7),
+        trade(41, sequence=7),  # duplicate: the same sequence number twice is a re-send
         trade(42, price=0.0),  # nonpositive_price
         trade(43, size=-1.0),  # nonpositive_size
         quote(44, 100.05, 100.01),  # crossed

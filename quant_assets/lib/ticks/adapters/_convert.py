@@ -70,9 +70,18 @@ def _strip(arr: pa.Array) -> pa.Array:
 
 
 def to_float(arr: ArrayLike, scale: float = 1.0) -> pa.Array:
+    """Numbers times ``scale``; a scale of 1/k (fixed-point 1e-4, 1e-9) divides by the integer
+    k, which rounds correctly (5853000 x 1e-4 = 585.3000000000001, 5853000 / 1e4 = 585.3)."""
+    inverse = 1.0 / scale
+    divisor = (
+        round(inverse) if scale < 1.0 and abs(inverse - round(inverse)) < 1e-9 * inverse else 0
+    )
+
     def fn(a: pa.Array) -> pa.Array:
         out = pc.cast(_strip(a), pa.float64())
-        return out if scale == 1.0 else pc.multiply(out, scale)
+        if scale == 1.0:
+            return out
+        return pc.divide(out, float(divisor)) if divisor else pc.multiply(out, scale)
 
     return convert(arr, fn, lambda v: f"could not parse {v!r} as a number")
 
