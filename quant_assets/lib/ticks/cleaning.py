@@ -489,6 +489,35 @@ class Classification:
     tick_size: float | None
 
 
+def matching_times(table: pa.Table, is_trade: BoolArray) -> IntArray | None:
+    """Receive times when trades and quotes are on different clocks (one source stamps
+    exchange time, the other only our receive time) and every row has a receive time, so a
+    trade is judged by the quote that prevailed on the same clock; None = use ts_event."""
+    if "clock" not in table.column_names or table.column("clock").null_count == table.num_rows:
+        return None
+    receive = np.asarray(
+        pc.fill_null(pc.equal(table.column("clock"), "receive"), False), dtype=bool
+    )
+    trade_clocks = {bool(x) for x in np.unique(receive[is_trade])}
+    quote_clocks = {bool(x) for x in np.unique(receive[~is_trade])}
+    if len(trade_clocks | quote_clocks) < 2 or table.column("ts_recv").null_count:
+        return None
+    return contiguous(table.column("ts_recv")).cast(pa.int64()).to_numpy()
+
+
+def _prevailing_like_clocks(
+    table: pa.Table, ts: IntArray, is_trade: BoolArray, valid_quote: BoolArray, max_age: int
+) -> tuple[IntArray, BoolArray]:
+    recv = matching_times(table, is_trade)
+    if recv is None:
+        return prevailing_quotes(valid_quote, ts, max_age)
+    order = np.argsort(recv, kind="stable")
+    idx, fresh = prevailing_quotes(valid_quote[order], recv[order], max_age)
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    return order[idx][inverse], fresh[inverse]
+
+
 def _tick_floor(
     table: pa.Table, cfg: CleaningConfig, prices: tuple[FloatArray, ...]
 ) -> float | None:
@@ -614,8 +643,8 @@ def classify(
     )
     apply(Reason.PRICE_OUTLIER, outlier)
 
-    quote_idx, has_quote = prevailing_quotes(
-        is_quote & (reason == 0), ts, _ms_to_ns(cfg.max_quote_age_ms)
+    quote_idx, has_quote = _prevailing_like_clocks(
+        table, ts, is_trade, is_quote & (reason == 0), _ms_to_ns(cfg.max_quote_age_ms)
     )
     apply(
         Reason.TRADE_OUTSIDE_QUOTES,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -324,3 +325,39 @@ def test_mapping_sale_condition_table_judges_its_source() -> None:
     rows = [trade(1 + i, source="wrds_taq_trades", conditions="@,I") for i in range(20)]
     rows.append(trade(30, source="wrds_taq_trades", conditions="@,Z"))
     assert _counts(c.clean_ticks(ticks(rows), WINDOWS)) == {"invalid_condition": 1}
+
+
+def test_trades_judged_by_quotes_on_the_same_clock() -> None:
+    def recv(t: float) -> int:
+        return OPEN + int(t * NS)
+
+    # quotes recorded with our receive time only; trades stamped by the exchange, received 50 ms later
+    rows = [
+        {**quote(9.9), "clock": "receive", "ts_recv": recv(9.9)},
+        {**trade(10.0, price=101.01), "ts_recv": recv(10.05)},
+        {**quote(10.02, 101.0, 101.02), "clock": "receive", "ts_recv": recv(10.02)},
+    ]
+    assert _counts(c.clean_ticks(ticks(rows), WINDOWS)) == {}
+    mixed = [{k: v for k, v in r.items() if k != "clock"} for r in rows]
+    assert _counts(c.clean_ticks(ticks(mixed), WINDOWS)) == {"trade_outside_quotes": 1}
+
+
+def test_receive_clock_mapping_records_clock_and_receive_time(tmp_path: Path) -> None:
+    from quant_assets.lib.ticks.adapters.mapped_reader import read_mapped
+    from quant_assets.lib.ticks.adapters.mapping import VendorMapping
+
+    m = VendorMapping.model_validate(
+        {
+            "name": "rec",
+            "format": "csv",
+            "record_type": "quote",
+            "symbol": "BTCUSDT",
+            "columns": {"ts_event": "t", "bid_price": "b", "ask_price": "a"},
+            "time": {"unit": "ms", "clock": "receive"},
+        }
+    )
+    path = tmp_path / "q.csv"
+    path.write_text("t,b,a\n1700000000000,1,2\n")
+    table = read_mapped(path, m)
+    assert table.column("clock").to_pylist() == ["receive"]
+    assert table.column("ts_recv").to_pylist() == table.column("ts_event").to_pylist()

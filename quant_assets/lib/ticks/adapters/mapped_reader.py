@@ -363,6 +363,9 @@ def _read(p: Path, m: VendorMapping, symbol: str | None) -> VendorRead:
     out["ts_event"] = times("ts_event", m.time)
     if "ts_recv" in resolved:
         out["ts_recv"] = times("ts_recv", m.recv_time or m.time)
+    if m.time.clock == "receive":  # the only time is our receive time: say so, keep it in ts_recv
+        out["clock"] = pa.array(["receive"] * n, pa.string())
+        out.setdefault("ts_recv", out["ts_event"])
     for field in ("price", "bid_price", "ask_price"):
         if field in resolved:
             out[field] = _numeric_sentinels(
