@@ -44,7 +44,7 @@ def landing_files(
         moved_to = f"{landing.REJECTED}/{landed.relative}"
         raise dg.Failure(
             description=f"rejected {landed.key}: {exc} (reason: {moved_to}.reason.txt)",
-            metadata={"file": landed.key, "moved_to": moved_to},
+            metadata={"file": landed.key, "moved_to": moved_to, "unsupported": exc.unsupported},
         ) from None
     symbols = sorted({symbol for _, symbol in result.partitions})
     new = [s for s in symbols if not context.instance.has_dynamic_partition("symbols", s)]

@@ -26,7 +26,11 @@ import pyarrow.fs as pafs
 
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.adapters import detect_source, read_vendor_report
-from quant_assets.lib.ticks.adapters.errors import MalformedFileError, relocated
+from quant_assets.lib.ticks.adapters.errors import (
+    MalformedFileError,
+    UnsupportedFileError,
+    relocated,
+)
 from quant_assets.lib.ticks.instruments import normalize_symbol
 from quant_assets.lib.ticks.lake import partition_prefix, split_by_partition
 
@@ -124,7 +128,12 @@ def reject_undecodable_names(store: ObjectStore) -> list[str]:
 
 class FileRejected(ValueError):
     """A landed file could not be ingested; the message is one line, the trace is in the
-    reason file beside the rejected file."""
+    reason file beside the rejected file. ``unsupported``: a well-formed file of a kind the
+    adapters deliberately do not read (e.g. DBN mbo), not a broken one."""
+
+    def __init__(self, message: str, *, unsupported: bool = False) -> None:
+        super().__init__(message)
+        self.unsupported = unsupported
 
 
 @dataclass(frozen=True)
@@ -202,7 +211,7 @@ def ingest(store: ObjectStore, f: LandedFile) -> IngestResult:
     except Exception as exc:
         line = _one_line(exc)
         reject(store, f, f"{line}\n\n{traceback.format_exc()}")
-        raise FileRejected(line) from None
+        raise FileRejected(line, unsupported=isinstance(exc, UnsupportedFileError)) from None
     parts = split_by_partition(table)
     for (day, symbol), piece in parts.items():
         store.write_parquet(staged_key(day, symbol, f.file_id), piece)

@@ -92,3 +92,19 @@ def test_filter_skipped_rows_reported_by_ingest(tmp_path: Path) -> None:
     f = _drop(store, "AAPL_2012-06-21_0_1_message_1.csv", lobster, source="lobster_messages")
     result = landing.ingest(store, f)
     assert (result.rows, result.skipped_rows) == (1, 1)
+
+
+def test_deliberately_unsupported_kind_is_rejected_as_unsupported(tmp_path: Path) -> None:
+    sample = (
+        Path(__file__).resolve().parents[4]
+        / "shared/data/ticks/nautilus_trader/orderbooks_mbo_2024-05-08T00-00-00_2024-05-08T00-00-02.dbn.zst"
+    )
+    if not sample.is_file():
+        pytest.skip("shared DBN mbo sample not present")
+    store = ObjectStore.local(tmp_path)
+    key = f"{landing.INCOMING}/auto/{sample.name}"
+    store.write_bytes(key, sample.read_bytes())
+    (f,) = landing.list_incoming(store)
+    with pytest.raises(landing.FileRejected) as info:
+        landing.ingest(store, f)
+    assert info.value.unsupported
