@@ -162,7 +162,11 @@ def _numeric_to_ns(a: pa.Array, unit: TimeUnit, origin_ns: int) -> pa.Array:
     """Epoch numbers to ns: integers and decimal text exactly, float columns rounded."""
     factor = _NS_PER_UNIT[unit]
     if pa.types.is_string(a.type):
-        ns = _decimal_to_ns(pc.utf8_trim_whitespace(a), factor)
+        text = pc.utf8_trim_whitespace(a)
+        try:  # the common case: integer text, one cast
+            ns = pc.multiply_checked(pc.cast(text, pa.int64()), factor)
+        except _ARROW_ERRORS:
+            ns = _decimal_to_ns(text, factor)
     elif pa.types.is_floating(a.type):
         ns = pc.cast(pc.round(pc.multiply(pc.cast(a, pa.float64()), float(factor))), pa.int64())
     else:
