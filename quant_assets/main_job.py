@@ -122,6 +122,8 @@ def run_main_job(
             user = data.user_failure_data
             meta = user.metadata if user is not None else {}
             unsupported = "unsupported" in meta and bool(meta["unsupported"].value)
+            if user is not None and user.description:
+                message = user.description  # without the exception class name
             (report.unsupported if unsupported else report.rejected)[f.key] = message
 
     instance.add_dynamic_partitions(symbol_partitions.name or "symbols", list(synthetic_symbols))
