@@ -15,7 +15,6 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Literal
 
 import bottleneck as bn
 import numpy as np
@@ -27,6 +26,15 @@ from quant_assets.lib.ticks.adapters.mapping import condition_tables, duplicate_
 from quant_assets.lib.ticks.schema import RecordType
 from quant_assets.lib.ticks.synthetic import SOURCE as SYNTHETIC_SOURCE
 from quant_assets.lib.ticks.synthetic import VALID_CONDITIONS as SYNTHETIC_VALID_CONDITIONS
+from quant_assets.lib.ticks.vendor_rules import (
+    DuplicatePolicy,
+    absurd,
+    contiguous,
+    duplicate_verdicts,
+    infer_tick_size,
+    matching_times,
+    nonfinite,
+)
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -55,7 +63,6 @@ class Reason(StrEnum):
 
 
 REASONS: tuple[Reason, ...] = tuple(Reason)
-DuplicatePolicy = Literal["evidence", "drop", "keep"]
 
 
 def _mapping_conditions() -> dict[str, frozenset[str]]:
@@ -238,28 +245,6 @@ def exact_duplicates(table: pa.Table, ts: IntArray) -> BoolArray:
     return out
 
 
-def has_identity(table: pa.Table) -> BoolArray:
-    """Rows carrying a vendor trade id or sequence number: for them a repeat is an error."""
-    ids = pc.or_(pc.is_valid(table.column("trade_id")), pc.is_valid(table.column("sequence")))
-    return np.asarray(contiguous(ids).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def duplicate_verdicts(
-    repeats: BoolArray, table: pa.Table, policy: Mapping[str, DuplicatePolicy]
-) -> tuple[BoolArray, BoolArray]:
-    """Split exact repeats into errors (quarantined) and possible duplicates (kept, counted)."""
-    if not repeats.any():
-        return repeats, repeats
-    error = repeats & has_identity(table)
-    source = contiguous(table.column("source"))
-    for name, rule in policy.items():
-        if rule == "evidence":
-            continue
-        of_source = np.asarray(pc.fill_null(pc.equal(source, name), False), dtype=bool)
-        error = np.where(of_source, repeats & (rule == "drop"), error)
-    return error, repeats & ~error
-
-
 def missing_prices(
     is_trade: BoolArray, price: FloatArray, bid: FloatArray, ask: FloatArray
 ) -> BoolArray:
@@ -268,45 +253,6 @@ def missing_prices(
     with np.errstate(invalid="ignore"):
         one_sided = np.isnan(bid) | np.isnan(ask) | (bid == 0) | (ask == 0)
     return np.where(is_trade, np.isnan(price), one_sided)
-
-
-def nonfinite(values: FloatArray, valid: BoolArray) -> BoolArray:
-    """NaN or infinite values that are present (a null is missing, not non-finite)."""
-    return valid & ~np.isfinite(values)
-
-
-def absurd(values: FloatArray, limit: float) -> BoolArray:
-    """Finite values beyond ``limit`` in magnitude (two allocation-free scans when none)."""
-    if values.size == 0 or (bn.nanmax(values) <= limit and bn.nanmin(values) >= -limit):
-        return np.zeros(values.size, dtype=bool)
-    with np.errstate(invalid="ignore"):
-        return np.isfinite(values) & (np.abs(values) > limit)
-
-
-_TICK_CANDIDATES = np.array(
-    [m * 10.0**e for e in range(-8, 4) for m in (1.0, 2.5, 5.0)], dtype=np.float64
-)
-
-
-def infer_tick_size(prices: FloatArray, share: float = 0.99) -> float | None:
-    """Largest usual tick (1, 2.5 or 5 x 10^k) on whose grid ``share`` of the prices lie, no
-    larger than the typical gap between distinct prices; None with fewer than 20 prices."""
-    p = prices[np.isfinite(prices) & (prices > 0)]
-    if p.size < 20:
-        return None
-    if p.size > 100_000:
-        p = p[:: p.size // 100_000]
-    distinct = np.unique(p)
-    gaps = np.diff(distinct)
-    ceiling = float(np.median(gaps)) if gaps.size else float(distinct[0])
-    for tick in _TICK_CANDIDATES[::-1]:
-        if tick > ceiling * (1 + 1e-9):
-            continue
-        steps = p / tick
-        on_grid = np.abs(steps - np.round(steps)) <= 1e-6
-        if on_grid.mean() >= share:
-            return float(tick)
-    return None
 
 
 def nonpositive_prices(
@@ -437,13 +383,6 @@ def _ms_to_ns(ms: float) -> int:
 # -- the pipeline ------------------------------------------------------------------------------
 
 
-def contiguous(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """One Arrow array; a single chunk is used in place (``combine_chunks`` copies it)."""
-    if isinstance(col, pa.Array):
-        return col
-    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-
-
 def _floats(table: pa.Table, name: str) -> FloatArray:
     """A float64 column as numpy with NaN for nulls (see :func:`_floats_valid`)."""
     return _floats_valid(table, name)[0]
@@ -487,22 +426,6 @@ class Classification:
     reason: npt.NDArray[np.int8]
     possible_duplicates: BoolArray
     tick_size: float | None
-
-
-def matching_times(table: pa.Table, is_trade: BoolArray) -> IntArray | None:
-    """Receive times when trades and quotes are on different clocks (one source stamps
-    exchange time, the other only our receive time) and every row has a receive time, so a
-    trade is judged by the quote that prevailed on the same clock; None = use ts_event."""
-    if "clock" not in table.column_names or table.column("clock").null_count == table.num_rows:
-        return None
-    receive = np.asarray(
-        pc.fill_null(pc.equal(table.column("clock"), "receive"), False), dtype=bool
-    )
-    trade_clocks = {bool(x) for x in np.unique(receive[is_trade])}
-    quote_clocks = {bool(x) for x in np.unique(receive[~is_trade])}
-    if len(trade_clocks | quote_clocks) < 2 or table.column("ts_recv").null_count:
-        return None
-    return contiguous(table.column("ts_recv")).cast(pa.int64()).to_numpy()
 
 
 def _prevailing_like_clocks(

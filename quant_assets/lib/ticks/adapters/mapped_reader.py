@@ -43,7 +43,6 @@ from quant_assets.lib.ticks.adapters.mapping import (
     ColumnRef,
     TimeSpec,
     VendorMapping,
-    all_mappings,
 )
 from quant_assets.lib.ticks.schema import RecordType
 
@@ -102,7 +101,7 @@ class _Located:
         return MalformedFileError(self.path, exc.problem, line=line, column=column, kind=kind)
 
 
-def _skip_row(row: Any) -> str:
+def skip_invalid_row(row: Any) -> str:
     return "skip"  # only the header matters here; bad rows are reported by the full read
 
 
@@ -111,7 +110,7 @@ def _csv_names(path: Path, m: VendorMapping) -> list[str]:
         skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=CSV_BLOCK
     )
     parse = pacsv.ParseOptions(
-        delimiter=m.csv.delimiter, quote_char=m.csv.quote_char, invalid_row_handler=_skip_row
+        delimiter=m.csv.delimiter, quote_char=m.csv.quote_char, invalid_row_handler=skip_invalid_row
     )
     try:
         with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
@@ -188,7 +187,7 @@ def _from_name(path: Path, pattern: str, group: str, what: str) -> str:
     return found.group(group)
 
 
-def _refs(m: VendorMapping) -> dict[str, ColumnRef]:
+def column_refs(m: VendorMapping) -> dict[str, ColumnRef]:
     refs: dict[str, ColumnRef] = dict(m.columns.refs())
     if m.record_type_column is not None:
         refs["__record_type"] = m.record_type_column
@@ -306,7 +305,7 @@ def read_mapped(path: str | Path, mapping: VendorMapping, *, symbol: str | None 
 
 
 def _read(p: Path, m: VendorMapping, symbol: str | None) -> VendorRead:
-    refs = _refs(m)
+    refs = column_refs(m)
     raw, resolved, loc = _load(p, m, refs)
     rows_read = raw.num_rows
     skipped = 0
@@ -480,50 +479,3 @@ def _blank_other_kind(out: dict[str, pa.Array]) -> dict[str, pa.Array]:
             if name in out:
                 out[name] = pc.if_else(blank, pa.scalar(None, out[name].type), out[name])
     return out
-
-
-# ------------------------------------------------------------------------------------ detection
-
-
-def header_names(path: Path) -> list[str] | None:
-    """Column names of a CSV (first line) or Parquet file; None if unreadable."""
-    try:
-        return read_header(path)
-    except MalformedFileError:
-        return None
-
-
-def read_header(path: Path) -> list[str]:
-    """Column names of a CSV (first line) or Parquet file; an honest reason when unreadable."""
-    name = inner_name(path).lower()
-    try:
-        if name.endswith(".parquet") or name.endswith(".pq"):
-            return list(pq.read_schema(path).names)
-        read = pacsv.ReadOptions(block_size=CSV_BLOCK)
-        parse = pacsv.ParseOptions(invalid_row_handler=_skip_row)
-        with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
-            return list(reader.schema.names)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise MalformedFileError(path, explain_read_error(path, exc, CSV_BLOCK)) from exc
-
-
-def match_mapping(path: Path, names: list[str] | None = None) -> str | None:
-    """Best mapping whose named columns all appear in the file's header (most specific wins);
-    headerless, position-based and JSON-lines mappings never auto-match."""
-    names = header_names(path) if names is None else names
-    if names is None:
-        return None
-    fmt = "parquet" if inner_name(path).lower().endswith((".parquet", ".pq")) else "csv"
-    best: tuple[int, str] | None = None
-    for mname, m in all_mappings().items():
-        if m.format != fmt or (fmt == "csv" and not m.csv.header) or m.csv.delimiter != ",":
-            continue
-        refs = list(_refs(m).values())
-        if any(isinstance(r, int) for r in refs) or not set(refs) <= set(names):
-            continue
-        if m.symbol_from_path and not re.search(m.symbol_from_path, path.name):
-            continue
-        score = len(set(refs))
-        if best is None or score > best[0]:
-            best = (score, mname)
-    return best[1] if best else None

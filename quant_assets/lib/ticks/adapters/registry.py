@@ -14,17 +14,13 @@ import pyarrow as pa
 from quant_assets.lib.ticks.adapters.containers import inner_name, is_zip, open_container
 from quant_assets.lib.ticks.adapters.dbn import SOURCE as DATABENTO
 from quant_assets.lib.ticks.adapters.dbn import is_dbn_file, read_dbn
+from quant_assets.lib.ticks.adapters.detection import match_mapping, read_header
 from quant_assets.lib.ticks.adapters.errors import (
     MalformedFileError,
     UnknownSourceError,
     relocated,
 )
-from quant_assets.lib.ticks.adapters.mapped_reader import (
-    VendorRead,
-    match_mapping,
-    read_header,
-    read_mapped_report,
-)
+from quant_assets.lib.ticks.adapters.mapped_reader import VendorRead, read_mapped_report
 from quant_assets.lib.ticks.adapters.mapping import available_mappings, load_mapping
 from quant_assets.lib.ticks.adapters.tardis import SOURCE as TARDIS
 from quant_assets.lib.ticks.adapters.tardis import is_tardis_header, read_tardis

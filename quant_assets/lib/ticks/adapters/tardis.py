@@ -14,8 +14,9 @@ from typing import Literal
 
 import pyarrow as pa
 
+from quant_assets.lib.ticks.adapters.detection import header_names
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError, UnsupportedFileError
-from quant_assets.lib.ticks.adapters.mapped_reader import header_names, read_mapped
+from quant_assets.lib.ticks.adapters.mapped_reader import read_mapped
 from quant_assets.lib.ticks.adapters.mapping import Columns, TimeSpec, VendorMapping
 
 SOURCE = "tardis"
