@@ -281,14 +281,6 @@ def test_tick_floor_still_catches_real_outliers() -> None:
     assert result.tick_size == pytest.approx(0.01)
 
 
-def test_infer_tick_size_from_price_grid() -> None:
-    cents = np.round(np.linspace(13.5, 14.0, 200), 2)
-    assert c.infer_tick_size(cents) == pytest.approx(0.01)
-    quarters = np.arange(4000.0, 4010.0, 0.25)
-    assert c.infer_tick_size(quarters) == pytest.approx(0.25)
-    assert c.infer_tick_size(np.array([1.0, 2.0])) is None
-
-
 def test_configured_tick_size_wins_over_inferred() -> None:
     rows = [trade(1 + i / 10, price=13.75 - 0.01 * (i % 2)) for i in range(50)]
     cfg = c.CleaningConfig(tick_sizes={"SPY": 0.05})
@@ -331,7 +323,7 @@ def test_trades_judged_by_quotes_on_the_same_clock() -> None:
     def recv(t: float) -> int:
         return OPEN + int(t * NS)
 
-    # quotes recorded with our receive time only; trades stamped by the exchange, received 50 ms later
+    # quotes recorded with our receive time only; exchange-stamped trades, received 50 ms later
     rows = [
         {**quote(9.9), "clock": "receive", "ts_recv": recv(9.9)},
         {**trade(10.0, price=101.01), "ts_recv": recv(10.05)},

@@ -95,10 +95,8 @@ def test_filter_skipped_rows_reported_by_ingest(tmp_path: Path) -> None:
 
 
 def test_deliberately_unsupported_kind_is_rejected_as_unsupported(tmp_path: Path) -> None:
-    sample = (
-        Path(__file__).resolve().parents[4]
-        / "shared/data/ticks/nautilus_trader/orderbooks_mbo_2024-05-08T00-00-00_2024-05-08T00-00-02.dbn.zst"
-    )
+    name = "orderbooks_mbo_2024-05-08T00-00-00_2024-05-08T00-00-02.dbn.zst"
+    sample = Path(__file__).resolve().parents[4] / "shared/data/ticks/nautilus_trader" / name
     if not sample.is_file():
         pytest.skip("shared DBN mbo sample not present")
     store = ObjectStore.local(tmp_path)
