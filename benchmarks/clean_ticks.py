@@ -30,7 +30,7 @@ from quant_assets.lib.ticks.cleaning import (
     clean_ticks,
     infer_tick_size,
 )
-from quant_assets.lib.ticks.instruments import session_windows
+from quant_assets.lib.ticks.sessions import session_windows
 from quant_assets.lib.ticks.synthetic import REASON_CODES, SyntheticConfig, generate_ticks
 
 DAY = date(2024, 1, 2)

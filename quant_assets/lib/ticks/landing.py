@@ -1,12 +1,12 @@
 """The landing zone: where vendor files are dropped, and what happens to each of them.
 
 ``landing/incoming/<source>/<file>`` is parsed by the adapter named by ``<source>`` (or detected
-when it is ``auto``), split into per-partition pieces under ``landing/staged/`` and archived;
-a malformed file moves to ``landing/rejected/`` with the reason written beside it (one line, then
-the full trace), so nothing is lost and the other files carry on. A file replaced while it is
-being ingested stays in ``incoming/`` for the next ingest, and a re-dropped file replaces every
-staged row of its previous version. File names that collide after sanitising get distinct keys;
-names that are not UTF-8 are moved to ``rejected/`` under an escaped name, alone.
+when it is ``auto``), split into per-(session, symbol) pieces under ``landing/staged/`` and
+archived; a malformed file moves to ``landing/rejected/`` with the reason written beside it (one
+line, then the full trace), so nothing is lost and the other files carry on. A file replaced while
+it is being ingested stays in ``incoming/`` for the next ingest, and a re-dropped file replaces
+every staged row of its previous version. File names that collide after sanitising get distinct
+keys; names that are not UTF-8 are moved to ``rejected/`` under an escaped name, alone.
 """
 
 from __future__ import annotations
@@ -32,7 +32,9 @@ from quant_assets.lib.ticks.adapters.errors import (
     relocated,
 )
 from quant_assets.lib.ticks.instruments import normalize_symbol
-from quant_assets.lib.ticks.lake import partition_prefix, split_by_partition
+from quant_assets.lib.ticks.lake import partition_prefix
+from quant_assets.lib.ticks.session_guard import split_in_range
+from quant_assets.lib.ticks.sessions import SessionRange
 
 INCOMING = "landing/incoming"
 STAGED = "landing/staged"
@@ -198,21 +200,30 @@ def _one_line(exc: BaseException) -> str:
     return f"{lines[0]}{more}"
 
 
-def ingest(store: ObjectStore, f: LandedFile) -> IngestResult:
-    """Parse one landed file into staged partition pieces (replacing every piece of its previous
-    version), then archive it, unless it was replaced meanwhile: then it stays in incoming/.
+def ingest(store: ObjectStore, f: LandedFile, allowed: SessionRange | None = None) -> IngestResult:
+    """Parse one landed file into staged pieces per (session, symbol) (replacing every piece of
+    its previous version), then archive it, unless it was replaced meanwhile: then it stays in
+    incoming/.
 
-    On a bad file: move it to ``landing/rejected/`` with ``<name>.reason.txt`` (one line, then the
-    full trace) and raise :class:`FileRejected` with the one line.
+    On a malformed file, or one with ticks outside ``allowed`` sessions (default: the configured
+    first session to tomorrow): move it to ``landing/rejected/`` with ``<name>.reason.txt`` (one
+    line, then the full trace) and raise :class:`FileRejected` with the one line.
     """
     version = _version(store, f.key)
     try:
         source, table, skipped = _read(store, f)
+        parts = split_in_range(
+            store.uri(f.key),
+            f.name,
+            store.read_bytes(f.key),
+            source,
+            table,
+            allowed or SessionRange.current(),
+        )
     except Exception as exc:
         line = _one_line(exc)
         reject(store, f, f"{line}\n\n{traceback.format_exc()}")
         raise FileRejected(line, unsupported=isinstance(exc, UnsupportedFileError)) from None
-    parts = split_by_partition(table)
     for (day, symbol), piece in parts.items():
         store.write_parquet(staged_key(day, symbol, f.file_id), piece)
     removed = _drop_stale_pieces(store, f.file_id, set(parts))

@@ -14,8 +14,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quant_assets.lib.ticks.instruments import instrument_for, session_opens
+from quant_assets.lib.ticks.instruments import instrument_for
 from quant_assets.lib.ticks.schema import RecordType
+from quant_assets.lib.ticks.sessions import session_opens
 
 _SIDES = (("bid_price", "bid_size"), ("ask_price", "ask_size"))
 
