@@ -116,9 +116,14 @@ def measure(n: int, env: dict[str, str]) -> dict[str, float]:
     out["partitions"] = float(tick_partitions.get_num_partitions())
     defs = build_defs(Settings.from_env(env))
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-    instance.report_runless_asset_event(
-        dg.AssetMaterialization("clean_ticks", partition="2024-01-02|XNYS")
-    )
+    key = "2024-01-02|XNYS"
+    instance.report_runless_asset_event(dg.AssetMaterialization("clean_ticks", partition=key))
+    for check in ("clean_ticks_expectations", "clean_ticks_reconcile"):  # the blocking checks
+        instance.report_runless_asset_event(
+            dg.AssetCheckEvaluation(
+                asset_key=dg.AssetKey("clean_ticks"), check_name=check, passed=True, partition=key
+            )
+        )
     t = time.perf_counter()
     second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     out["automation_s"] = time.perf_counter() - t
