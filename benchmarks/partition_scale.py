@@ -130,9 +130,9 @@ def measure(n: int, env: dict[str, str]) -> dict[str, float]:
     out["automation_requested"] = float(second.total_requested)
 
     port = free_port()
+    command = [sys.executable, "-m", "dagster_webserver", "-m", "quant_assets.definitions"]
     web = subprocess.Popen(
-        [sys.executable, "-m", "dagster_webserver", "-m", "quant_assets.definitions"]
-        + ["-h", "127.0.0.1", "-p", str(port)],
+        [*command, "-h", "127.0.0.1", "-p", str(port)],
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
