@@ -113,7 +113,7 @@ def _summary(per_symbol: dict[str, dict[str, Any]]) -> dict[str, Any]:
     calibrated = {s: m for s, m in per_symbol.items() if m["version"] is not None}
     out: dict[str, Any] = {"symbols": len(per_symbol), "calibrated": len(calibrated)}
     if len(per_symbol) <= 20:  # small sessions: the per-symbol figures and lineage in the UI
-        out["by_symbol"] = dg.MetadataValue.json(per_symbol)
+        out["by_symbol"] = per_symbol
     return out
 
 

@@ -85,7 +85,7 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
                 dg.RunRequest(
                     partition_key=key,
                     run_key=f"{record.run_id}:{key}",  # one build per ingest run
-                    run_config={"ops": {"tick_lake": {"config": config}}} if config else {},
+                    run_config={"ops": {"tick_lake_build": {"config": config}}} if config else {},
                     tags={"quant/landing_file": str(file_entry.value if file_entry else "")},
                 )
             )

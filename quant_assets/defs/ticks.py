@@ -146,7 +146,7 @@ def requested_symbols(context: dg.AssetExecutionContext, config: TickLakeConfig)
 
 
 @dg.multi_asset(
-    name="tick_lake",
+    name="tick_lake_build",
     specs=[
         dg.AssetSpec(
             "raw_ticks",

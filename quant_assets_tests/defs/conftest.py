@@ -26,7 +26,9 @@ def build_platform(
         "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
         "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
     }
-    config = {"ops": {"tick_lake": {"config": {"synthetic_ticks_per_session": ticks_per_session}}}}
+    config = {
+        "ops": {"tick_lake_build": {"config": {"synthetic_ticks_per_session": ticks_per_session}}}
+    }
     for day in days:
         assert dg.materialize(
             [tick_lake],

@@ -25,7 +25,7 @@ from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.sessions import market_for
 
 SYMBOLS = ["SYNA", "SYNB", "SYNC"]
-SMALL = {"ops": {"tick_lake": {"config": {"synthetic_ticks_per_session": 400}}}}
+SMALL = {"ops": {"tick_lake_build": {"config": {"synthetic_ticks_per_session": 400}}}}
 
 
 def plan_and_run(

@@ -10,7 +10,7 @@ from quant_assets_tests.defs.conftest import build_platform
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
-SMALL = {"ops": {"tick_lake": {"config": {"synthetic_ticks_per_session": 3000}}}}
+SMALL = {"ops": {"tick_lake_build": {"config": {"synthetic_ticks_per_session": 3000}}}}
 
 
 def test_cost_model_params_calibrated_from_trailing_clean_ticks_stored_in_warehouse(

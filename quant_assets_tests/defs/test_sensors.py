@@ -98,7 +98,7 @@ def test_landed_partitions_sensor_requests_exactly_the_touched_partitions(tmp_pa
     assert keys == ["2024-01-02|FX", "2024-01-03|FX"]
     # only the file's symbols of each market-session are rebuilt
     (config,) = {str(r.run_config) for r in result.run_requests or []}
-    assert config == str({"ops": {"tick_lake": {"config": {"symbols": ["EURUSD"]}}}})
+    assert config == str({"ops": {"tick_lake_build": {"config": {"symbols": ["EURUSD"]}}}})
     assert instance.has_dynamic_partition("symbols", "EURUSD")
     # the cursor moved past the ingest: nothing is requested twice
     assert not tick_landed(instance, tmp_path, result.cursor).run_requests

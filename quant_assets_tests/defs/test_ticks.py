@@ -28,7 +28,7 @@ TICK_ASSETS = [
     clean_ticks_reconcile,
     clean_ticks_freshness,
 ]
-SMALL = {"ops": {"tick_lake": {"config": {"synthetic_ticks_per_session": 3000}}}}
+SMALL = {"ops": {"tick_lake_build": {"config": {"synthetic_ticks_per_session": 3000}}}}
 
 
 @pytest.fixture
