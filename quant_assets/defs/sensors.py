@@ -89,7 +89,7 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
 
 
 RETRAIN_MIN_NEW_PARTITIONS_ENV = "QUANT_RETRAIN_MIN_NEW_PARTITIONS"
-RETRAIN_MAX_SHARPE_DROP_ENV = "QUANT_RETRAIN_MAX_SHARPE_DROP"
+RETRAIN_DRIFT_ALPHA_ENV = "QUANT_RETRAIN_DRIFT_ALPHA"  # false-alarm rate of the drift test
 RETRAIN_TIMESTEPS_ENV = "QUANT_RETRAIN_TIMESTEPS"  # overrides the training config's default
 
 
@@ -98,7 +98,8 @@ RETRAIN_TIMESTEPS_ENV = "QUANT_RETRAIN_TIMESTEPS"  # overrides the training conf
     minimum_interval_seconds=RETRAIN_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains a symbol when enough new clean days arrived since the champion's "
-    "training data, or when the champion's out-of-sample Sharpe drifted down; the run config "
+    "training data, or when the champion loses money out of sample (a one-sided test at a "
+    "stated false-alarm rate, QUANT_RETRAIN_DRIFT_ALPHA); the run config "
     "carries the reason and the run key names the cause, so one cause fires once.",
 )
 def retrain_sensor(
@@ -111,7 +112,7 @@ def retrain_sensor(
     from quant_assets.lib.training.pipeline import training_days
 
     min_new = int(os.environ.get(RETRAIN_MIN_NEW_PARTITIONS_ENV, "5"))
-    max_drop = float(os.environ.get(RETRAIN_MAX_SHARPE_DROP_ENV, "1.0"))
+    drift_alpha = float(os.environ.get(RETRAIN_DRIFT_ALPHA_ENV, "0.05"))
     store = object_store.get_store()
     try:
         wh = warehouse.get_warehouse(lock_timeout_s=10)
@@ -123,7 +124,7 @@ def retrain_sensor(
         until = trained_through(wh, champion) if champion else None
         cause = new_data_cause(symbol, training_days(store, symbol), until, min_new)
         if cause is None and champion is not None:
-            cause = drift_cause(wh, symbol, champion, max_drop)
+            cause = drift_cause(wh, symbol, champion, alpha=drift_alpha)
         if cause is None:
             continue
         training: dict[str, object] = {"reason": cause.reason}
