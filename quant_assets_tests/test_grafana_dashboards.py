@@ -148,7 +148,7 @@ def seed(wh: TimescaleWarehouse) -> None:
             start_ts=NOW - timedelta(days=3, hours=10 - i),
             end_ts=NOW - timedelta(days=3, hours=9 - i),
             ep_reward=0.1 * i - (0.2 if policy == "flat" else 0.0),
-            max_dd=-0.01 * (i + 1),
+            max_dd=0.01 * (i + 1),  # drawdowns are positive fractions
             final_pnl=10.0 * i,
             sharpe=0.5,
             turnover=1.0,
@@ -194,7 +194,9 @@ def seed(wh: TimescaleWarehouse) -> None:
                 "rows_in": 1000,
                 "rows_clean": 990 if asset == "clean_ticks" else None,
                 "rows_quarantined": 10 if asset == "clean_ticks" else None,
-                "reasons": None,
+                "reasons": (
+                    '{"crossed_quote": 7, "price_outlier": 3}' if asset == "clean_ticks" else None
+                ),
             }
         )
     wh.record_run_failure(
@@ -293,3 +295,41 @@ def test_grafana_panel_sql_on_seeded_tsdb_returns_rows_with_declared_columns(
             organize["options"]["indexByName"], key=organize["options"]["indexByName"].get
         )
         assert columns == declared
+
+
+def _panel(dashboard: str, panel_id: int) -> dict[str, Any]:
+    (panel,) = [
+        p
+        for p in load(GRAFANA / "dashboards" / f"{dashboard}.json")["panels"]
+        if p["id"] == panel_id
+    ]
+    return panel
+
+
+def _rows(dsn: str, dashboard: str, panel_id: int) -> list[dict[str, Any]]:
+    variables = resolve_variables(dsn, load(GRAFANA / "dashboards" / f"{dashboard}.json"))
+    sql = render(_panel(dashboard, panel_id)["targets"][0]["rawSql"], variables, timescaledb=True)
+    columns, rows = run_sql(dsn, sql)
+    return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+def test_grafana_worst_drawdown_is_the_largest_positive_drawdown(seeded_dsn: str) -> None:
+    rows = _rows(seeded_dsn, "evaluation", 1)
+    assert {float(r["worst_drawdown_pct"]) for r in rows} == {5.0}  # max of 1..5 %
+
+
+def test_grafana_quarantine_by_rule_and_by_symbol(seeded_dsn: str) -> None:
+    by_rule = {r["rule"]: int(r["quarantined_rows"]) for r in _rows(seeded_dsn, "ingestion", 9)}
+    assert by_rule == {"crossed_quote": 7, "price_outlier": 3}
+    (spy,) = _rows(seeded_dsn, "ingestion", 10)
+    assert spy["symbol"] == "SPY" and float(spy["quarantine_pct"]) == 1.0
+
+
+def test_grafana_training_curves_by_step_for_runs_of_any_age(seeded_dsn: str) -> None:
+    panel = _panel("training", 6)
+    assert panel["type"] == "xychart" and panel["repeat"] == "metric"
+    assert "$__timeFilter" not in panel["targets"][0]["rawSql"]  # old runs are not cut off
+    rows = _rows(seeded_dsn, "training", 6)
+    done = [int(r["step"]) for r in rows if r["run_id"] == "run-done"]
+    assert done == sorted(done) and len(done) == 2 * 30  # both metrics, every step
+    assert load(GRAFANA / "dashboards" / "training.json")["time"]["from"] == "now-30d"

@@ -191,7 +191,7 @@ def ingestion_rows(
             "rows_in": m.get("raw_rows"),
             "rows_clean": m.get("rows"),
             "rows_quarantined": m.get("quarantined_rows"),
-            "reasons": None,
+            "reasons": json.dumps(m["quarantine_reasons"]) if m.get("quarantine_reasons") else None,
         }
         for key, m in by_partition.items()
     ]

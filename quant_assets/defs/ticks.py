@@ -174,6 +174,7 @@ def clean_ticks(
             "rows": result.clean.num_rows,
             "raw_rows": result.raw_rows,
             "quarantined_rows": result.quarantine.num_rows,
+            "quarantine_reasons": {k: int(v) for k, v in result.reason_counts.items() if v},
         }
         quarantine[key] = {
             "rows": result.quarantine.num_rows,
