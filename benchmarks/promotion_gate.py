@@ -15,6 +15,10 @@ Two kinds of simulation, each at every supported evidence size (bars of paired e
   ``--phi`` (a planted, learnable momentum), the challenger trades the sign of the last return,
   the champion is flat.
 
+* **drift**: the retrain trigger's one-sided t-test (``retrain.drift_test``) on per-episode PnL of
+  a champion with no drift (mean 0, Student-t(4) episodes: false alarms) and with a drift of
+  -0.5 sd per episode (power).
+
 Figures printed per cell: false promotion rate of the raw test at p <= alpha (calibration,
 target <= alpha + 1 pp), of the gate for the first challenger (alpha_1 = alpha * 6/pi^2), the
 chance that any of 10 successive no-edge challengers is promoted (target <= alpha), and power.
@@ -32,6 +36,7 @@ import numpy as np
 from quant_assets.lib.costs import CostModelConfig
 from quant_assets.lib.evaluation.episodes import evaluate_policy, to_series
 from quant_assets.lib.evaluation.promotion import GateConfig, decide, spent_alpha
+from quant_assets.lib.evaluation.retrain import drift_test
 from quant_assets.lib.evaluation.statistics import ReturnSeries
 from quant_assets.lib.trading.bars import Bars, random_walk_bars
 from quant_assets.lib.trading.env import TradingEnvConfig
@@ -147,18 +152,35 @@ def report(kind: str, n: int, null_p: np.ndarray, edge_p: np.ndarray, alpha: flo
     )
 
 
+def drift(trials: int, sizes: list[int], alpha: float, rng: np.random.Generator) -> None:
+    for n in sizes:
+        null = np.mean([drift_test(list(rng.standard_t(4, n)), alpha)[0] for _ in range(trials)])
+        sd = math.sqrt(2.0)  # of Student-t(4)
+        power = np.mean(
+            [drift_test(list(rng.standard_t(4, n) - 0.5 * sd), alpha)[0] for _ in range(trials)]
+        )
+        print(
+            f"drift   {n:6d} episodes: false alarms {null:6.2%} (alpha {alpha:.0%})  "
+            f"power at -0.5 sd {power:6.1%}   [{trials} trials]",
+            flush=True,
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=2000)
-    ap.add_argument("--sizes", default="300,1000,3000,10000", help="bars of evidence")
+    ap.add_argument("--sizes", default="300,1000,3000,12000", help="bars of evidence")
     ap.add_argument("--market-sizes", default="1000,3000")
     ap.add_argument("--n-boot", type=int, default=299)
     ap.add_argument("--alpha", type=float, default=0.05)
     ap.add_argument("--phi", type=float, default=0.15, help="planted AR(1) coefficient")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--drift-episodes", default="8,16,32", help="episodes in the drift test")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     t0 = time.perf_counter()
+    sizes = [int(s) for s in args.drift_episodes.split(",") if s]
+    drift(args.trials, sizes, args.alpha, rng)
     for n in (int(s) for s in args.sizes.split(",") if s):
         null = np.array([direct_trial(rng, n, False, args.n_boot) for _ in range(args.trials)])
         edge = np.array([direct_trial(rng, n, True, args.n_boot) for _ in range(args.trials)])

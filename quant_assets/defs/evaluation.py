@@ -67,6 +67,7 @@ def _evaluate(
         EvaluationSettings,
         evaluate_stored_policy,
         fold_table,
+        folds_markdown,
         save_evaluation,
         stats_markdown,
     )
@@ -146,7 +147,10 @@ def _evaluate(
         "challenger_cost_bps_of_notional": round(challenger_stats.cost_total_bps, 4),
         "statistics": dg.MetadataValue.md(stats_markdown(stats)),
         "folds_table": dg.MetadataValue.json(folds),
-        "tear_sheet": dg.MetadataValue.md(f"{image}\n\n{stats_markdown(stats)}"),
+        "tear_sheet": dg.MetadataValue.md(
+            f"{image}\n\n### Pooled statistics\n\n{stats_markdown(stats)}"
+            f"\n\n### Walk-forward folds\n\n{folds_markdown(folds)}"
+        ),
         "report": dg.MetadataValue.path(store.uri(f"{prefix}/report.html")),
     }
     dashboard = training_dashboard_url(challenger_run)

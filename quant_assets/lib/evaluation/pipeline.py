@@ -353,3 +353,17 @@ def stats_markdown(stats: Sequence[PerformanceStats]) -> str:
         values = [fmt.format(getattr(s, attr)) for _, attr, fmt in cols]
         rows.append(f"| {s.policy} | " + " | ".join(values) + " |")
     return "\n".join(rows)
+
+
+def folds_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The per-fold table of :func:`fold_table` as markdown."""
+    lines = [
+        "| fold | policy | first bar (UTC) | bars | return % | Sharpe (ann.) | max DD % |",
+        "|---:|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['fold']} | {r['policy']} | {r['first_bar'][:16]} | {r['bars']:,} | "
+            f"{r['return_pct']:+.3f} | {r['sharpe_annual']:+.2f} | {r['max_drawdown_pct']:.3f} |"
+        )
+    return "\n".join(lines)

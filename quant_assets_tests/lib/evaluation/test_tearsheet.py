@@ -57,3 +57,11 @@ def test_render_html_embeds_png_and_tables() -> None:
     page = render_html(b"\x89PNG-bytes", stats, folds, title="t <1>", facts={"symbol": "SYN"})
     assert base64.b64encode(b"\x89PNG-bytes").decode() in page
     assert "t &lt;1&gt;" in page and "sharpe_annual" in page and "matched_null" in page
+
+
+def test_folds_markdown_one_line_per_row() -> None:
+    from quant_assets.lib.evaluation.pipeline import folds_markdown
+
+    _, _, folds = _evaluation()
+    md = folds_markdown(folds)
+    assert md.count("\n") == len(folds) + 1 and "| 1 | reversal |" in md
