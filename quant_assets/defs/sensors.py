@@ -91,6 +91,7 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
 RETRAIN_MIN_NEW_PARTITIONS_ENV = "QUANT_RETRAIN_MIN_NEW_PARTITIONS"
 RETRAIN_DRIFT_ALPHA_ENV = "QUANT_RETRAIN_DRIFT_ALPHA"  # false-alarm rate of the drift test
 RETRAIN_TIMESTEPS_ENV = "QUANT_RETRAIN_TIMESTEPS"  # overrides the training config's default
+RETRAIN_EMBARGO_ENV = "QUANT_RETRAIN_EMBARGO_SESSIONS"  # overrides the default embargo (1)
 
 
 @dg.sensor(
@@ -130,6 +131,8 @@ def retrain_sensor(
         training: dict[str, object] = {"reason": cause.reason}
         if os.environ.get(RETRAIN_TIMESTEPS_ENV):
             training["total_timesteps"] = int(os.environ[RETRAIN_TIMESTEPS_ENV])
+        if os.environ.get(RETRAIN_EMBARGO_ENV):
+            training["embargo_sessions"] = int(os.environ[RETRAIN_EMBARGO_ENV])
         requests.append(
             dg.RunRequest(
                 partition_key=symbol,

@@ -35,7 +35,10 @@ class TrainedPolicyConfig(dg.Config):
         description="train / validation / test fractions of the bars (test = the evidence)",
     )
     embargo_sessions: int = Field(
-        default=1, ge=1, description="whole sessions between the train and test blocks"
+        default=1,
+        ge=0,
+        description="whole sessions between the train and test blocks (0 only for one-session "
+        "smoke tests: without it serially correlated bars leak into the test)",
     )
     test_folds: int = Field(default=2, ge=1, description="walk-forward out-of-sample test folds")
     start_date: str | None = Field(default=None, description="first UTC day of data (inclusive)")
