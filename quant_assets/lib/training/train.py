@@ -522,4 +522,15 @@ def _validate(
         split="validation",
         policy=config.algorithm.lower(),
         cost_model_version=cost_params.version,
+        periods_per_year=_periods_per_year(bars),
     )
+
+
+def _periods_per_year(bars: Bars) -> float | None:
+    """Calendar-aware bars per year of the symbol's market (None without a symbol)."""
+    from quant_assets.lib.evaluation.statistics import bars_per_year
+    from quant_assets.lib.ticks.instruments import instrument_for
+
+    if not bars.symbol:
+        return None
+    return bars_per_year(instrument_for(bars.symbol).calendar, bars.bar_seconds)
