@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import psycopg
 import pytest
 import yaml
 
+from quant_assets.lib.ticks.manifest import ManifestEntry
 from quant_assets.lib.warehouse import EpisodeRecord, TrainingRun
 from quant_assets.lib.warehouse.timescale_backend import TimescaleWarehouse
 
@@ -194,9 +195,7 @@ def seed(wh: TimescaleWarehouse) -> None:
                 "rows_in": 1000,
                 "rows_clean": 990 if asset == "clean_ticks" else None,
                 "rows_quarantined": 10 if asset == "clean_ticks" else None,
-                "reasons": (
-                    '{"crossed_quote": 7, "price_outlier": 3}' if asset == "clean_ticks" else None
-                ),
+                "reasons": None,
             }
         )
     wh.record_run_failure(
@@ -207,6 +206,31 @@ def seed(wh: TimescaleWarehouse) -> None:
             "error": "line 3, column 'bid'",
             "failed_at": NOW - timedelta(hours=1),
         }
+    )
+    wh.upsert_tick_manifest(
+        [
+            ManifestEntry(
+                session_date=date(2024, 1, 2),
+                symbol=symbol,
+                market="XNYS",
+                status="built",
+                raw_rows=1000,
+                clean_rows=1000 - quarantined,
+                quarantined_rows=quarantined,
+                raw_version="r",
+                clean_version="c",
+                quarantine_version="q",
+                raw_key="k",
+                clean_key="k",
+                quarantine_key="k",
+                reasons=reasons,
+                built_at=NOW - timedelta(hours=1),
+            ).to_row()
+            for symbol, quarantined, reasons in (
+                ("SPY", 10, {"crossed_quote": 7, "price_outlier": 3}),
+                ("QQQ", 0, {}),
+            )
+        ]
     )
     wh.upsert_cost_model_params("SPY", "v1", NOW - timedelta(days=1), {"median_spread_bps": 1.0})
     wh.upsert_cost_model_params("ESZ4", "v1", NOW - timedelta(days=5), {"median_spread_bps": 2.0})
@@ -321,8 +345,9 @@ def test_grafana_worst_drawdown_is_the_largest_positive_drawdown(seeded_dsn: str
 def test_grafana_quarantine_by_rule_and_by_symbol(seeded_dsn: str) -> None:
     by_rule = {r["rule"]: int(r["quarantined_rows"]) for r in _rows(seeded_dsn, "ingestion", 9)}
     assert by_rule == {"crossed_quote": 7, "price_outlier": 3}
-    (spy,) = _rows(seeded_dsn, "ingestion", 10)
-    assert spy["symbol"] == "SPY" and float(spy["quarantine_pct"]) == 1.0
+    spy, qqq = _rows(seeded_dsn, "ingestion", 10)
+    assert (spy["symbol"], float(spy["quarantine_pct"])) == ("SPY", 1.0)
+    assert (qqq["symbol"], float(qqq["quarantine_pct"])) == ("QQQ", 0.0)
 
 
 def test_grafana_training_curves_by_step_for_runs_of_any_age(seeded_dsn: str) -> None:

@@ -83,6 +83,7 @@ def _evaluate(
         evaluation = evaluate_stored_policy(
             store,
             str(trained["artifact_prefix"]),
+            warehouse=wh,
             champion_prefix=artifact_prefix(symbol, champion) if champion else None,
             cache_dir=scratch_dir() / "artifact_cache",
             settings=EvaluationSettings(

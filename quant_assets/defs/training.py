@@ -16,7 +16,9 @@ from resources.warehouse import WarehouseResource
 TRAINING_GROUP = "research"
 GPU_POOL = "gpu"  # one slot per GPU: two trainings never share a device
 
-by_symbol = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
+# A symbol's policy reads its sessions through the manifest; in Dagster's graph it depends on
+# the market-session partitions as a whole (the symbol is not a partition dimension of ticks).
+by_symbol = dg.AllPartitionMapping()
 
 
 class TrainedPolicyConfig(dg.Config):
@@ -41,8 +43,8 @@ class TrainedPolicyConfig(dg.Config):
         "smoke tests: without it serially correlated bars leak into the test)",
     )
     test_folds: int = Field(default=2, ge=1, description="walk-forward out-of-sample test folds")
-    start_date: str | None = Field(default=None, description="first UTC day of data (inclusive)")
-    end_date: str | None = Field(default=None, description="last UTC day of data (inclusive)")
+    start_date: str | None = Field(default=None, description="first session of data (inclusive)")
+    end_date: str | None = Field(default=None, description="last session of data (inclusive)")
     checkpoint_every: int = 10_000
     reason: str = Field(default="manual", description="why this run was requested (sensors)")
 

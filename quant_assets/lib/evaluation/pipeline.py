@@ -36,8 +36,10 @@ from quant_assets.lib.evaluation.statistics import (
     sessions_per_year,
 )
 from quant_assets.lib.storage.object_store import ObjectStore
+from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.dataset import load_clean_ticks
 from quant_assets.lib.ticks.instruments import instrument_for
+from quant_assets.lib.ticks.manifest import ManifestStore
 from quant_assets.lib.trading import Bars, build_time_bars, calibrate_bars
 from quant_assets.lib.training.artifact import LoadedPolicy, load_policy
 from quant_assets.lib.training.pipeline import download_artifact
@@ -96,12 +98,15 @@ def trained_until_ns(policy: LoadedPolicy) -> int | None:
     return max(ends) if ends else None
 
 
-def policy_ticks(store: ObjectStore, policy: LoadedPolicy) -> tuple[str, Any]:
+def policy_ticks(
+    store: ObjectStore, warehouse: ManifestStore, policy: LoadedPolicy
+) -> tuple[str, Any]:
     """The clean ticks the policy was trained and split on, from its recorded partitions."""
     keys = [p["partition_key"] for p in policy.lineage["partitions"]]
     symbol = keys[0].split("|")[1]
-    days = [date.fromisoformat(k.split("|")[0]) for k in keys]
-    ticks, refs = load_clean_ticks(store, symbol, days)
+    days = {date.fromisoformat(k.split("|")[0]) for k in keys}
+    entries = manifest.read(warehouse, symbol=symbol, start=min(days), end=max(days))
+    ticks, refs = load_clean_ticks(store, [e for e in entries if e.session_date in days])
     recorded = {p["partition_key"]: p["data_version"] for p in policy.lineage["partitions"]}
     changed = [r.partition_key for r in refs if recorded.get(r.partition_key) != r.data_version]
     if changed:
@@ -112,8 +117,8 @@ def policy_ticks(store: ObjectStore, policy: LoadedPolicy) -> tuple[str, Any]:
     return symbol, ticks
 
 
-def policy_bars(store: ObjectStore, policy: LoadedPolicy) -> Bars:
-    symbol, ticks = policy_ticks(store, policy)
+def policy_bars(store: ObjectStore, warehouse: ManifestStore, policy: LoadedPolicy) -> Bars:
+    symbol, ticks = policy_ticks(store, warehouse, policy)
     return build_time_bars(ticks, policy.config.bar_interval, symbol=symbol)
 
 
@@ -128,6 +133,7 @@ def evaluate_stored_policy(
     store: ObjectStore,
     challenger_prefix: str,
     *,
+    warehouse: ManifestStore,
     champion_prefix: str | None,
     cache_dir: Path,
     settings: EvaluationSettings | None = None,
@@ -141,7 +147,7 @@ def evaluate_stored_policy(
         if champion_prefix and champion_prefix != challenger_prefix
         else None
     )
-    symbol, ticks = policy_ticks(store, challenger)
+    symbol, ticks = policy_ticks(store, warehouse, challenger)
     config = challenger.config
     bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
     splits = config.split.split(bars, min_bars=config.env.window + 2)

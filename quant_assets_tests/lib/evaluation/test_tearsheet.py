@@ -53,7 +53,7 @@ def test_fold_table_one_row_per_fold_and_policy() -> None:
 
 
 def test_render_html_embeds_png_and_tables() -> None:
-    series, stats, folds = _evaluation()
+    _, stats, folds = _evaluation()
     page = render_html(b"\x89PNG-bytes", stats, folds, title="t <1>", facts={"symbol": "SYN"})
     assert base64.b64encode(b"\x89PNG-bytes").decode() in page
     assert "t &lt;1&gt;" in page and "sharpe_annual" in page and "matched_null" in page
