@@ -161,6 +161,9 @@ def run_main_job(
                             # updates (train_timesteps / 512), still seconds on a laptop
                             "n_envs": 4,
                             "hyperparams": {"n_steps": 128, "batch_size": 128, "n_epochs": 4},
+                            # 4 sessions: train on 2 (costs calibrated on the first), embargo
+                            # the 3rd, test on the 4th
+                            "split_fractions": [0.6, 0.15, 0.25],
                         }
                     },
                     "episodes": {"config": {"episodes_per_fold": 4}},

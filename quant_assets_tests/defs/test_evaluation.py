@@ -29,6 +29,9 @@ def training(seed: int) -> dict[str, Any]:
                     "n_envs": 2,
                     "seed": seed,
                     "hyperparams": {"n_steps": 5, "batch_size": 10, "n_epochs": 1},
+                    # three sessions cannot hold >= 2 train days (a calibration ends at the
+                    # midnight after its session), an embargo session and a test session
+                    "embargo_sessions": 0,
                 }
             },
             "episodes": {"config": {"episodes_per_fold": 2, "min_episode_bars": 5}},

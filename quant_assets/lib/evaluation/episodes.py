@@ -1,12 +1,14 @@
 """Deterministic out-of-sample episodes for a policy and for naive baselines on the same windows.
 
 Episodes: the held-out bars are cut into ``n_episodes`` contiguous, equal-length windows of
-decisions (from the first bar with a full feature window to the second-to-last bar). Episode
-``k`` starts flat at its first bar; features may look back into the previous window (they are
-causal and still held-out), so no bars are wasted on warm-up except the first ``window``.
-Consecutive episodes share one boundary instant (``end_ts`` of ``k`` = ``start_ts`` of ``k+1``)
-but their PnL intervals do not overlap. Windows are identical for every policy, which is what
-makes the paired comparison in :mod:`quant_assets.lib.evaluation.promotion` valid. Episodes
+decisions (from the first bar with a full feature window to the third-to-last bar: a decision
+fills in the next bar, and the episode's closing exit in the one after). Episode ``k`` starts
+flat at its first bar and ends flat (liquidated at the env's fill model); features may look back
+into the previous window (they are causal and still held-out), so no bars are wasted on warm-up
+except the first ``window``. Consecutive episodes share one boundary instant (``end_ts`` of ``k``
+= ``start_ts`` of ``k+1``); the exit of ``k`` fills in the first fill bar of ``k+1``.
+Windows are identical for every policy, which is what makes the paired comparison in
+:mod:`quant_assets.lib.evaluation.promotion` valid. Episodes
 shorter than ``min_episode_bars`` are refused (:class:`InsufficientEvidenceError`): an 11-bar
 episode says nothing about a policy.
 
@@ -117,9 +119,12 @@ class EpisodeResult:
         }
 
 
-def default_periods_per_year(bar_seconds: float, session_seconds: float) -> float:
-    """252 sessions of ``session_seconds``: the fallback when no exchange calendar is known."""
-    return TRADING_DAYS_PER_YEAR * session_seconds / bar_seconds
+def default_periods_per_year(
+    bar_seconds: float, session_seconds: float, sessions_per_year: float = TRADING_DAYS_PER_YEAR
+) -> float:
+    """Sessions a year of ``session_seconds`` (as the cost calibration recorded them for the
+    market): the fallback when no exchange calendar is passed."""
+    return sessions_per_year * session_seconds / bar_seconds
 
 
 def annualised_sharpe(equity: FloatArray, periods_per_year: float) -> float:
@@ -144,13 +149,13 @@ def episode_windows(n_bars: int, window: int, n_episodes: int) -> list[tuple[int
     """``(start bar, n_steps)`` of ``n_episodes`` contiguous windows over the decision bars."""
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
-    total = n_bars - 1 - window
+    total = n_bars - 2 - window  # the last decision's exit fills in the last bar
     if total < n_episodes:
         raise ValueError(
             f"{n_bars} bars give {max(total, 0)} decisions after the {window}-bar feature window;"
             f" cannot make {n_episodes} episodes"
         )
-    edges = np.linspace(window, n_bars - 1, n_episodes + 1).round().astype(int).tolist()
+    edges = np.linspace(window, n_bars - 2, n_episodes + 1).round().astype(int).tolist()
     return [(edges[k], edges[k + 1] - edges[k]) for k in range(n_episodes)]
 
 
@@ -173,7 +178,10 @@ def run_episode(
     the observation's last slot (the env's position / max position)."""
     levels = [float(x) for x in env.config.discrete_levels]
     discrete = env.config.action_type == "discrete"
-    obs, info = env.reset(options=None if start is None else {"start": start})
+    options: dict[str, int] = {} if start is None else {"start": start}
+    if n_steps is not None:
+        options["steps"] = n_steps  # the env truncates (and liquidates) exactly there
+    obs, info = env.reset(options=options or None)
     first = int(info["start_index"])
     ep_reward = 0.0
     steps = 0
@@ -194,14 +202,16 @@ def run_episode(
     s = env.episode_summary()
     costs: dict[str, float] = s["costs"]
     curve = np.asarray(s["equity_curve"], dtype=np.float64)
+    if curve.size > steps + 1:  # the closing exit's own PnL: part of the episode's last bar
+        curve = np.r_[curve[:steps], curve[-1]]
     n_ret = max(curve.size - 1, 0)
     ts = np.asarray(env.bars.ts[first + 1 : first + 1 + n_ret], dtype=np.int64)
-    if ts.size < n_ret:  # a final liquidation step without its own bar: stamp it at the last bar
-        ts = np.r_[ts, np.full(n_ret - ts.size, int(env.bars.ts[-1]))].astype(np.int64)
     ppy = (
         periods_per_year
         if periods_per_year is not None
-        else default_periods_per_year(env.bars.bar_seconds, env.cost_config.session_seconds)
+        else default_periods_per_year(
+            env.bars.bar_seconds, env.params.session_seconds, env.params.sessions_per_year
+        )
     )
     return EpisodeResult(
         episode_id=episode_id,
@@ -363,7 +373,9 @@ def evaluate_policy(
     ppy = (
         periods_per_year
         if periods_per_year is not None
-        else default_periods_per_year(bars.bar_seconds, env.cost_config.session_seconds)
+        else default_periods_per_year(
+            bars.bar_seconds, env.params.session_seconds, env.params.sessions_per_year
+        )
     )
 
     def run_all(name: str, make: Callable[[int], Callable[[Obs], Any]]) -> list[EpisodeResult]:

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.evaluation.episodes import (
     BASELINES,
     EpisodeResult,
@@ -122,6 +123,13 @@ def policy_bars(store: ObjectStore, warehouse: ManifestStore, policy: LoadedPoli
     return build_time_bars(ticks, policy.config.bar_interval, symbol=symbol)
 
 
+def recorded_params(policy: LoadedPolicy, train: Bars) -> CalibratedParams:
+    """The exact cost calibration the policy was trained with (stored in its lineage); older
+    artifacts without one: a calibration on ``train``."""
+    stored = policy.lineage.get("cost_model_params")
+    return CalibratedParams.model_validate(stored) if stored else calibrate_bars(train)
+
+
 def _window(bars: Bars, first_ns: int, last_ns: int, lookback: int) -> Bars:
     """Bars ending in ``[first_ns, last_ns]`` plus ``lookback`` bars before (feature warm-up)."""
     lo = int(np.searchsorted(bars.ts, first_ns, side="left"))
@@ -150,8 +158,9 @@ def evaluate_stored_policy(
     symbol, ticks = policy_ticks(store, warehouse, challenger)
     config = challenger.config
     bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
-    splits = config.split.split(bars, min_bars=config.env.window + 2)
+    splits = config.split.split(bars, min_bars=config.env.window + 3)
     train, test = splits["train"], splits["test"]
+    params = recorded_params(challenger, train)
     calendar = instrument_for(symbol).calendar
     bpy = bars_per_year(calendar, bars.bar_seconds)
     folds = config.split.test_folds
@@ -160,7 +169,8 @@ def evaluate_stored_policy(
         challenger,
         test,
         n_episodes=n_episodes,
-        cost_params=calibrate_bars(train),
+        cost_config=params.config,
+        cost_params=params,
         env_config=config.env,
         seed=cfg.seed,
         split="test",
@@ -185,11 +195,13 @@ def evaluate_stored_policy(
         if trained_end is not None and trained_end // NS_PER_DAY + embargo >= first // NS_PER_DAY:
             comparable_from = (trained_end // NS_PER_DAY + embargo + 1) * NS_PER_DAY
         champ_train = champ_bars.slice(0, max(int(np.searchsorted(champ_bars.ts, train.ts[-1])), 2))
+        champ_params = recorded_params(champion, champ_train)
         results += evaluate_policy(
             champion,
             window,
             n_episodes=n_episodes,
-            cost_params=calibrate_bars(champ_train),
+            cost_config=champ_params.config,
+            cost_params=champ_params,
             env_config=own.env,
             seed=cfg.seed,
             split="test",

@@ -59,10 +59,10 @@ def test_evaluate_policy_all_policies_share_contiguous_utc_windows() -> None:
     w = windows["short"]
     assert all(a[1] == b[0] for a, b in itertools.pairwise(w))  # contiguous
     assert all(s < e and s.tzinfo == UTC for s, e in w)
-    assert sum(r.n_steps for r in _by(results, "short")) == len(BARS) - 1 - ENV.window
+    assert sum(r.n_steps for r in _by(results, "short")) == len(BARS) - 2 - ENV.window
     first = BARS.ts[ENV.window] // 1000
     assert w[0][0] == w[0][0].fromtimestamp(first / 1e6, tz=UTC)
-    assert w[-1][1] - w[0][0] == timedelta(seconds=BARS.bar_seconds * (len(BARS) - 1 - ENV.window))
+    assert w[-1][1] - w[0][0] == timedelta(seconds=BARS.bar_seconds * (len(BARS) - 2 - ENV.window))
 
 
 def test_evaluate_policy_flat_baseline_zero_pnl_zero_costs() -> None:
@@ -127,7 +127,7 @@ def test_evaluate_policy_more_episodes_than_decisions_raises() -> None:
 
 def test_episode_windows_cover_decisions_without_gaps() -> None:
     w = episode_windows(100, 8, 7)
-    assert w[0][0] == 8 and sum(n for _, n in w) == 91
+    assert w[0][0] == 8 and sum(n for _, n in w) == 90  # 100 bars - 2 - window
     assert all(a[0] + a[1] == b[0] for a, b in itertools.pairwise(w))
 
 
@@ -190,8 +190,9 @@ def test_evaluate_policy_folds_group_consecutive_episodes() -> None:
 def test_to_series_pools_bars_with_timestamps_and_money() -> None:
     results = _by(evaluate_policy(_short, BARS, n_episodes=3, env_config=ENV, folds=3), "policy")
     s = to_series(results, ENV.capital)
-    assert s.n_bars == len(BARS) - 1 - ENV.window and s.n_episodes == 3
-    np.testing.assert_array_equal(s.ts, BARS.ts[ENV.window + 1 :])
+    # decisions run to the third-to-last bar: the last decision's exit fills in the last bar
+    assert s.n_bars == len(BARS) - 2 - ENV.window and s.n_episodes == 3
+    np.testing.assert_array_equal(s.ts, BARS.ts[ENV.window + 1 : -1])
     assert np.all(np.diff(s.ts) > 0) and set(s.fold.tolist()) == {0, 1, 2}
     first = results[0]
     np.testing.assert_allclose(
