@@ -550,12 +550,26 @@ class MetricsWriter:
                 stopping = self._closing and cols is None
             if cols is not None:
                 self._handle(cols)
+            self._spill_waiting()
             try:
-                self._replay()
+                # One segment at a time while rows wait in memory: they are spooled behind it
+                # (a cheap disk append, order kept), so a long replay after an outage never
+                # fills memory and blocks log(): the backlog waits on disk, not in the trainings.
+                waiting = bool(self._sealed) or bool(self._buf[0])
+                self._replay(limit=1 if waiting else None)
             except Exception as exc:  # never let the thread die: rows would be stranded
                 self._note_error(f"replay: {exc!r}")
             if stopping:
                 return
+
+    def _spill_waiting(self) -> None:
+        """While spooled segments wait for replay, every sealed batch queues behind them."""
+        while len(self.spool):
+            with self._cond:
+                cols = self._sealed.popleft() if self._sealed else None
+            if cols is None:
+                return
+            self._handle(cols)  # the spool is not empty: appended to it
 
     def _handle(self, cols: _Columns) -> None:
         n = len(cols[0])
@@ -584,8 +598,14 @@ class MetricsWriter:
             self._pending -= n
             self._cond.notify_all()
 
-    def _replay(self) -> None:
-        while (seg := self.spool.peek()) is not None and self._sink_usable():
+    def _replay(self, limit: int | None = None) -> None:
+        done = 0
+        while (
+            (limit is None or done < limit)
+            and (seg := self.spool.peek()) is not None
+            and self._sink_usable()
+        ):
+            done += 1
             try:
                 batch = Spool.read(seg)
             except (OSError, pa.ArrowInvalid) as exc:
