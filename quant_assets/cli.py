@@ -63,7 +63,7 @@ def _expand(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
 
 @main.command()
 @click.option("--start", "start", default="2024-01-02", show_default=True, help="first day (UTC)")
-@click.option("--days", default=3, show_default=True, help="number of consecutive days")
+@click.option("--days", default=4, show_default=True, help="number of consecutive days")
 @click.option("--symbols", default="SYNA,SYNB,SYNC", show_default=True, help="synthetic symbols")
 @click.option(
     "--vendor-files",

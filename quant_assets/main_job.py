@@ -91,7 +91,7 @@ def run_main_job(
     instance: dg.DagsterInstance | None = None,
     settings: Settings | None = None,
     train_symbol: str | None = None,
-    train_timesteps: int = 2_048,
+    train_timesteps: int = 4_096,
 ) -> MainJobReport:
     instance = instance or dg.DagsterInstance.get()
     settings = settings or Settings.from_env()
@@ -163,9 +163,19 @@ def run_main_job(
             run_config={
                 "ops": {
                     "trained_policy": {
-                        "config": {"total_timesteps": train_timesteps, "reason": "quant demo"}
+                        "config": {
+                            "total_timesteps": train_timesteps,
+                            "reason": "quant demo",
+                            # 4 envs x 128 steps per update: a learning curve of several
+                            # updates (train_timesteps / 512), still seconds on a laptop
+                            "n_envs": 4,
+                            "hyperparams": {"n_steps": 128, "batch_size": 128, "n_epochs": 4},
+                            # 4 sessions: train on 2 (costs calibrated on the first), embargo
+                            # the 3rd, test on the 4th
+                            "split_fractions": [0.6, 0.15, 0.25],
+                        }
                     },
-                    "episodes": {"config": {"n_episodes": 4}},
+                    "episodes": {"config": {"episodes_per_fold": 4}},
                 }
             },
         )

@@ -276,6 +276,8 @@ def dagster_dev(home: Path, data_root: Path, log: Path) -> Iterator[DagsterDev]:
         QUANT_LANDING_SENSOR_INTERVAL_S=str(LANDING_INTERVAL_S),
         QUANT_RETRAIN_SENSOR_INTERVAL_S=str(RETRAIN_INTERVAL_S),
         QUANT_RETRAIN_TIMESTEPS=str(TRAINING_TIMESTEPS),
+        # one landed session cannot hold train, an embargo session and test: no embargo here
+        QUANT_RETRAIN_EMBARGO_SESSIONS="0",
         PYTHONUNBUFFERED="1",
     )
     dagster = Path(sys.executable).with_name("dagster")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ import psycopg
 import pytest
 import yaml
 
+from quant_assets.lib.ticks.manifest import ManifestEntry
 from quant_assets.lib.warehouse import EpisodeRecord, TrainingRun
 from quant_assets.lib.warehouse.timescale_backend import TimescaleWarehouse
 
@@ -148,7 +149,7 @@ def seed(wh: TimescaleWarehouse) -> None:
             start_ts=NOW - timedelta(days=3, hours=10 - i),
             end_ts=NOW - timedelta(days=3, hours=9 - i),
             ep_reward=0.1 * i - (0.2 if policy == "flat" else 0.0),
-            max_dd=-0.01 * (i + 1),
+            max_dd=0.01 * (i + 1),  # drawdowns are positive fractions
             final_pnl=10.0 * i,
             sharpe=0.5,
             turnover=1.0,
@@ -205,6 +206,31 @@ def seed(wh: TimescaleWarehouse) -> None:
             "error": "line 3, column 'bid'",
             "failed_at": NOW - timedelta(hours=1),
         }
+    )
+    wh.upsert_tick_manifest(
+        [
+            ManifestEntry(
+                session_date=date(2024, 1, 2),
+                symbol=symbol,
+                market="XNYS",
+                status="built",
+                raw_rows=1000,
+                clean_rows=1000 - quarantined,
+                quarantined_rows=quarantined,
+                raw_version="r",
+                clean_version="c",
+                quarantine_version="q",
+                raw_key="k",
+                clean_key="k",
+                quarantine_key="k",
+                reasons=reasons,
+                built_at=NOW - timedelta(hours=1),
+            ).to_row()
+            for symbol, quarantined, reasons in (
+                ("SPY", 10, {"crossed_quote": 7, "price_outlier": 3}),
+                ("QQQ", 0, {}),
+            )
+        ]
     )
     wh.upsert_cost_model_params("SPY", "v1", NOW - timedelta(days=1), {"median_spread_bps": 1.0})
     wh.upsert_cost_model_params("ESZ4", "v1", NOW - timedelta(days=5), {"median_spread_bps": 2.0})
@@ -293,3 +319,42 @@ def test_grafana_panel_sql_on_seeded_tsdb_returns_rows_with_declared_columns(
             organize["options"]["indexByName"], key=organize["options"]["indexByName"].get
         )
         assert columns == declared
+
+
+def _panel(dashboard: str, panel_id: int) -> dict[str, Any]:
+    (panel,) = [
+        p
+        for p in load(GRAFANA / "dashboards" / f"{dashboard}.json")["panels"]
+        if p["id"] == panel_id
+    ]
+    return panel
+
+
+def _rows(dsn: str, dashboard: str, panel_id: int) -> list[dict[str, Any]]:
+    variables = resolve_variables(dsn, load(GRAFANA / "dashboards" / f"{dashboard}.json"))
+    sql = render(_panel(dashboard, panel_id)["targets"][0]["rawSql"], variables, timescaledb=True)
+    columns, rows = run_sql(dsn, sql)
+    return [dict(zip(columns, r, strict=True)) for r in rows]
+
+
+def test_grafana_worst_drawdown_is_the_largest_positive_drawdown(seeded_dsn: str) -> None:
+    rows = _rows(seeded_dsn, "evaluation", 1)
+    assert {float(r["worst_drawdown_pct"]) for r in rows} == {5.0}  # max of 1..5 %
+
+
+def test_grafana_quarantine_by_rule_and_by_symbol(seeded_dsn: str) -> None:
+    by_rule = {r["rule"]: int(r["quarantined_rows"]) for r in _rows(seeded_dsn, "ingestion", 9)}
+    assert by_rule == {"crossed_quote": 7, "price_outlier": 3}
+    spy, qqq = _rows(seeded_dsn, "ingestion", 10)
+    assert (spy["symbol"], float(spy["quarantine_pct"])) == ("SPY", 1.0)
+    assert (qqq["symbol"], float(qqq["quarantine_pct"])) == ("QQQ", 0.0)
+
+
+def test_grafana_training_curves_by_step_for_runs_of_any_age(seeded_dsn: str) -> None:
+    panel = _panel("training", 6)
+    assert panel["type"] == "xychart" and panel["repeat"] == "metric"
+    assert "$__timeFilter" not in panel["targets"][0]["rawSql"]  # old runs are not cut off
+    rows = _rows(seeded_dsn, "training", 6)
+    done = [int(r["step"]) for r in rows if r["run_id"] == "run-done"]
+    assert done == sorted(done) and len(done) == 2 * 30  # both metrics, every step
+    assert load(GRAFANA / "dashboards" / "training.json")["time"]["from"] == "now-30d"

@@ -1,23 +1,20 @@
-"""episodes (out-of-sample evaluation) and policy_promotion (champion/challenger gate)."""
+"""episodes (walk-forward out-of-sample evaluation + tear sheet) and policy_promotion (the gate)."""
 
 import base64
-import os
 from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
-import numpy as np
 from pydantic import Field
 
 from quant_assets.defs.partitions import symbol_partitions
 from quant_assets.defs.retries import retry_transient
-from quant_assets.defs.training import TRAINING_GROUP, scratch_dir
-from quant_assets.lib.evaluation.episodes import EpisodeResult
+from quant_assets.defs.training import TRAINING_GROUP, scratch_dir, training_dashboard_url
 from quant_assets.lib.warehouse.base import EpisodeRecord
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
-GRAFANA_URL_ENV = "QUANT_GRAFANA_URL"
+EVALUATIONS_PREFIX = "evaluations"
 
 
 def latest_metadata(
@@ -33,7 +30,10 @@ def latest_metadata(
 
 
 class EpisodesConfig(dg.Config):
-    n_episodes: int = Field(default=8, ge=2)
+    episodes_per_fold: int = Field(default=4, ge=1, description="episodes in each test fold")
+    min_episode_bars: int = Field(
+        default=30, ge=2, description="refuse to evaluate on episodes shorter than this (bars)"
+    )
     seed: int = 0
 
 
@@ -42,8 +42,9 @@ class EpisodesConfig(dg.Config):
     group_name=TRAINING_GROUP,
     kinds={"duckdb", "timescaledb"},
     deps=["trained_policy"],
-    description="Deterministic out-of-sample episodes on the policy's test split, with the "
-    "current champion and flat / buy-and-hold / random baselines on the same windows.",
+    description="Out-of-sample evaluation over the policy's walk-forward test folds: the "
+    "challenger, the current champion (with its own config) and flat / buy-and-hold / "
+    "turnover-matched null baselines on the same bars; pooled statistics and a tear sheet.",
 )
 def episodes(
     context: dg.AssetExecutionContext,
@@ -61,24 +62,38 @@ def _evaluate(
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    from quant_assets.lib.evaluation.episodes import equity_curve_png
-    from quant_assets.lib.evaluation.pipeline import evaluate_stored_policy, summary_markdown
+    from quant_assets.lib.evaluation.episodes import InsufficientEvidenceError
+    from quant_assets.lib.evaluation.pipeline import (
+        EvaluationSettings,
+        evaluate_stored_policy,
+        fold_table,
+        folds_markdown,
+        save_evaluation,
+        stats_markdown,
+    )
     from quant_assets.lib.evaluation.registry import champion_id
+    from quant_assets.lib.evaluation.tearsheet import render_html, render_png
     from quant_assets.lib.training.pipeline import artifact_prefix
 
     symbol = context.partition_key
     trained = latest_metadata(context, "trained_policy", symbol)
     store, wh = object_store.get_store(), warehouse.get_warehouse()
     champion = champion_id(wh, symbol)
-    evaluation = evaluate_stored_policy(
-        store,
-        str(trained["artifact_prefix"]),
-        warehouse=wh,
-        champion_prefix=artifact_prefix(symbol, champion) if champion else None,
-        n_episodes=config.n_episodes,
-        cache_dir=scratch_dir() / "artifact_cache",
-        seed=config.seed,
-    )
+    try:
+        evaluation = evaluate_stored_policy(
+            store,
+            str(trained["artifact_prefix"]),
+            warehouse=wh,
+            champion_prefix=artifact_prefix(symbol, champion) if champion else None,
+            cache_dir=scratch_dir() / "artifact_cache",
+            settings=EvaluationSettings(
+                episodes_per_fold=config.episodes_per_fold,
+                min_episode_bars=config.min_episode_bars,
+                seed=config.seed,
+            ),
+        )
+    except InsufficientEvidenceError as exc:
+        raise dg.Failure(f"not enough out-of-sample evidence for {symbol}: {exc}") from exc
     challenger_run = str(evaluation.challenger.lineage["run_id"])
     runs = {evaluation.challenger.name: challenger_run}
     if evaluation.champion is not None:
@@ -88,46 +103,71 @@ def _evaluate(
             **r.to_row(runs.get(r.policy, challenger_run)),
             evaluation_id=context.run.run_id,
             policy=r.policy,
+            fold=r.fold,
         )
         for r in evaluation.results
     )
-    png = equity_curve_png(evaluation.results)
-    png_key = f"evaluations/{symbol}/{context.run.run_id}/equity.png"
-    store.write_bytes(png_key, png)
-    grafana = os.environ.get(GRAFANA_URL_ENV, "http://localhost:3000")
-    return dg.MaterializeResult(
-        metadata={
-            "evaluation_id": context.run.run_id,
-            "challenger": evaluation.challenger.name,
-            "challenger_policy_id": evaluation.challenger.policy_id,
-            "champion": evaluation.champion.name if evaluation.champion else None,
-            "champion_policy_id": evaluation.champion.policy_id if evaluation.champion else None,
-            "episodes": len(evaluation.results),
-            "summary": dg.MetadataValue.md(summary_markdown(evaluation.results)),
-            "equity_curve": dg.MetadataValue.md(
-                f"![equity](data:image/png;base64,{base64.b64encode(png).decode()})"
-            ),
-            "equity_curve_uri": dg.MetadataValue.path(store.uri(png_key)),
-            "training_metrics_dashboard": dg.MetadataValue.url(
-                f"{grafana}/d/quant-training/training?var-run_id={challenger_run}"
-            ),
-        }
-    )
+    prefix = f"{EVALUATIONS_PREFIX}/{symbol}/{context.run.run_id}"
+    save_evaluation(store, prefix, evaluation)
+    series = evaluation.series()
+    stats = evaluation.stats()
+    folds = fold_table(series, evaluation.bars_per_year)
+    challenger_stats = stats[0]
+    title = f"{symbol}: {evaluation.challenger.name} out of sample ({evaluation.folds} folds)"
+    png = render_png(series, stats, folds, bars_per_year=evaluation.bars_per_year, title=title)
+    facts = {
+        "symbol": symbol,
+        "calendar": evaluation.calendar,
+        "bar (s)": evaluation.bar_seconds,
+        "bars per year": round(evaluation.bars_per_year),
+        "challenger": evaluation.challenger.name,
+        "champion": evaluation.champion.name if evaluation.champion else "none (vs flat)",
+        "evaluation_id": context.run.run_id,
+    }
+    report = render_html(png, stats, folds, title=title, facts=facts)
+    store.write_bytes(f"{prefix}/tearsheet.png", png)
+    store.write_bytes(f"{prefix}/report.html", report.encode())
+    image = f"![tear sheet](data:image/png;base64,{base64.b64encode(png).decode()})"
+    metadata: dict[str, Any] = {
+        "evaluation_id": context.run.run_id,
+        "evaluation_prefix": prefix,
+        "challenger": evaluation.challenger.name,
+        "challenger_policy_id": evaluation.challenger.policy_id,
+        "champion": evaluation.champion.name if evaluation.champion else None,
+        "champion_policy_id": evaluation.champion.policy_id if evaluation.champion else None,
+        "episodes": len(evaluation.of(evaluation.challenger.name)),
+        "folds": evaluation.folds,
+        "test_bars": challenger_stats.n_bars,
+        "test_sessions": round(challenger_stats.sessions, 2),
+        "calendar": evaluation.calendar,
+        "bars_per_year": round(evaluation.bars_per_year),
+        "challenger_sharpe_annual": round(challenger_stats.sharpe_annual, 4),
+        "challenger_sortino_annual": round(challenger_stats.sortino_annual, 4),
+        "challenger_total_return_pct": round(challenger_stats.total_return_pct, 6),
+        "challenger_max_drawdown_pct": round(challenger_stats.max_drawdown_pct, 6),
+        "challenger_cost_bps_of_notional": round(challenger_stats.cost_total_bps, 4),
+        "statistics": dg.MetadataValue.md(stats_markdown(stats)),
+        "folds_table": dg.MetadataValue.json(folds),
+        "tear_sheet": dg.MetadataValue.md(
+            f"{image}\n\n### Pooled statistics\n\n{stats_markdown(stats)}"
+            f"\n\n### Walk-forward folds\n\n{folds_markdown(folds)}"
+        ),
+        "report": dg.MetadataValue.path(store.uri(f"{prefix}/report.html")),
+    }
+    dashboard = training_dashboard_url(challenger_run)
+    if dashboard:
+        metadata["training_metrics_dashboard"] = dg.MetadataValue.url(dashboard)
+    return dg.MaterializeResult(metadata=metadata)
 
 
 class PromotionConfig(dg.Config):
-    metric: str = "final_pnl"
-    margin: float = Field(default=0.0, ge=0, description="required improvement, metric units")
-    n_boot: int = 2000
-    alpha: float = 0.05
-    seed: int = 0
-
-
-def _episode(row: dict[str, Any]) -> EpisodeResult:
-    return EpisodeResult(
-        **{k: row[k] for k in EpisodeResult.__dataclass_fields__ if k in row},
-        equity_curve=np.zeros(0),
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="family-wise per champion")
+    margin_bps_per_session: float = Field(
+        default=0.5, ge=0, description="required excess return, bps of capital per session"
     )
+    min_bars: int = Field(default=300, ge=2, description="least paired bars to decide on")
+    n_boot: int = Field(default=999, ge=99)
+    seed: int = 0
 
 
 @dg.asset(
@@ -135,38 +175,52 @@ def _episode(row: dict[str, Any]) -> EpisodeResult:
     group_name=TRAINING_GROUP,
     kinds={"duckdb", "timescaledb"},
     deps=["episodes"],
-    description="Promotes the challenger to production:<symbol> only if it beats the champion "
-    "(or the flat baseline) out of sample, net of costs, by the margin with a paired bootstrap.",
+    description="Promotes the challenger to production:<symbol> only if its per-bar excess "
+    "return over the champion (or flat), net of costs, beats the margin under a studentised "
+    "block bootstrap at an alpha spent across every challenger tried against this champion.",
 )
 def policy_promotion(
-    context: dg.AssetExecutionContext, config: PromotionConfig, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    config: PromotionConfig,
+    object_store: ObjectStoreResource,
+    warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    from quant_assets.lib.evaluation.promotion import decide
+    from quant_assets.lib.evaluation.pipeline import after, load_evaluation
+    from quant_assets.lib.evaluation.promotion import GateConfig, decide
     from quant_assets.lib.evaluation.registry import production_alias
 
     symbol = context.partition_key
     evaluated = latest_metadata(context, "episodes", symbol)
-    wh = warehouse.get_warehouse()
-    rows = wh.query(
-        "SELECT * FROM episodes WHERE evaluation_id = :e ORDER BY policy, episode_id",
-        {"e": evaluated["evaluation_id"]},
-    ).to_pylist()
-
-    def of(name: object) -> list[EpisodeResult]:
-        return [_episode(r) for r in rows if r["policy"] == name]
-
-    champion = of(evaluated["champion"]) if evaluated.get("champion") else None
-    decision = decide(
-        of(evaluated["challenger"]),
-        champion,
-        flat=of("flat"),
-        metric=config.metric,
-        margin=config.margin,
-        n_boot=config.n_boot,
-        alpha=config.alpha,
-        seed=config.seed,
-    )
+    wh, store = warehouse.get_warehouse(), object_store.get_store()
+    summary, series = load_evaluation(store, str(evaluated["evaluation_prefix"]))
     alias = production_alias(symbol)
+    before = wh.get_alias(alias)
+    champion_id = evaluated.get("champion_policy_id")
+    since = (
+        before.updated_at
+        if before is not None and champion_id
+        else datetime(1970, 1, 1, tzinfo=UTC)
+    )
+    tried = wh.query_named(
+        "challengers_tried",
+        {"symbol": symbol, "champion": champion_id or "", "since": since},
+    ).to_pylist()[0]["n"]
+    start = summary.get("comparable_from_ns") if champion_id else None
+    challenger = after(series[summary["challenger"]], start)
+    reference = after(series[summary["champion"]], start) if summary.get("champion") else None
+    decision = decide(
+        challenger,
+        reference,
+        config=GateConfig(
+            alpha=config.alpha,
+            margin_bps_per_session=config.margin_bps_per_session,
+            min_bars=config.min_bars,
+            n_boot=config.n_boot,
+            seed=config.seed,
+        ),
+        n_tried=int(tried) + 1,
+        bars_per_session=float(summary["bars_per_session"]),
+    )
     if decision.promote:
         wh.set_alias(alias, str(evaluated["challenger_policy_id"]))
     current = wh.get_alias(alias)
@@ -176,26 +230,64 @@ def policy_promotion(
             "symbol": symbol,
             "alias": alias,
             "challenger": evaluated["challenger_policy_id"],
-            "champion": evaluated.get("champion_policy_id"),
+            "champion": champion_id,
             "promoted": decision.promote,
             "reason": decision.reason,
-            "metric": decision.metric,
-            "margin": decision.margin,
-            "n_episodes": decision.n,
-            "mean_diff": decision.mean_diff,
-            "ci_low": decision.ci_low,
-            "ci_high": decision.ci_high,
-            "lower_bound": decision.lower_bound,
+            "metric": "excess_return_bps_per_bar",
+            "margin": decision.margin_bps_per_bar,
+            "n_episodes": int(evaluated.get("episodes") or 0),
+            "mean_diff": decision.mean_excess_bps_per_bar,
+            "ci_low": decision.ci_low_bps_per_bar,
+            "ci_high": decision.ci_high_bps_per_bar,
+            "lower_bound": decision.lower_bound_bps_per_bar,
             "p_value": decision.p_value,
             "decided_at": datetime.now(tz=UTC),
+            "n_bars": decision.n_bars,
+            "n_tried": decision.n_tried,
+            "alpha_spent": decision.alpha_spent,
+            "deflated_sharpe": decision.deflated_sharpe,
+            "report_uri": store.uri(f"{evaluated['evaluation_prefix']}/report.html"),
         }
     )
+    history = wh.query_named("promotion_history", {"symbol": symbol, "limit": 20}).to_pylist()
     return dg.MaterializeResult(
         metadata={
             "promoted": decision.promote,
             "reason": decision.reason,
             "production": current.policy_id if current else None,
             "previous": current.previous_policy_id if current else None,
+            "champion_since": current.updated_at.isoformat() if current else None,
+            "challengers_tried_vs_champion": decision.n_tried,
+            "alpha_spent": decision.alpha_spent,
+            "p_value": decision.p_value,
+            "mean_excess_bps_per_bar": decision.mean_excess_bps_per_bar,
+            "paired_bars": decision.n_bars,
             "decision": dg.MetadataValue.json(decision.to_dict()),
+            "champion_view": dg.MetadataValue.md(champion_markdown(symbol, current, history)),
         }
     )
+
+
+def champion_markdown(symbol: str, current: Any, history: list[dict[str, Any]]) -> str:
+    """Current champion, the alias it replaced, and the symbol's decisions (newest first)."""
+    lines = [
+        f"**production:{symbol}** = `{current.policy_id if current else 'none (flat)'}`"
+        + (f" since {current.updated_at:%Y-%m-%d %H:%M UTC}" if current else ""),
+        f"**previous** = `{current.previous_policy_id if current else None}`",
+        "",
+        "| decided (UTC) | challenger | champion | promoted | p | alpha_k | k | bars |"
+        " excess bps/bar |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+
+    def num(h: dict[str, Any], key: str, fmt: str) -> str:
+        return "" if h.get(key) is None else format(h[key], fmt)
+
+    for h in history:
+        lines.append(
+            f"| {h['decided_at']:%Y-%m-%d %H:%M} | `{str(h['challenger'])[:12]}` | "
+            f"`{str(h['champion'] or 'flat')[:12]}` | {'yes' if h['promoted'] else 'no'} | "
+            f"{num(h, 'p_value', '.4f')} | {num(h, 'alpha_spent', '.4f')} | "
+            f"{num(h, 'n_tried', 'd')} | {num(h, 'n_bars', 'd')} | {num(h, 'mean_diff', '.4g')} |"
+        )
+    return "\n".join(lines)

@@ -94,8 +94,9 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
 
 
 RETRAIN_MIN_NEW_PARTITIONS_ENV = "QUANT_RETRAIN_MIN_NEW_PARTITIONS"
-RETRAIN_MAX_SHARPE_DROP_ENV = "QUANT_RETRAIN_MAX_SHARPE_DROP"
+RETRAIN_DRIFT_ALPHA_ENV = "QUANT_RETRAIN_DRIFT_ALPHA"  # false-alarm rate of the drift test
 RETRAIN_TIMESTEPS_ENV = "QUANT_RETRAIN_TIMESTEPS"  # overrides the training config's default
+RETRAIN_EMBARGO_ENV = "QUANT_RETRAIN_EMBARGO_SESSIONS"  # overrides the default embargo (1)
 
 
 @dg.sensor(
@@ -103,7 +104,8 @@ RETRAIN_TIMESTEPS_ENV = "QUANT_RETRAIN_TIMESTEPS"  # overrides the training conf
     minimum_interval_seconds=RETRAIN_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Retrains a symbol when enough new clean days arrived since the champion's "
-    "training data, or when the champion's out-of-sample Sharpe drifted down; the run config "
+    "training data, or when the champion loses money out of sample (a one-sided test at a "
+    "stated false-alarm rate, QUANT_RETRAIN_DRIFT_ALPHA); the run config "
     "carries the reason and the run key names the cause, so one cause fires once.",
 )
 def retrain_sensor(
@@ -116,7 +118,7 @@ def retrain_sensor(
     from quant_assets.lib.ticks.manifest import clean_days
 
     min_new = int(os.environ.get(RETRAIN_MIN_NEW_PARTITIONS_ENV, "5"))
-    max_drop = float(os.environ.get(RETRAIN_MAX_SHARPE_DROP_ENV, "1.0"))
+    drift_alpha = float(os.environ.get(RETRAIN_DRIFT_ALPHA_ENV, "0.05"))
     try:
         wh = warehouse.get_warehouse(lock_timeout_s=10)
     except WarehouseBusyError as exc:  # a local run holds the DuckDB file: try next tick
@@ -127,12 +129,14 @@ def retrain_sensor(
         until = trained_through(wh, champion) if champion else None
         cause = new_data_cause(symbol, clean_days(wh, symbol), until, min_new)
         if cause is None and champion is not None:
-            cause = drift_cause(wh, symbol, champion, max_drop)
+            cause = drift_cause(wh, symbol, champion, alpha=drift_alpha)
         if cause is None:
             continue
         training: dict[str, object] = {"reason": cause.reason}
         if os.environ.get(RETRAIN_TIMESTEPS_ENV):
             training["total_timesteps"] = int(os.environ[RETRAIN_TIMESTEPS_ENV])
+        if os.environ.get(RETRAIN_EMBARGO_ENV):
+            training["embargo_sessions"] = int(os.environ[RETRAIN_EMBARGO_ENV])
         requests.append(
             dg.RunRequest(
                 partition_key=symbol,

@@ -32,7 +32,17 @@ class TrainedPolicyConfig(dg.Config):
     device: str = "cpu"
     torch_threads: int = 1
     bar_interval: str = "1min"
-    split_fractions: list[float] = Field(default_factory=lambda: [0.6, 0.2, 0.2])
+    split_fractions: list[float] = Field(
+        default_factory=lambda: [0.5, 0.2, 0.3],
+        description="train / validation / test fractions of the bars (test = the evidence)",
+    )
+    embargo_sessions: int = Field(
+        default=1,
+        ge=0,
+        description="whole sessions between the train and test blocks (0 only for one-session "
+        "smoke tests: without it serially correlated bars leak into the test)",
+    )
+    test_folds: int = Field(default=2, ge=1, description="walk-forward out-of-sample test folds")
     start_date: str | None = Field(default=None, description="first session of data (inclusive)")
     end_date: str | None = Field(default=None, description="last session of data (inclusive)")
     checkpoint_every: int = 10_000
@@ -50,9 +60,24 @@ class TrainedPolicyConfig(dg.Config):
             device=self.device,  # type: ignore[arg-type]
             torch_threads=self.torch_threads,
             bar_interval=self.bar_interval,
-            split=WalkForwardSplit(fractions=tuple(self.split_fractions)),  # type: ignore[arg-type]
+            split=WalkForwardSplit(
+                fractions=tuple(self.split_fractions),  # type: ignore[arg-type]
+                embargo_sessions=self.embargo_sessions,
+                test_folds=self.test_folds,
+            ),
             checkpoint_every=self.checkpoint_every,
         )
+
+
+GRAFANA_URL_ENV = "QUANT_GRAFANA_URL"  # dashboard links only when this is set
+
+
+def training_dashboard_url(run_id: str) -> str | None:
+    """Link to the training-metrics dashboard of a run, or None without a configured URL."""
+    import os
+
+    base = os.environ.get(GRAFANA_URL_ENV, "").rstrip("/")
+    return f"{base}/d/quant-training/training?var-run_id={run_id}" if base else None
 
 
 def scratch_dir() -> Path:
@@ -97,8 +122,27 @@ def trained_policy(
             end=date.fromisoformat(config.end_date) if config.end_date else None,
             reason=config.reason,
         )
+    recipe = config.training_config()
+    metadata: dict[str, Any] = {}
+    if outcome.tensorboard_uri:
+        metadata["tensorboard_logdir"] = dg.MetadataValue.path(outcome.tensorboard_uri)
+    dashboard = training_dashboard_url(context.run.run_id)
+    if dashboard:
+        metadata["training_metrics_dashboard"] = dg.MetadataValue.url(dashboard)
     return dg.MaterializeResult(
         metadata={
+            **metadata,
+            "hyperparameters": dg.MetadataValue.json(
+                {
+                    "algorithm": recipe.algorithm,
+                    "total_timesteps": recipe.total_timesteps,
+                    "n_envs": recipe.n_envs,
+                    "seed": recipe.seed,
+                    "bar_interval": recipe.bar_interval,
+                    **recipe.hyperparams,
+                }
+            ),
+            "training_config": dg.MetadataValue.json(recipe.model_dump(mode="json")),
             "policy_id": outcome.policy_id,
             "policy_name": outcome.name,
             "artifact_uri": dg.MetadataValue.path(outcome.artifact_uri),

@@ -29,11 +29,21 @@ def training(seed: int) -> dict[str, Any]:
                     "n_envs": 2,
                     "seed": seed,
                     "hyperparams": {"n_steps": 5, "batch_size": 10, "n_epochs": 1},
+                    # three sessions cannot hold >= 2 train days (a calibration ends at the
+                    # midnight after its session), an embargo session and a test session
+                    "embargo_sessions": 0,
                 }
             },
-            "episodes": {"config": {"n_episodes": 4}},
-            # margin 0 and a loose alpha: these tiny policies should still get a decision
-            "policy_promotion": {"config": {"alpha": 0.5, "n_boot": 200}},
+            "episodes": {"config": {"episodes_per_fold": 2, "min_episode_bars": 5}},
+            # margin 0, a loose alpha and little evidence: tiny policies still get a decision
+            "policy_promotion": {
+                "config": {
+                    "alpha": 0.5,
+                    "n_boot": 199,
+                    "min_bars": 10,
+                    "margin_bps_per_session": 0.0,
+                }
+            },
         }
     }
 
@@ -76,16 +86,30 @@ def test_train_evaluate_promote_then_rollback_restores_previous(
         evaluation["challenger"]: 4,
         "buy_and_hold": 4,
         "flat": 4,
-        "random": 4,
+        "matched_null": 4,
     }
-    decided = warehouse.query("SELECT promoted, reason FROM promotion_decisions").to_pylist()
-    assert len(decided) == 1 and decided[0]["reason"]
+    decided = warehouse.query(
+        "SELECT promoted, reason, n_tried, n_bars FROM promotion_decisions"
+    ).to_pylist()
+    assert len(decided) == 1 and decided[0]["reason"] and decided[0]["n_tried"] == 1
+    # tear sheet inline, HTML report and per-bar evidence in the object store, no dead link
+    assert evaluation["tear_sheet"].startswith("![tear sheet](data:image/png;base64,")
+    assert "Sharpe (ann.)" in evaluation["statistics"] and evaluation["folds"] == 2
+    assert "training_metrics_dashboard" not in evaluation
+    store = resources["object_store"].get_store()
+    report = store.read_bytes(f"{evaluation['evaluation_prefix']}/report.html").decode()
+    assert "<img" in report and "Walk-forward folds" in report
+    assert store.read_bytes(f"{evaluation['evaluation_prefix']}/returns.parquet")
+    assert "hyperparameters" in first["trained_policy"]
+    assert "production:SYNA" in first["policy_promotion"]["champion_view"]
 
     # Force a known champion, then evaluate a second challenger against it.
     first_id = first["trained_policy"]["policy_id"]
     warehouse.set_alias(production_alias("SYNA"), first_id)
     second = train_evaluate_promote(instance, resources, seed=1)
     assert second["episodes"]["champion_policy_id"] == first_id
+    assert second["policy_promotion"]["challengers_tried_vs_champion"] == 1
+    assert first_id[:12] in second["policy_promotion"]["champion_view"]
     alias = warehouse.get_alias(production_alias("SYNA"))
     assert alias is not None
     if second["policy_promotion"]["promoted"]:

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import numpy as np
 import pytest
 from dagster._core.definitions.partitions.context import partition_loading_context
 
@@ -84,19 +85,25 @@ def test_retrain_sensor_champion_trained_on_latest_data_no_request(env: dict[str
     assert "through 2024-01-12" in request.run_config["ops"]["trained_policy"]["config"]["reason"]
 
 
-def test_retrain_sensor_champion_sharpe_drift_requests_retrain(env: dict[str, Any]) -> None:
+def test_retrain_sensor_champion_losing_out_of_sample_requests_retrain(env: dict[str, Any]) -> None:
     days = [date(2024, 1, 2)]
     add_clean_days(env, *days)
     champion = register_champion(env, days)
     wh = env["resources"]["warehouse"].get_warehouse()
     name = f"ppo-{champion[:12]}"
-    for i, (evaluation, sharpe) in enumerate((("e1", 2.0), ("e2", 0.5))):
+    losses = np.random.default_rng(0).normal(-100.0, 50.0, 8)  # PnL per episode, clearly < 0
+    for i, evaluation in enumerate(("e1", "e2")):
         wh.write_episodes(
             [
                 EpisodeRecord(
-                    "run-a", k, "test", sharpe=sharpe, evaluation_id=evaluation, policy=name
+                    "run-a",
+                    k,
+                    "test",
+                    final_pnl=float(losses[4 * i + k]),
+                    evaluation_id=evaluation,
+                    policy=name,
                 )
-                for k in range(2)
+                for k in range(4)
             ]
         )
         wh.record_promotion_decision(

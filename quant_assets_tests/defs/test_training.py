@@ -18,6 +18,9 @@ TEN_STEPS = {
                 "total_timesteps": 10,
                 "n_envs": 2,
                 "hyperparams": {"n_steps": 5, "batch_size": 10, "n_epochs": 1},
+                # the platform's three sessions cannot hold >= 2 train days (a calibration ends
+                # at the midnight after its session), an embargo session and a test session
+                "embargo_sessions": 0,
             }
         }
     }

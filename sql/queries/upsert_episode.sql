@@ -2,12 +2,12 @@
 INSERT INTO episodes (
     evaluation_id, policy, run_id, episode_id, split, start_ts, end_ts, ep_reward, max_dd,
     final_pnl, sharpe, turnover, cost_commission, cost_spread, cost_impact, cost_total, n_trades,
-    cost_model_version
+    cost_model_version, fold
 )
 VALUES (
     :evaluation_id, :policy, :run_id, :episode_id, :split, :start_ts, :end_ts, :ep_reward, :max_dd,
     :final_pnl, :sharpe, :turnover, :cost_commission, :cost_spread, :cost_impact, :cost_total,
-    :n_trades, :cost_model_version
+    :n_trades, :cost_model_version, :fold
 )
 ON CONFLICT (evaluation_id, policy, episode_id, split) DO UPDATE SET
     run_id = EXCLUDED.run_id,
@@ -23,4 +23,5 @@ ON CONFLICT (evaluation_id, policy, episode_id, split) DO UPDATE SET
     cost_impact = EXCLUDED.cost_impact,
     cost_total = EXCLUDED.cost_total,
     n_trades = EXCLUDED.n_trades,
-    cost_model_version = EXCLUDED.cost_model_version;
+    cost_model_version = EXCLUDED.cost_model_version,
+    fold = EXCLUDED.fold;

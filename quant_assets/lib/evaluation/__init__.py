@@ -1,18 +1,13 @@
-"""Out-of-sample evaluation (episodes, baselines, equity chart) and the promotion gate."""
+"""Out-of-sample evaluation (episodes, baselines, pooled statistics, tear sheet) and the gate."""
 
-from quant_assets.lib.evaluation.episodes import (
-    BASELINES,
-    EpisodeResult,
-    equity_curve_png,
-    evaluate_policy,
-)
-from quant_assets.lib.evaluation.promotion import PromotionDecision, decide
+from quant_assets.lib.evaluation.episodes import BASELINES, EpisodeResult, evaluate_policy
+from quant_assets.lib.evaluation.promotion import GateConfig, PromotionDecision, decide
 
 __all__ = [
     "BASELINES",
     "EpisodeResult",
+    "GateConfig",
     "PromotionDecision",
     "decide",
-    "equity_curve_png",
     "evaluate_policy",
 ]

@@ -8,23 +8,27 @@ into the previous window (they are causal and still held-out), so no bars are wa
 except the first ``window``. Consecutive episodes share one boundary instant (``end_ts`` of ``k``
 = ``start_ts`` of ``k+1``); the exit of ``k`` fills in the first fill bar of ``k+1``.
 Windows are identical for every policy, which is what makes the paired comparison in
-:mod:`quant_assets.lib.evaluation.promotion` valid.
+:mod:`quant_assets.lib.evaluation.promotion` valid. Episodes
+shorter than ``min_episode_bars`` are refused (:class:`InsufficientEvidenceError`): an 11-bar
+episode says nothing about a policy.
 
 Baselines: ``flat`` (target 0, never trades: PnL 0 by construction), ``buy_and_hold`` (target
-+1 from the first bar, so it pays entry costs once per episode) and ``random`` (uniform target,
-seeded by ``(seed, episode_id)``).
++1 from the first bar, so it pays entry costs once per episode) and ``matched_null``: a skill-free
+strategy with the challenger's trading intensity — random-sign targets of the challenger's mean
+absolute size (flat as often as the challenger), each held for a geometric duration with the
+challenger's mean holding period and then changed, seeded by ``(seed, episode_id)``. It asks
+"is the policy better than trading as much, at random?", which a target redrawn every bar (a
+churn strawman) does not.
 
-Sharpe convention: per-bar simple returns of the episode's equity curve, ``mean / std (ddof=1)``
-times ``sqrt(sessions_per_year * session_seconds / bar_seconds)``, both from the market's
-calendar as recorded by the cost calibration (252 x 6.5 h for NYSE, 365 x 24 h for a 24/7 market);
-0 when the curve is flat. No risk-free rate: overnight holdings pay financing in the env.
+Each episode keeps its per-bar equity curve, bar-end timestamps and positions; the statistics in
+:mod:`quant_assets.lib.evaluation.statistics` are computed on those per-bar returns pooled over
+the whole window, never averaged over episodes. The per-episode ``sharpe`` column is the same
+formula on one episode (annualised with ``periods_per_year``), kept for drill-down only.
 """
 
 from __future__ import annotations
 
 import math
-import struct
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,13 +39,19 @@ from numpy.typing import NDArray
 
 from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.costs.config import CostModelConfig
+from quant_assets.lib.evaluation.statistics import ReturnSeries, pool
 from quant_assets.lib.trading.bars import Bars
 from quant_assets.lib.trading.env import TradingEnv, TradingEnvConfig
 
 FloatArray = NDArray[np.float64]
 Obs = NDArray[np.float32]
-BASELINES: tuple[str, ...] = ("flat", "buy_and_hold", "random")
-TRADING_DAYS_PER_YEAR = 252
+IntArray = NDArray[np.int64]
+BASELINES: tuple[str, ...] = ("flat", "buy_and_hold", "matched_null")
+TRADING_DAYS_PER_YEAR = 252  # fallback annualisation when no calendar is given
+
+
+class InsufficientEvidenceError(ValueError):
+    """Too few or too short episodes for the statistics to mean anything."""
 
 
 @runtime_checkable
@@ -76,6 +86,16 @@ class EpisodeResult:
     policy: str
     equity_curve: FloatArray = field(repr=False)
     n_steps: int = 0
+    bar_ts: IntArray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    positions: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False)
+    targets: FloatArray = field(default_factory=lambda: np.zeros(0), repr=False)
+    fold: int = 0
+
+    @property
+    def returns(self) -> FloatArray:
+        """Per-bar simple returns of the equity curve (fraction)."""
+        c = self.equity_curve
+        return np.asarray(np.diff(c) / c[:-1], dtype=np.float64) if c.size > 1 else np.zeros(0)
 
     def to_row(self, run_id: str) -> dict[str, Any]:
         """Row of the warehouse ``episodes`` table (no policy/curve: not columns there)."""
@@ -99,20 +119,23 @@ class EpisodeResult:
         }
 
 
-def annualised_sharpe(
-    equity: FloatArray,
-    bar_seconds: float,
-    session_seconds: float,
-    sessions_per_year: float = TRADING_DAYS_PER_YEAR,
+def default_periods_per_year(
+    bar_seconds: float, session_seconds: float, sessions_per_year: float = TRADING_DAYS_PER_YEAR
 ) -> float:
-    """Sharpe of per-bar equity returns, annualised as described in the module docstring."""
+    """Sessions a year of ``session_seconds`` (as the cost calibration recorded them for the
+    market): the fallback when no exchange calendar is passed."""
+    return sessions_per_year * session_seconds / bar_seconds
+
+
+def annualised_sharpe(equity: FloatArray, periods_per_year: float) -> float:
+    """Sharpe of per-bar equity returns, ``mean / std(ddof=1) * sqrt(periods_per_year)``."""
     if equity.size < 3:
         return 0.0
     r = np.diff(equity) / equity[:-1]
     sd = float(np.std(r, ddof=1))
     if not sd > 1e-15:
         return 0.0
-    return float(np.mean(r) / sd * math.sqrt(sessions_per_year * session_seconds / bar_seconds))
+    return float(np.mean(r) / sd * math.sqrt(periods_per_year))
 
 
 def _ts(bars: Bars, i: int) -> datetime:
@@ -146,8 +169,15 @@ def run_episode(
     split: str,
     policy: str,
     cost_model_version: str,
+    periods_per_year: float | None = None,
+    fold: int = 0,
 ) -> EpisodeResult:
-    """Run ``act`` from bar ``start`` for ``n_steps`` (None: the env's own episode) and score it."""
+    """Run ``act`` from bar ``start`` for ``n_steps`` (None: the env's own episode) and score it.
+
+    Targets are the actions as position fractions; positions (what was filled) are read from
+    the observation's last slot (the env's position / max position)."""
+    levels = [float(x) for x in env.config.discrete_levels]
+    discrete = env.config.action_type == "discrete"
     options: dict[str, int] = {} if start is None else {"start": start}
     if n_steps is not None:
         options["steps"] = n_steps  # the env truncates (and liquidates) exactly there
@@ -155,8 +185,16 @@ def run_episode(
     first = int(info["start_index"])
     ep_reward = 0.0
     steps = 0
+    positions: list[float] = []
+    targets: list[float] = []
     while n_steps is None or steps < n_steps:
-        obs, reward, terminated, truncated, _ = env.step(act(obs))
+        action = act(obs)
+        if discrete:
+            targets.append(levels[int(action)])
+        else:
+            targets.append(min(max(float(np.asarray(action).reshape(-1)[0]), -1.0), 1.0))
+        obs, reward, terminated, truncated, _ = env.step(action)
+        positions.append(float(obs[-1]))
         ep_reward += float(reward)
         steps += 1
         if terminated or truncated:
@@ -164,6 +202,17 @@ def run_episode(
     s = env.episode_summary()
     costs: dict[str, float] = s["costs"]
     curve = np.asarray(s["equity_curve"], dtype=np.float64)
+    if curve.size > steps + 1:  # the closing exit's own PnL: part of the episode's last bar
+        curve = np.r_[curve[:steps], curve[-1]]
+    n_ret = max(curve.size - 1, 0)
+    ts = np.asarray(env.bars.ts[first + 1 : first + 1 + n_ret], dtype=np.int64)
+    ppy = (
+        periods_per_year
+        if periods_per_year is not None
+        else default_periods_per_year(
+            env.bars.bar_seconds, env.params.session_seconds, env.params.sessions_per_year
+        )
+    )
     return EpisodeResult(
         episode_id=episode_id,
         split=split,
@@ -172,9 +221,7 @@ def run_episode(
         ep_reward=ep_reward,
         max_dd=float(s["max_drawdown"]),
         final_pnl=float(curve[-1] - curve[0]),
-        sharpe=annualised_sharpe(
-            curve, env.bars.bar_seconds, env.params.session_seconds, env.params.sessions_per_year
-        ),
+        sharpe=annualised_sharpe(curve, ppy),
         turnover=float(s["turnover"]),
         cost_commission=float(costs["commission"]),
         cost_spread=float(costs["spread"]),
@@ -185,6 +232,10 @@ def run_episode(
         policy=policy,
         equity_curve=curve,
         n_steps=steps,
+        bar_ts=ts,
+        positions=np.asarray(positions, dtype=np.float64),
+        targets=np.asarray(targets, dtype=np.float64),
+        fold=fold,
     )
 
 
@@ -201,30 +252,77 @@ def policy_actor(policy: Policy | Callable[[Obs], Any]) -> Callable[[Obs], Any]:
     return act
 
 
+@dataclass(frozen=True)
+class TradingIntensity:
+    """What the matched null copies from the challenger's targets: mean |target| while invested
+    (fraction of max position), mean holding period (bars per target change) and share of bars
+    with a flat target. Targets, not fills: the env's participation cap applies to both alike."""
+
+    abs_position: float
+    holding_bars: float
+    flat_share: float
+
+    @classmethod
+    def of(cls, results: Sequence[EpisodeResult]) -> TradingIntensity:
+        pos = np.concatenate([r.targets for r in results]) if results else np.zeros(0)
+        if pos.size == 0:
+            return cls(0.0, 1.0, 1.0)
+        invested = np.abs(pos) > 1e-9
+        changes = sum(int(np.count_nonzero(np.diff(np.r_[0.0, r.targets]) != 0)) for r in results)
+        return cls(
+            abs_position=float(np.mean(np.abs(pos[invested]))) if invested.any() else 0.0,
+            holding_bars=float(pos.size / max(changes, 1)),
+            flat_share=float(1.0 - invested.mean()),
+        )
+
+
 def _baseline_actor(
-    name: str, config: TradingEnvConfig, seed: int, episode_id: int
+    name: str,
+    config: TradingEnvConfig,
+    seed: int,
+    episode_id: int,
+    intensity: TradingIntensity | None = None,
 ) -> Callable[[Obs], Any]:
     discrete = config.action_type == "discrete"
     levels = list(config.discrete_levels)
 
-    def const(target: float) -> Callable[[Obs], Any]:
+    def action_of(target: float) -> Any:
         if not discrete:
-            action = np.array([target], dtype=np.float32)
-            return lambda _obs: action
-        if target not in levels:
+            return np.array([target], dtype=np.float32)
+        return int(np.argmin([abs(x - target) for x in levels]))
+
+    def const(target: float) -> Callable[[Obs], Any]:
+        if discrete and target not in levels:
             raise ValueError(f"baseline {name!r} needs {target} in discrete_levels {levels}")
-        index = levels.index(target)
-        return lambda _obs: index
+        action = action_of(target)
+        return lambda _obs: action
 
     if name == "flat":
         return const(0.0)
     if name == "buy_and_hold":
         return const(1.0)
-    if name == "random":
+    if name == "matched_null":
+        m = intensity if intensity is not None else TradingIntensity(1.0, 1.0, 0.0)
         rng = np.random.default_rng([seed, episode_id])
-        if discrete:
-            return lambda _obs: int(rng.integers(len(levels)))
-        return lambda _obs: rng.uniform(-1.0, 1.0, 1).astype(np.float32)
+        p_change = 1.0 / max(m.holding_bars, 1.0)
+        state: dict[str, Any] = {"target": None, "action": action_of(0.0)}
+
+        def draw() -> float:
+            if rng.random() < m.flat_share:
+                return 0.0
+            return m.abs_position * (1.0 if rng.random() < 0.5 else -1.0)
+
+        def act(_obs: Obs) -> Any:
+            if state["target"] is None or rng.random() < p_change:
+                target = draw()
+                for _ in range(8):  # a change of target is a trade: never redraw the same
+                    if target != state["target"]:
+                        break
+                    target = draw()
+                state["target"], state["action"] = target, action_of(target)
+            return state["action"]
+
+        return act
     raise ValueError(f"unknown baseline {name!r}; expected one of {BASELINES}")
 
 
@@ -240,14 +338,30 @@ def evaluate_policy(
     split: str = "test",
     policy_name: str | None = None,
     baselines: Sequence[str] = BASELINES,
+    periods_per_year: float | None = None,
+    min_episode_bars: int = 1,
+    folds: int = 1,
 ) -> list[EpisodeResult]:
     """Policy episodes (skipped when ``policy`` is None) then each baseline on the same windows.
 
     Pass ``cost_params`` calibrated on the training window: without them the env calibrates on
-    the held-out bars themselves (in-sample cost inputs).
+    the held-out bars themselves (in-sample cost inputs). ``folds`` groups consecutive episodes
+    into that many walk-forward test folds (``n_episodes`` must be a multiple). The matched
+    null copies the policy's trading intensity (without a policy: one trade per bar at full size).
     """
+    if folds < 1 or n_episodes % folds:
+        raise ValueError(
+            f"n_episodes ({n_episodes}) must be a positive multiple of folds ({folds})"
+        )
     cfg = env_config if env_config is not None else TradingEnvConfig()
     windows = episode_windows(len(bars), cfg.window, n_episodes)
+    shortest = min(n for _, n in windows)
+    if shortest < min_episode_bars:
+        raise InsufficientEvidenceError(
+            f"{len(bars)} test bars make {n_episodes} episodes of {shortest} bars, below the "
+            f"minimum of {min_episode_bars} bars per episode: use fewer episodes or more test data"
+        )
+    per_fold = n_episodes // folds
     longest = max(n for _, n in windows)
     env = TradingEnv(
         bars,
@@ -256,205 +370,65 @@ def evaluate_policy(
         config=cfg.model_copy(update={"eval_mode": False, "max_episode_steps": longest}),
     )
     version = env.params.version
-    actors: list[tuple[str, Callable[[int], Callable[[Obs], Any]]]] = []
+    ppy = (
+        periods_per_year
+        if periods_per_year is not None
+        else default_periods_per_year(
+            bars.bar_seconds, env.params.session_seconds, env.params.sessions_per_year
+        )
+    )
+
+    def run_all(name: str, make: Callable[[int], Callable[[Obs], Any]]) -> list[EpisodeResult]:
+        return [
+            run_episode(
+                env,
+                make(k),
+                start=start,
+                n_steps=steps,
+                episode_id=k,
+                split=split,
+                policy=name,
+                cost_model_version=version,
+                periods_per_year=ppy,
+                fold=k // per_fold,
+            )
+            for k, (start, steps) in enumerate(windows)
+        ]
+
+    results: list[EpisodeResult] = []
+    intensity: TradingIntensity | None = None
     if policy is not None:
         name = policy_name or getattr(policy, "name", None) or "policy"
         actor = policy_actor(policy)
-        actors.append((name, lambda _k: actor))
+        results += run_all(name, lambda _k: actor)
+        intensity = TradingIntensity.of(results)
     for b in baselines:
-        actors.append((b, lambda k, b=b: _baseline_actor(b, cfg, seed, k)))  # type: ignore[misc]
-    results: list[EpisodeResult] = []
-    for name, make in actors:
-        for k, (start, steps) in enumerate(windows):
-            results.append(
-                run_episode(
-                    env,
-                    make(k),
-                    start=start,
-                    n_steps=steps,
-                    episode_id=k,
-                    split=split,
-                    policy=name,
-                    cost_model_version=version,
-                )
-            )
+        results += run_all(
+            b, lambda k, b=b: _baseline_actor(b, cfg, seed, k, intensity)  # type: ignore[misc]
+        )
     return results
 
 
-# --------------------------------------------------------------------------- PNG chart
-
-_PALETTE: tuple[tuple[int, int, int], ...] = (
-    (31, 119, 180),
-    (127, 127, 127),
-    (44, 160, 44),
-    (214, 39, 40),
-    (148, 103, 189),
-    (255, 127, 14),
-    (23, 190, 207),
-    (140, 86, 75),
-)
-# 3x5 bitmap glyphs (rows top to bottom, 3 bits each) for legend labels and axis values.
-_GLYPHS: dict[str, str] = {
-    "0": "7,5,5,5,7",
-    "1": "2,6,2,2,7",
-    "2": "7,1,7,4,7",
-    "3": "7,1,3,1,7",
-    "4": "5,5,7,1,1",
-    "5": "7,4,7,1,7",
-    "6": "7,4,7,5,7",
-    "7": "7,1,1,2,2",
-    "8": "7,5,7,5,7",
-    "9": "7,5,7,1,7",
-    "a": "2,5,7,5,5",
-    "b": "6,5,6,5,6",
-    "c": "3,4,4,4,3",
-    "d": "6,5,5,5,6",
-    "e": "7,4,6,4,7",
-    "f": "7,4,6,4,4",
-    "g": "3,4,5,5,3",
-    "h": "5,5,7,5,5",
-    "i": "7,2,2,2,7",
-    "j": "1,1,1,5,2",
-    "k": "5,5,6,5,5",
-    "l": "4,4,4,4,7",
-    "m": "5,7,7,5,5",
-    "n": "6,5,5,5,5",
-    "o": "2,5,5,5,2",
-    "p": "6,5,6,4,4",
-    "q": "2,5,5,6,3",
-    "r": "6,5,6,5,5",
-    "s": "3,4,2,1,6",
-    "t": "7,2,2,2,2",
-    "u": "5,5,5,5,7",
-    "v": "5,5,5,5,2",
-    "w": "5,5,7,7,5",
-    "x": "5,5,2,5,5",
-    "y": "5,5,2,2,2",
-    "z": "7,1,2,4,7",
-    "-": "0,0,7,0,0",
-    "_": "0,0,0,0,7",
-    ".": "0,0,0,0,2",
-    "+": "0,2,7,2,0",
-    " ": "0,0,0,0,0",
-}
-
-
-def _text(img: NDArray[np.uint8], x: int, y: int, text: str, color: Any, scale: int = 2) -> None:
-    h, w, _ = img.shape
-    for ch in text.lower():
-        rows = [int(r) for r in _GLYPHS.get(ch, "7,5,5,5,7").split(",")]
-        for ry, bits in enumerate(rows):
-            for rx in range(3):
-                if bits >> (2 - rx) & 1:
-                    y0, x0 = y + ry * scale, x + rx * scale
-                    if 0 <= y0 < h - scale and 0 <= x0 < w - scale:
-                        img[y0 : y0 + scale, x0 : x0 + scale] = color
-        x += 4 * scale
-
-
-def _png(img: NDArray[np.uint8]) -> bytes:
-    """Minimal RGB PNG encoder (filter 0 rows, zlib), no imaging library needed."""
-    h, w, _ = img.shape
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data))
-            + kind
-            + data
-            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+def to_series(results: Sequence[EpisodeResult], capital: float) -> ReturnSeries:
+    """One policy's episodes pooled into a :class:`ReturnSeries` (time order)."""
+    if not results:
+        raise ValueError("no episodes to pool")
+    parts = [
+        ReturnSeries(
+            policy=r.policy,
+            ts=r.bar_ts,
+            returns=r.returns,
+            fold=np.full(r.bar_ts.size, r.fold, dtype=np.int64),
+            capital=capital,
+            traded_notional=r.turnover * capital,
+            costs={
+                "commission": r.cost_commission,
+                "spread": r.cost_spread,
+                "impact": r.cost_impact,
+            },
+            n_episodes=1,
+            n_trades=r.n_trades,
         )
-
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), img.reshape(h, w * 3)], axis=1)
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", ihdr)
-        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 9))
-        + chunk(b"IEND", b"")
-    )
-
-
-def _chained_curves(results: Sequence[EpisodeResult]) -> dict[str, FloatArray]:
-    """Per policy: episodes in ``episode_id`` order chained into one growth-of-1 curve."""
-    by_policy: dict[str, list[EpisodeResult]] = {}
-    for r in results:
-        by_policy.setdefault(r.policy, []).append(r)
-    out: dict[str, FloatArray] = {}
-    for name, eps in by_policy.items():
-        level = 1.0
-        parts = [np.array([1.0])]
-        for ep in sorted(eps, key=lambda e: e.episode_id):
-            c = ep.equity_curve / ep.equity_curve[0]
-            parts.append(level * c[1:])
-            level *= float(c[-1])
-        out[name] = np.concatenate(parts)
-    return out
-
-
-def _polyline(
-    img: NDArray[np.uint8],
-    curve: FloatArray,
-    lo: float,
-    hi: float,
-    box: tuple[int, int, int, int],
-    color: tuple[int, int, int],
-) -> None:
-    """Draw ``curve`` across the box: per pixel column the span of its values, joined to the
-    previous column's last value so steep moves stay connected."""
-    left, top, pw, ph = box
-    x = np.linspace(0.0, pw - 1.0, curve.size)
-    if curve.size < pw:  # sparse: sample one point per column
-        xi = np.arange(pw, dtype=np.float64)
-        curve, x = np.interp(xi, x, curve), xi
-    cols = np.round(x).astype(np.intp)
-    ys = top + ph - 1 - np.round((curve - lo) / (hi - lo) * (ph - 1)).astype(np.intp)
-    col_lo = np.full(pw, np.iinfo(np.intp).max)
-    col_hi = np.full(pw, -1)
-    np.minimum.at(col_lo, cols, ys)
-    np.maximum.at(col_hi, cols, ys)
-    last = np.full(pw, -1)
-    ends = np.flatnonzero(np.r_[cols[1:] != cols[:-1], True])  # last point of each column
-    last[cols[ends]] = ys[ends]
-    prev = -1
-    for c in range(pw):
-        if col_hi[c] < 0:
-            continue
-        a, b = int(col_lo[c]), int(col_hi[c])
-        if prev >= 0:
-            a, b = min(a, prev), max(b, prev)
-        img[a : b + 1, left + c] = color
-        prev = int(last[c])
-
-
-def equity_curve_png(
-    results: Sequence[EpisodeResult], *, width: int = 640, height: int = 320
-) -> bytes:
-    """Growth-of-1 equity per policy (episodes chained in time order) as a small PNG.
-
-    Rendered with numpy + zlib (matplotlib is not a dependency); the legend lists policies in
-    their order of first appearance, the axis labels are the y range.
-    """
-    curves = _chained_curves(results)
-    img = np.full((height, width, 3), 255, dtype=np.uint8)
-    left, right, top, bottom = 8, width - 8, 40, height - 24
-    pw, ph = right - left, bottom - top
-    if curves:
-        lo = min(float(c.min()) for c in curves.values())
-        hi = max(float(c.max()) for c in curves.values())
-        pad = max((hi - lo) * 0.05, 1e-6)
-        lo, hi = lo - pad, hi + pad
-        img[top:bottom, left] = img[bottom - 1, left:right] = (0, 0, 0)
-        one = bottom - 1 - round((1.0 - lo) / (hi - lo) * (ph - 1))
-        if top <= one < bottom:
-            img[one, left:right:4] = (180, 180, 180)
-        for k, (name, curve) in enumerate(curves.items()):
-            color = _PALETTE[k % len(_PALETTE)]
-            _polyline(img, curve, lo, hi, (left, top, pw, ph), color)
-            lx = left + 4 + (k % 4) * (pw // 4)
-            ly = 4 + (k // 4) * 14
-            img[ly + 2 : ly + 8, lx : lx + 10] = color
-            _text(img, lx + 14, ly, name[:16], color)
-        _text(img, left + 2, bottom + 6, f"{lo:.4f}", (0, 0, 0))
-        label = f"{hi:.4f}"
-        _text(img, right - len(label) * 8, bottom + 6, label, (0, 0, 0))
-    return _png(img)
+        for r in results
+    ]
+    return pool(parts)

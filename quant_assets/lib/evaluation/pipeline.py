@@ -1,38 +1,108 @@
-"""Out-of-sample evaluation of a stored policy, with the champion and baselines on the same
-windows, orchestrator-free: what the ``episodes`` asset runs."""
+"""One evaluation end to end, independent of the orchestrator: rebuild the challenger's test
+window from its recorded partitions, run the challenger, the baselines and the champion (each with
+its own recorded config) over the walk-forward test folds, pool per-bar returns, and store them.
+
+The champion's own training data must not overlap the test window: when its train/validation
+blocks reach into (or within ``embargo_sessions`` of) the challenger's test window, only the test
+bars after that embargo count in the comparison (``comparable_from_ns``), and none at all when
+nothing is left.
+"""
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from quant_assets.lib.costs.calibration import CalibratedParams
-from quant_assets.lib.evaluation.episodes import EpisodeResult, evaluate_policy
+from quant_assets.lib.evaluation.episodes import (
+    BASELINES,
+    EpisodeResult,
+    evaluate_policy,
+    to_series,
+)
+from quant_assets.lib.evaluation.statistics import (
+    PerformanceStats,
+    ReturnSeries,
+    bars_per_year,
+    performance,
+    sessions_per_year,
+)
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.dataset import load_clean_ticks
+from quant_assets.lib.ticks.instruments import instrument_for
 from quant_assets.lib.ticks.manifest import ManifestStore
 from quant_assets.lib.trading import Bars, build_time_bars, calibrate_bars
 from quant_assets.lib.training.artifact import LoadedPolicy, load_policy
 from quant_assets.lib.training.pipeline import download_artifact
 
-BASELINES = ("flat", "buy_and_hold", "random")
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """How much evidence an evaluation produces and the least it accepts."""
+
+    episodes_per_fold: int = 4
+    min_episode_bars: int = 30
+    seed: int = 0
 
 
 @dataclass(frozen=True)
 class Evaluation:
     challenger: LoadedPolicy
     champion: LoadedPolicy | None
-    results: list[EpisodeResult]
+    results: list[EpisodeResult]  # challenger, baselines, champion: every episode
+    symbol: str
+    calendar: str
+    bar_seconds: float
+    bars_per_year: float
+    bars_per_session: float
+    folds: int
+    comparable_from_ns: int | None  # champion comparison only on bars after this (None: all)
 
     def of(self, policy: str) -> list[EpisodeResult]:
         return [r for r in self.results if r.policy == policy]
 
+    @property
+    def policies(self) -> list[str]:
+        return list(dict.fromkeys(r.policy for r in self.results))
 
-def policy_bars(store: ObjectStore, warehouse: ManifestStore, policy: LoadedPolicy) -> Bars:
-    """The bars the policy was trained and split on, rebuilt from its recorded partitions."""
+    def series(self) -> dict[str, ReturnSeries]:
+        capital = float(self.challenger.config.env.capital)
+        return {p: to_series(self.of(p), capital) for p in self.policies}
+
+    def stats(self) -> list[PerformanceStats]:
+        return [
+            performance(s, bars_per_year=self.bars_per_year, bars_per_session=self.bars_per_session)
+            for s in self.series().values()
+        ]
+
+
+def _parse_utc_ns(value: str) -> int:
+    return int(datetime.fromisoformat(value).timestamp() * 1e9)
+
+
+def trained_until_ns(policy: LoadedPolicy) -> int | None:
+    """End of the data the policy was fitted or selected on (its train/validation blocks)."""
+    splits = policy.lineage.get("splits") or {}
+    ends = [_parse_utc_ns(s["last_ts"]) for k, s in splits.items() if k != "test" and s]
+    return max(ends) if ends else None
+
+
+def policy_ticks(
+    store: ObjectStore, warehouse: ManifestStore, policy: LoadedPolicy
+) -> tuple[str, Any]:
+    """The clean ticks the policy was trained and split on, from its recorded partitions."""
     keys = [p["partition_key"] for p in policy.lineage["partitions"]]
     symbol = keys[0].split("|")[1]
     days = {date.fromisoformat(k.split("|")[0]) for k in keys}
@@ -45,7 +115,26 @@ def policy_bars(store: ObjectStore, warehouse: ManifestStore, policy: LoadedPoli
             f"clean partitions changed since {policy.name} was trained: {changed}; "
             "its test split is no longer the data it was split on"
         )
+    return symbol, ticks
+
+
+def policy_bars(store: ObjectStore, warehouse: ManifestStore, policy: LoadedPolicy) -> Bars:
+    symbol, ticks = policy_ticks(store, warehouse, policy)
     return build_time_bars(ticks, policy.config.bar_interval, symbol=symbol)
+
+
+def recorded_params(policy: LoadedPolicy, train: Bars) -> CalibratedParams:
+    """The exact cost calibration the policy was trained with (stored in its lineage); older
+    artifacts without one: a calibration on ``train``."""
+    stored = policy.lineage.get("cost_model_params")
+    return CalibratedParams.model_validate(stored) if stored else calibrate_bars(train)
+
+
+def _window(bars: Bars, first_ns: int, last_ns: int, lookback: int) -> Bars:
+    """Bars ending in ``[first_ns, last_ns]`` plus ``lookback`` bars before (feature warm-up)."""
+    lo = int(np.searchsorted(bars.ts, first_ns, side="left"))
+    hi = int(np.searchsorted(bars.ts, last_ns, side="right"))
+    return bars.slice(max(lo - lookback, 0), hi)
 
 
 def evaluate_stored_policy(
@@ -54,53 +143,245 @@ def evaluate_stored_policy(
     *,
     warehouse: ManifestStore,
     champion_prefix: str | None,
-    n_episodes: int,
     cache_dir: Path,
-    seed: int = 0,
+    settings: EvaluationSettings | None = None,
 ) -> Evaluation:
-    """Deterministic episodes over the challenger's test split for the challenger, the current
-    champion (when there is one) and the baselines, with the cost calibration recorded in the
-    challenger's lineage (the stored ``cost_model_params`` of its training window)."""
+    """Challenger, baselines and champion over the challenger's walk-forward test folds, with
+    costs calibrated on the challenger's train block; see the module docstring."""
+    cfg = settings if settings is not None else EvaluationSettings()
     challenger = load_policy(download_artifact(store, challenger_prefix, cache_dir))
     champion = (
         load_policy(download_artifact(store, champion_prefix, cache_dir))
         if champion_prefix and champion_prefix != challenger_prefix
         else None
     )
-    bars = policy_bars(store, warehouse, challenger)
+    symbol, ticks = policy_ticks(store, warehouse, challenger)
     config = challenger.config
+    bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
     splits = config.split.split(bars, min_bars=config.env.window + 3)
-    stored = challenger.lineage.get("cost_model_params")
-    # the exact calibration the policy was trained with; older artifacts: the train split's
-    params = CalibratedParams.model_validate(stored) if stored else calibrate_bars(splits["train"])
-    results: list[EpisodeResult] = []
-    for policy, baselines in ((challenger, BASELINES), (champion, ())):
-        if policy is None:
-            continue
-        results += evaluate_policy(
-            policy,
-            splits["test"],
-            n_episodes=n_episodes,
-            cost_config=params.config,
-            cost_params=params,
-            env_config=config.env,
-            seed=seed,
-            split="test",
-            policy_name=policy.name,
-            baselines=baselines,
+    train, test = splits["train"], splits["test"]
+    params = recorded_params(challenger, train)
+    calendar = instrument_for(symbol).calendar
+    bpy = bars_per_year(calendar, bars.bar_seconds)
+    folds = config.split.test_folds
+    n_episodes = folds * cfg.episodes_per_fold
+    results = evaluate_policy(
+        challenger,
+        test,
+        n_episodes=n_episodes,
+        cost_config=params.config,
+        cost_params=params,
+        env_config=config.env,
+        seed=cfg.seed,
+        split="test",
+        policy_name=challenger.name,
+        baselines=BASELINES,
+        periods_per_year=bpy,
+        min_episode_bars=cfg.min_episode_bars,
+        folds=folds,
+    )
+    comparable_from: int | None = None
+    if champion is not None:
+        own = champion.config
+        champ_bars = (
+            bars
+            if own.bar_interval == config.bar_interval
+            else build_time_bars(ticks, own.bar_interval, symbol=symbol)
         )
-    return Evaluation(challenger=challenger, champion=champion, results=results)
+        first, last = int(test.ts[config.env.window]), int(test.ts[-1])
+        window = _window(champ_bars, first, last, own.env.window)
+        trained_end = trained_until_ns(champion)
+        embargo = max(config.split.embargo_sessions, 1)
+        if trained_end is not None and trained_end // NS_PER_DAY + embargo >= first // NS_PER_DAY:
+            comparable_from = (trained_end // NS_PER_DAY + embargo + 1) * NS_PER_DAY
+        champ_train = champ_bars.slice(0, max(int(np.searchsorted(champ_bars.ts, train.ts[-1])), 2))
+        champ_params = recorded_params(champion, champ_train)
+        results += evaluate_policy(
+            champion,
+            window,
+            n_episodes=n_episodes,
+            cost_config=champ_params.config,
+            cost_params=champ_params,
+            env_config=own.env,
+            seed=cfg.seed,
+            split="test",
+            policy_name=champion.name,
+            baselines=(),
+            periods_per_year=bars_per_year(calendar, champ_bars.bar_seconds),
+            min_episode_bars=1,
+            folds=folds,
+        )
+    return Evaluation(
+        challenger=challenger,
+        champion=champion,
+        results=results,
+        symbol=symbol,
+        calendar=calendar,
+        bar_seconds=bars.bar_seconds,
+        bars_per_year=bpy,
+        bars_per_session=bpy / sessions_per_year(calendar),
+        folds=folds,
+        comparable_from_ns=comparable_from,
+    )
 
 
-def summary_markdown(results: Sequence[EpisodeResult]) -> str:
-    """Mean figures per policy: what the UI shows for an evaluation."""
-    columns = ("final_pnl", "max_dd", "sharpe", "cost_total", "n_trades")
+def after(series: ReturnSeries, from_ns: int | None) -> ReturnSeries:
+    """The part of ``series`` with bars ending at or after ``from_ns``."""
+    if from_ns is None:
+        return series
+    keep = series.ts >= from_ns
+    return ReturnSeries(
+        policy=series.policy,
+        ts=series.ts[keep],
+        returns=series.returns[keep],
+        fold=series.fold[keep],
+        capital=series.capital,
+        traded_notional=series.traded_notional,
+        costs=series.costs,
+        n_episodes=series.n_episodes,
+        n_trades=series.n_trades,
+    )
+
+
+# --------------------------------------------------------------------------- stored evidence
+
+RETURNS_FILE = "returns.parquet"
+SUMMARY_FILE = "summary.json"
+
+
+def save_evaluation(store: ObjectStore, prefix: str, evaluation: Evaluation) -> str:
+    """Per-bar returns of every policy (Parquet) and the facts the gate needs (JSON)."""
+    series = evaluation.series()
+    table = pa.table(
+        {
+            "policy": pa.array([p for p, s in series.items() for _ in range(s.n_bars)]),
+            "ts": pa.array(np.concatenate([s.ts for s in series.values()]), pa.int64()).cast(
+                pa.timestamp("ns", tz="UTC")
+            ),
+            "fold": np.concatenate([s.fold for s in series.values()]),
+            "return": np.concatenate([s.returns for s in series.values()]),
+        }
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    store.write_bytes(f"{prefix}/{RETURNS_FILE}", buf.getvalue())
+    summary = {
+        "symbol": evaluation.symbol,
+        "calendar": evaluation.calendar,
+        "bar_seconds": evaluation.bar_seconds,
+        "bars_per_year": evaluation.bars_per_year,
+        "bars_per_session": evaluation.bars_per_session,
+        "folds": evaluation.folds,
+        "comparable_from_ns": evaluation.comparable_from_ns,
+        "challenger": evaluation.challenger.name,
+        "champion": evaluation.champion.name if evaluation.champion else None,
+        "policies": {
+            p: {
+                "capital": s.capital,
+                "traded_notional": s.traded_notional,
+                "costs": dict(s.costs),
+                "n_episodes": s.n_episodes,
+                "n_trades": s.n_trades,
+            }
+            for p, s in series.items()
+        },
+    }
+    store.write_bytes(f"{prefix}/{SUMMARY_FILE}", json.dumps(summary, indent=2).encode())
+    return store.uri(prefix)
+
+
+def load_evaluation(
+    store: ObjectStore, prefix: str
+) -> tuple[dict[str, Any], dict[str, ReturnSeries]]:
+    summary = json.loads(store.read_bytes(f"{prefix}/{SUMMARY_FILE}"))
+    table = pq.read_table(io.BytesIO(store.read_bytes(f"{prefix}/{RETURNS_FILE}")))
+    policy = np.asarray(table["policy"].to_pylist())
+    ts = table["ts"].cast(pa.int64()).to_numpy()
+    fold = table["fold"].to_numpy()
+    ret = table["return"].to_numpy()
+    out: dict[str, ReturnSeries] = {}
+    for name, facts in summary["policies"].items():
+        mask = policy == name
+        out[name] = ReturnSeries(
+            policy=name,
+            ts=ts[mask].astype(np.int64),
+            returns=ret[mask].astype(np.float64),
+            fold=fold[mask].astype(np.int64),
+            capital=float(facts["capital"]),
+            traded_notional=float(facts["traded_notional"]),
+            costs=facts["costs"],
+            n_episodes=int(facts["n_episodes"]),
+            n_trades=int(facts["n_trades"]),
+        )
+    return summary, out
+
+
+def fold_table(evaluation_series: dict[str, ReturnSeries], bpy: float) -> list[dict[str, Any]]:
+    """Per fold and policy: bars, total return (%), annualised Sharpe, max drawdown (%)."""
+    from quant_assets.lib.evaluation.statistics import (
+        equity_curve,
+        max_drawdown,
+        sharpe_ratio,
+    )
+
+    rows: list[dict[str, Any]] = []
+    folds = sorted({int(f) for s in evaluation_series.values() for f in s.fold})
+    for f in folds:
+        for name, s in evaluation_series.items():
+            r = s.returns[s.fold == f]
+            if not r.size:
+                continue
+            rows.append(
+                {
+                    "fold": f,
+                    "policy": name,
+                    "first_bar": datetime.fromtimestamp(
+                        int(s.ts[s.fold == f][0]) / 1e9, tz=UTC
+                    ).isoformat(),
+                    "bars": int(r.size),
+                    "return_pct": float(equity_curve(r)[-1] - 1) * 100,
+                    "sharpe_annual": sharpe_ratio(r, bpy),
+                    "max_drawdown_pct": max_drawdown(r) * 100,
+                }
+            )
+    return rows
+
+
+def stats_markdown(stats: Sequence[PerformanceStats]) -> str:
+    """Pooled figures per policy, units in the header: what the UI shows for an evaluation."""
+    cols = (
+        ("bars", "n_bars", "{:,}"),
+        ("total return %", "total_return_pct", "{:+.3f}"),
+        ("Sharpe (ann.)", "sharpe_annual", "{:+.2f}"),
+        ("Sortino (ann.)", "sortino_annual", "{:+.2f}"),
+        ("max DD %", "max_drawdown_pct", "{:.3f}"),
+        ("hit rate %", "hit_rate_pct", "{:.1f}"),
+        ("turnover x capital", "turnover_x_capital", "{:.2f}"),
+        ("trades", "n_trades", "{:,}"),
+        ("cost bps of notional", "cost_total_bps", "{:.2f}"),
+        ("commission bps", "cost_commission_bps", "{:.2f}"),
+        ("spread bps", "cost_spread_bps", "{:.2f}"),
+        ("impact bps", "cost_impact_bps", "{:.2f}"),
+    )
     rows = [
-        "| policy | episodes | " + " | ".join(columns) + " |",
-        "|---|---|" + "---|" * len(columns),
+        "| policy | " + " | ".join(c[0] for c in cols) + " |",
+        "|---|" + "---:|" * len(cols),
     ]
-    for name in dict.fromkeys(r.policy for r in results):
-        mine = [r for r in results if r.policy == name]
-        means = [sum(float(getattr(r, c)) for r in mine) / len(mine) for c in columns]
-        rows.append(f"| {name} | {len(mine)} | " + " | ".join(f"{m:,.4g}" for m in means) + " |")
+    for s in stats:
+        values = [fmt.format(getattr(s, attr)) for _, attr, fmt in cols]
+        rows.append(f"| {s.policy} | " + " | ".join(values) + " |")
     return "\n".join(rows)
+
+
+def folds_markdown(rows: Sequence[dict[str, Any]]) -> str:
+    """The per-fold table of :func:`fold_table` as markdown."""
+    lines = [
+        "| fold | policy | first bar (UTC) | bars | return % | Sharpe (ann.) | max DD % |",
+        "|---:|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['fold']} | {r['policy']} | {r['first_bar'][:16]} | {r['bars']:,} | "
+            f"{r['return_pct']:+.3f} | {r['sharpe_annual']:+.2f} | {r['max_drawdown_pct']:.3f} |"
+        )
+    return "\n".join(lines)

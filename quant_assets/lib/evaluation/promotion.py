@@ -1,170 +1,258 @@
-"""Champion/challenger gate: promote a new policy only when it beats the incumbent out of sample
-by more than noise and by a practical margin.
+"""Champion/challenger gate: promote a new policy only when its out-of-sample edge over the
+incumbent, net of costs, is larger than a practical margin and than noise — with a false
+promotion rate that stays at ``alpha`` however many challengers are tried.
 
-Test (paired, over episodes that share their windows):
+Evidence: per-bar excess returns ``d_t = (r^chal_t - r^ref_t) * 1e4`` (bps of capital) over every
+bar of every walk-forward test fold, paired by bar end time. The reference is the champion, or
+flat (``r^ref = 0``) when there is none. Pairing per bar rather than per episode is what gives
+a test hundreds of observations instead of four.
 
-* ``d_i = s·(challenger_i - reference_i)`` for each common ``episode_id``, with ``s = +1`` for
-  higher-is-better metrics (``final_pnl``, ``ep_reward``, ``sharpe``: all net of costs) and
-  ``s = -1`` for lower-is-better ones (``max_dd``, ``turnover``, ``cost_*``).
-* ``mean_diff = mean(d)``. Bootstrap: ``n_boot`` resamples of the ``n`` pairs with replacement
-  (``numpy.random.default_rng(seed)``) give the distribution of the mean difference.
-* ``lower_bound`` = its ``alpha`` quantile (one-sided ``1 - alpha`` lower confidence bound);
-  ``ci`` = the two-sided ``[alpha/2, 1 - alpha/2]`` interval (reported only);
-  ``p_value`` = share of resampled means ``<= 0`` (bootstrap estimate of P(no improvement)).
-* **Promote iff** ``n >= min_episodes`` and ``mean_diff > margin`` and ``lower_bound > 0``:
-  the improvement is both material (margin, in metric units) and not plausibly noise.
+Test (one-sided, H0: ``E[d] <= margin``):
 
-Reference: the champion's episodes; with no champion, the flat baseline (``flat`` episodes when
-given, else exactly 0 per episode, which is what flat scores on every metric here: it never
-trades). Pairing by ``episode_id`` requires equal windows: mismatched start/end times raise.
+* ``t = (mean(d) - margin) / (sd(d) / sqrt(n))``.
+* Studentised stationary bootstrap (Politis & Romano 1994; ``arch.bootstrap.StationaryBootstrap``,
+  mean block length from ``arch.bootstrap.optimal_block_length``, Politis & White 2004 / Patton,
+  Politis & White 2009): ``t*_b = (mean(d*_b) - mean(d)) / (sd(d*_b) / sqrt(n))``;
+  ``p = (1 + #{t*_b >= t}) / (B + 1)``. Blocks keep the serial dependence of bar returns
+  (volatility clustering, positions held across bars); studentising keeps the test calibrated at
+  small ``n`` where the percentile bootstrap of the mean promotes noise (13 % at 4 episodes).
+* ``lower_bound = mean(d) - q_{1-alpha_k}(t*) * sd(d)/sqrt(n)``: the one-sided confidence bound.
+* Repeated tests: the ``k``-th challenger tested against the same champion (``k`` counts every
+  decision since the champion was installed, this one included) gets
+  ``alpha_k = alpha * 6 / (pi^2 k^2)``; ``sum_k alpha_k = alpha``, so the chance that any no-edge
+  challenger ever replaces this champion is at most ``alpha`` (an alpha-spending rule,
+  Bonferroni over an infinite sequence). ``k`` is recorded with the decision.
+* **Promote iff** ``n >= min_bars`` and ``mean(d) > margin`` and ``p <= alpha_k``.
+
+Also reported, not gating: the deflated Sharpe ratio of the excess series (Bailey & López de
+Prado 2014), with ``k`` trials and the null variance ``1/(n-1)`` of a Sharpe estimate.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from quant_assets.lib.evaluation.episodes import EpisodeResult
+from quant_assets.lib.evaluation.statistics import ReturnSeries
 
-HIGHER_IS_BETTER = frozenset({"final_pnl", "ep_reward", "sharpe"})
-LOWER_IS_BETTER = frozenset(
-    {"max_dd", "turnover", "cost_total", "cost_commission", "cost_spread", "cost_impact"}
-)
+FloatArray = NDArray[np.float64]
+EULER_GAMMA = 0.5772156649015329
+NS_PER_DAY = 86_400 * 1_000_000_000
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """Gate knobs; ``margin_bps_per_session`` is in bps of capital per trading session."""
+
+    alpha: float = 0.05
+    margin_bps_per_session: float = 0.5
+    min_bars: int = 300
+    n_boot: int = 999
+    block_length: float | None = None  # None: Politis-White optimal length of d
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"alpha must be in (0, 1), got {self.alpha}")
+        if self.margin_bps_per_session < 0:
+            raise ValueError("margin_bps_per_session must be >= 0")
+        if self.n_boot < 99:
+            raise ValueError(f"n_boot must be >= 99, got {self.n_boot}")
+        if self.min_bars < 2:
+            raise ValueError(f"min_bars must be >= 2, got {self.min_bars}")
 
 
 @dataclass(frozen=True)
 class PromotionDecision:
-    """Outcome of :func:`decide` with every figure that led to it."""
+    """Outcome of :func:`decide` with every figure that led to it (units in the names)."""
 
     promote: bool
     reason: str
-    metric: str
     reference: str  # "champion" or "flat"
-    n: int
-    margin: float
-    mean_diff: float  # oriented so that > 0 means the challenger is better
-    lower_bound: float
-    ci_low: float
-    ci_high: float
+    n_bars: int
+    n_sessions: float
+    margin_bps_per_bar: float
+    mean_excess_bps_per_bar: float
+    lower_bound_bps_per_bar: float
+    ci_low_bps_per_bar: float  # two-sided 1 - alpha studentised interval (reported only)
+    ci_high_bps_per_bar: float
+    t_stat: float
     p_value: float
-    challenger_mean: float
-    reference_mean: float
-    n_boot: int
     alpha: float
+    alpha_spent: float  # alpha_k for this challenger
+    n_tried: int  # k: challengers tested against this champion, this one included
+    block_length_bars: float
+    deflated_sharpe: float  # probability, Bailey & López de Prado (2014)
+    challenger_mean_bps_per_bar: float
+    reference_mean_bps_per_bar: float
+    n_boot: int
     seed: int
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def _by_episode(results: Sequence[EpisodeResult], who: str) -> dict[int, EpisodeResult]:
-    out: dict[int, EpisodeResult] = {}
-    for r in results:
-        if r.episode_id in out:
-            raise ValueError(f"{who}: episode_id {r.episode_id} appears twice (mixed policies?)")
-        out[r.episode_id] = r
-    return out
+def spent_alpha(alpha: float, k: int) -> float:
+    """Alpha of the ``k``-th test (k >= 1) under the ``6 / (pi^2 k^2)`` spending rule."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return alpha * 6.0 / (math.pi**2 * k * k)
 
 
-def _pair(
-    challenger: Sequence[EpisodeResult], reference: Sequence[EpisodeResult], metric: str
-) -> tuple[np.ndarray, np.ndarray]:
-    ch, ref = _by_episode(challenger, "challenger"), _by_episode(reference, "reference")
-    if set(ch) != set(ref):
-        raise ValueError(
-            f"challenger and reference episodes differ: {sorted(set(ch) ^ set(ref))[:10]}"
-        )
-    ids = sorted(ch)
-    for i in ids:
-        if (ch[i].start_ts, ch[i].end_ts, ch[i].split) != (
-            ref[i].start_ts,
-            ref[i].end_ts,
-            ref[i].split,
-        ):
-            raise ValueError(f"episode {i}: windows differ, a paired comparison is invalid")
-    a = np.array([float(getattr(ch[i], metric)) for i in ids])
-    b = np.array([float(getattr(ref[i], metric)) for i in ids])
-    return a, b
+def _daily(series: ReturnSeries) -> tuple[NDArray[np.int64], FloatArray]:
+    days = series.ts // NS_PER_DAY
+    uniq, inv = np.unique(days, return_inverse=True)
+    growth = np.ones(uniq.size)
+    np.multiply.at(growth, inv, 1.0 + series.returns)
+    return uniq, growth - 1.0
+
+
+def paired_excess(
+    challenger: ReturnSeries, reference: ReturnSeries | None
+) -> tuple[FloatArray, FloatArray, FloatArray, bool]:
+    """``(d, challenger, reference)`` in bps per observation, and whether it fell back to days.
+
+    Bars are paired by end time; when the two grids share under 90 % of the challenger's bars
+    (e.g. a champion with another bar interval), both are compounded to UTC-day returns first.
+    """
+    c = challenger.returns * 1e4
+    if reference is None:
+        return c, c, np.zeros_like(c), False
+    common, ic, ir = np.intersect1d(challenger.ts, reference.ts, return_indices=True)
+    if common.size >= 0.9 * challenger.ts.size:
+        a, b = c[ic], reference.returns[ir] * 1e4
+        return a - b, a, b, False
+    dc, rc = _daily(challenger)
+    dr, rr = _daily(reference)
+    _, ic, ir = np.intersect1d(dc, dr, return_indices=True)
+    a, b = rc[ic] * 1e4, rr[ir] * 1e4
+    return a - b, a, b, True
+
+
+def studentised_bootstrap(
+    d: FloatArray, *, n_boot: int, block_length: float | None, seed: int
+) -> tuple[FloatArray, float]:
+    """Bootstrap distribution of ``(mean* - mean) / (sd* / sqrt(n))`` and the block length used."""
+    from arch.bootstrap import StationaryBootstrap, optimal_block_length
+
+    n = d.size
+    if block_length is None:
+        opt = float(optimal_block_length(d)["stationary"].iloc[0])
+        block = float(min(max(opt if math.isfinite(opt) else 1.0, 1.0), math.sqrt(n)))
+    else:
+        block = float(block_length)
+    mean = float(d.mean())
+    bs = StationaryBootstrap(block, d, seed=np.random.default_rng(seed))  # type: ignore[arg-type]
+    t = np.empty(n_boot)
+    root_n = math.sqrt(n)
+    for b, (pos, _kw) in enumerate(bs.bootstrap(n_boot)):
+        x = np.asarray(pos[0], dtype=np.float64)
+        sd = float(np.std(x, ddof=1))
+        t[b] = (float(np.mean(x)) - mean) / (sd / root_n) if sd > 0 else 0.0
+    return t, block
+
+
+def deflated_sharpe(excess: FloatArray, n_trials: int) -> float:
+    """P(true Sharpe > the best of ``n_trials`` no-skill Sharpes) for a per-bar series
+    (Bailey & López de Prado 2014, eq. 2 with the null SR variance ``1/(n-1)``)."""
+    from scipy import stats
+
+    n = excess.size
+    sd = float(np.std(excess, ddof=1)) if n > 1 else 0.0
+    if n < 3 or not sd > 0:
+        return math.nan
+    sr = float(np.mean(excess)) / sd
+    if n_trials > 1:
+        z1 = stats.norm.ppf(1 - 1 / n_trials)
+        z2 = stats.norm.ppf(1 - 1 / (n_trials * math.e))
+        sr0 = math.sqrt(1 / (n - 1)) * ((1 - EULER_GAMMA) * z1 + EULER_GAMMA * z2)
+    else:
+        sr0 = 0.0
+    skew = float(stats.skew(excess))
+    kurt = float(stats.kurtosis(excess, fisher=False))
+    denom = 1 - skew * sr + (kurt - 1) / 4 * sr * sr
+    if not denom > 0:
+        return math.nan
+    return float(stats.norm.cdf((sr - sr0) * math.sqrt(n - 1) / math.sqrt(denom)))
 
 
 def decide(
-    challenger: Sequence[EpisodeResult],
-    champion: Sequence[EpisodeResult] | None,
+    challenger: ReturnSeries,
+    reference: ReturnSeries | None,
     *,
-    metric: str = "final_pnl",
-    margin: float = 0.0,
-    n_boot: int = 2000,
-    alpha: float = 0.05,
-    seed: int = 0,
-    flat: Sequence[EpisodeResult] | None = None,
-    min_episodes: int = 2,
+    config: GateConfig | None = None,
+    n_tried: int = 1,
+    bars_per_session: float,
 ) -> PromotionDecision:
-    """Paired-bootstrap gate; see module docstring for the exact rule."""
-    if metric not in HIGHER_IS_BETTER | LOWER_IS_BETTER:
-        raise ValueError(f"unknown metric {metric!r}")
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be >= 1, got {n_boot}")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
-    if not challenger:
-        raise ValueError("no challenger episodes")
-    sign = 1.0 if metric in HIGHER_IS_BETTER else -1.0
-    if champion is not None:
-        reference = "champion"
-        a, b = _pair(challenger, champion, metric)
-    elif flat is not None:
-        reference = "flat"
-        a, b = _pair(challenger, flat, metric)
-    else:
-        reference = "flat"
-        a = np.array([float(getattr(r, metric)) for r in _by_episode(challenger, "c").values()])
-        b = np.zeros_like(a)
-    d = sign * (a - b)
+    """The gate of the module docstring."""
+    cfg = config if config is not None else GateConfig()
+    ref_name = "champion" if reference is not None else "flat"
+    d, a, b, daily = paired_excess(challenger, reference)
+    per_obs = 1.0 if daily else bars_per_session
+    margin = cfg.margin_bps_per_session / per_obs
     n = int(d.size)
-    rng = np.random.default_rng(seed)
-    boot = d[rng.integers(0, n, size=(n_boot, n))].mean(axis=1)
-    mean_diff = float(d.mean())
-    lower = float(np.quantile(boot, alpha))
-    ci_low, ci_high = (float(x) for x in np.quantile(boot, [alpha / 2, 1 - alpha / 2]))
-    p_value = float(np.mean(boot <= 0.0))
-
-    if n < min_episodes:
-        promote, why = False, f"only {n} paired episode(s), need >= {min_episodes}"
-    elif not mean_diff > margin:
-        promote, why = False, f"mean improvement {mean_diff:.6g} <= margin {margin:.6g}"
-    elif not lower > 0.0:
-        promote, why = False, (
-            f"mean improvement {mean_diff:.6g} > margin but the {1 - alpha:.0%} lower bound "
-            f"{lower:.6g} <= 0 (p={p_value:.3f}): not distinguishable from noise"
+    alpha_k = spent_alpha(cfg.alpha, n_tried)
+    mean = float(d.mean()) if n else 0.0
+    sd = float(d.std(ddof=1)) if n > 1 else 0.0
+    se = sd / math.sqrt(n) if n > 1 else 0.0
+    min_obs = cfg.min_bars if not daily else max(2, math.ceil(cfg.min_bars / bars_per_session))
+    t_stat, p, lower, lo, hi, block = math.nan, 1.0, math.nan, math.nan, math.nan, math.nan
+    if n >= 2 and se > 0:
+        t_boot, block = studentised_bootstrap(
+            d, n_boot=cfg.n_boot, block_length=cfg.block_length, seed=cfg.seed
+        )
+        t_stat = (mean - margin) / se
+        p = float((1 + np.sum(t_boot >= t_stat)) / (cfg.n_boot + 1))
+        lower = mean - float(np.quantile(t_boot, 1 - alpha_k)) * se
+        lo = mean - float(np.quantile(t_boot, 1 - cfg.alpha / 2)) * se
+        hi = mean - float(np.quantile(t_boot, cfg.alpha / 2)) * se
+    unit = "day" if daily else "bar"
+    if n < min_obs:
+        promote = False
+        why = f"only {n} paired {unit}s of evidence, need >= {min_obs}: not enough to decide"
+    elif not se > 0:
+        promote, why = False, "no difference in any bar: nothing to decide on"
+    elif not mean > margin:
+        promote = False
+        why = f"mean excess {mean:.4g} bps/{unit} <= margin {margin:.4g} bps/{unit}"
+    elif p > alpha_k:
+        promote = False
+        why = (
+            f"mean excess {mean:.4g} bps/{unit} > margin {margin:.4g} but p={p:.4f} > "
+            f"alpha_{n_tried}={alpha_k:.4f} (challenger #{n_tried} vs this champion): "
+            "not distinguishable from noise"
         )
     else:
-        promote, why = True, (
-            f"mean improvement {mean_diff:.6g} > margin {margin:.6g} and {1 - alpha:.0%} lower "
-            f"bound {lower:.6g} > 0 (p={p_value:.3f})"
+        promote = True
+        why = (
+            f"mean excess {mean:.4g} bps/{unit} > margin {margin:.4g}, one-sided lower bound "
+            f"{lower:.4g}, p={p:.4f} <= alpha_{n_tried}={alpha_k:.4f}"
         )
-    reason = (
-        f"{'promote' if promote else 'keep'} vs {reference} on {metric} over {n} episodes: {why}"
-    )
+    reason = f"{'promote' if promote else 'keep'} vs {ref_name} over {n} {unit}s: {why}"
     return PromotionDecision(
         promote=promote,
         reason=reason,
-        metric=metric,
-        reference=reference,
-        n=n,
-        margin=float(margin),
-        mean_diff=mean_diff,
-        lower_bound=lower,
-        ci_low=ci_low,
-        ci_high=ci_high,
-        p_value=p_value,
-        challenger_mean=float(a.mean()),
-        reference_mean=float(b.mean()),
-        n_boot=n_boot,
-        alpha=alpha,
-        seed=seed,
+        reference=ref_name,
+        n_bars=n,
+        n_sessions=n / per_obs,
+        margin_bps_per_bar=margin,
+        mean_excess_bps_per_bar=mean,
+        lower_bound_bps_per_bar=lower,
+        ci_low_bps_per_bar=lo,
+        ci_high_bps_per_bar=hi,
+        t_stat=t_stat,
+        p_value=p,
+        alpha=cfg.alpha,
+        alpha_spent=alpha_k,
+        n_tried=n_tried,
+        block_length_bars=block,
+        deflated_sharpe=deflated_sharpe(d, n_tried),
+        challenger_mean_bps_per_bar=float(a.mean()) if n else 0.0,
+        reference_mean_bps_per_bar=float(b.mean()) if n else 0.0,
+        n_boot=cfg.n_boot,
+        seed=cfg.seed,
     )

@@ -1,5 +1,12 @@
 """When to retrain a symbol's policy, and why: enough new clean data, or champion drift.
 
+Drift is a hypothesis test with a stated false-alarm rate, not a Sharpe threshold: H0 "the
+champion still earns >= 0 per episode net of costs", tested one-sided (Student t on the per-episode
+PnL of every evaluation in which it defended its title since promotion; the evaluation that
+promoted it is left out, its figures are inflated by selection). Below ``min_episodes`` there is
+no test. A false alarm (drift signalled for a champion whose true mean is >= 0) happens with
+probability <= ``alpha`` per check; ``benchmarks/promotion_gate.py`` measures it.
+
 Each cause has a key that names exactly what triggered it (the newest clean day, the evaluation
 showing the drift), so a sensor that uses the key as run key never fires twice for one cause.
 """
@@ -8,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+
+import numpy as np
 
 from quant_assets.lib.warehouse.base import Warehouse
 
@@ -45,20 +54,39 @@ def new_data_cause(
     return RetrainCause(symbol, "new_data", f"{len(new)} new clean days through {max(new)}")
 
 
+def drift_test(pnl: list[float], alpha: float) -> tuple[bool, float]:
+    """(drifted, p): one-sided t-test of mean(pnl) < 0."""
+    from scipy import stats
+
+    x = np.asarray(pnl, dtype=np.float64)
+    if x.size < 2 or not np.std(x) > 0:
+        return False, 1.0
+    p = float(stats.ttest_1samp(x, 0.0, alternative="less").pvalue)
+    return p <= alpha, p
+
+
 def drift_cause(
-    warehouse: Warehouse, symbol: str, champion_id: str, max_sharpe_drop: float
+    warehouse: Warehouse,
+    symbol: str,
+    champion_id: str,
+    *,
+    alpha: float = 0.05,
+    min_episodes: int = 8,
 ) -> RetrainCause | None:
-    """The champion's latest evaluated Sharpe fell more than ``max_sharpe_drop`` below the
-    Sharpe of the evaluation that promoted it."""
-    history = warehouse.query_named(
-        "policy_sharpe_by_evaluation", {"policy_id": champion_id}
+    """The champion's out-of-sample PnL as defending champion is significantly negative."""
+    rows = warehouse.query_named(
+        "champion_episodes_as_champion", {"policy_id": champion_id}
     ).to_pylist()
-    if len(history) < 2:
+    if len(rows) < min_episodes:
         return None
-    first, last = history[0], history[-1]
-    drop = float(first["sharpe"]) - float(last["sharpe"])
-    if drop <= max_sharpe_drop:
+    pnl = [float(r["final_pnl"]) for r in rows]
+    drifted, p = drift_test(pnl, alpha)
+    if not drifted:
         return None
+    latest = rows[-1]["evaluation_id"]
     return RetrainCause(
-        symbol, "drift", f"sharpe fell {drop:.2f} in evaluation {last['evaluation_id']}"
+        symbol,
+        "drift",
+        f"champion loses {np.mean(pnl):.4g} per episode net of costs over {len(pnl)} episodes "
+        f"(p={p:.3f} <= {alpha}) through evaluation {latest}",
     )

@@ -27,6 +27,7 @@ from quant_assets.lib.trading.env import TradingEnvConfig
 Algorithm = Literal["PPO", "A2C", "SAC", "DQN"]
 SPLIT_NAMES: tuple[str, str, str] = ("train", "validation", "test")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NS_PER_DAY = 86_400 * 1_000_000_000
 
 #: Action space each algorithm can drive (SAC: continuous only, DQN: discrete only).
 ALGORITHM_ACTIONS: dict[str, frozenset[str]] = {
@@ -69,6 +70,13 @@ class WalkForwardSplit(BaseModel):
     ``(train_end, validation_end)``: a bar belongs to the first split whose end is strictly after
     its (end-stamped) ``ts``; everything from ``validation_end`` on is test (up to ``test_end``
     when given). Explicit times let a walk-forward schedule move the boundaries as data arrives.
+
+    Embargo: with ``embargo_sessions = k`` the train block is cut back so that its last bar lies
+    at least ``k + 1`` sessions (UTC days with bars) before the session of the first test bar:
+    ``k`` whole sessions separate training data from test data, so serially correlated bars and
+    overnight positions cannot leak (López de Prado 2018, ch. 7). The test block (the evidence)
+    keeps its size; the bars cut from train go to validation. ``test_folds`` cuts the test block
+    into that many consecutive out-of-sample folds for the evaluation.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -76,6 +84,8 @@ class WalkForwardSplit(BaseModel):
     fractions: tuple[float, float, float] | None = (0.6, 0.2, 0.2)
     boundaries: tuple[datetime, datetime] | None = None
     test_end: datetime | None = None
+    embargo_sessions: int = Field(default=0, ge=0)
+    test_folds: int = Field(default=1, ge=1)
 
     @field_validator("boundaries", "test_end", mode="after")
     @classmethod
@@ -121,6 +131,11 @@ class WalkForwardSplit(BaseModel):
             ns = [(d - _EPOCH) // timedelta(microseconds=1) * 1000 for d in ends]
             cut = np.searchsorted(bars.ts, np.asarray(ns, dtype=np.int64), side="left").tolist()
             edges = [0, *cut] if self.test_end else [0, *cut, n]
+        if self.embargo_sessions and edges[2] < n:
+            session = np.asarray(bars.ts, dtype=np.int64) // _NS_PER_DAY
+            rank = np.unique(session, return_inverse=True)[1]
+            last_allowed = int(rank[edges[2]]) - self.embargo_sessions - 1
+            edges[1] = min(edges[1], int(np.searchsorted(rank, last_allowed, side="right")))
         return {name: (edges[i], edges[i + 1]) for i, name in enumerate(SPLIT_NAMES)}
 
     def split(self, bars: Bars, *, min_bars: int = 1) -> dict[str, Bars]:
@@ -128,7 +143,13 @@ class WalkForwardSplit(BaseModel):
         out: dict[str, Bars] = {}
         for name, (lo, hi) in self.bounds(bars).items():
             if hi - lo < min_bars:
-                raise ValueError(f"split {name!r} has {hi - lo} bars, need >= {min_bars}")
+                hint = (
+                    f" (an embargo of {self.embargo_sessions} session(s) before the test block"
+                    " leaves too little training data: more days, or a larger train fraction)"
+                    if name == "train" and self.embargo_sessions
+                    else ""
+                )
+                raise ValueError(f"split {name!r} has {hi - lo} bars, need >= {min_bars}{hint}")
             out[name] = bars.slice(lo, hi)
         return out
 

@@ -28,6 +28,14 @@ from quant_assets.lib.training.train import MetricsSink, train_policy
 from quant_assets.lib.warehouse.base import TrainingRun, Warehouse
 
 ARTIFACT_PREFIX = "policies"
+RUNS_PREFIX = "training_runs"  # per-run files that are not part of the policy: TensorBoard logs
+
+
+def tensorboard_available() -> bool:
+    """TensorBoard event files need the ``tensorboard`` package (a dev extra)."""
+    import importlib.util
+
+    return importlib.util.find_spec("tensorboard") is not None
 
 
 class NoTrainingDataError(ValueError):
@@ -83,6 +91,7 @@ class TrainingOutcome:
     fps: float
     device: str
     cost_model_version: str
+    tensorboard_uri: str | None = None
     cost_model_as_of: datetime | None = None
     cost_warnings: tuple[str, ...] = ()
 
@@ -160,6 +169,7 @@ def run_training(
     # Checkpoints live under a key of the symbol and config, so a killed run that is retried
     # (a new Dagster run id) resumes instead of starting over.
     checkpoints = scratch / "checkpoints" / symbol / config.resume_hash()[:16]
+    tb_dir = scratch / "tensorboard" / run_id if tensorboard_available() else None
     try:
         result = train_policy(
             bars,
@@ -169,6 +179,7 @@ def run_training(
             out_dir=checkpoints,
             metrics=metrics,
             run_id=run_id,
+            tensorboard_dir=tb_dir,
         )
         local = scratch / "artifacts" / run_id
         info: ArtifactInfo = save_training_artifact(
@@ -183,6 +194,11 @@ def run_training(
         )
         prefix = artifact_prefix(symbol, info.policy_id)
         uri = upload_artifact(store, local, prefix)
+        tb_uri = (
+            upload_artifact(store, tb_dir, f"{RUNS_PREFIX}/{symbol}/{run_id}/tensorboard")
+            if tb_dir is not None and tb_dir.is_dir()
+            else None
+        )
         warehouse.register_policy(
             info.policy_id,
             run_id=run_id,
@@ -227,6 +243,7 @@ def run_training(
         fps=result.fps,
         device=result.device,
         cost_model_version=result.cost_params.version,
+        tensorboard_uri=tb_uri,
         cost_model_as_of=stored.as_of,
         cost_warnings=stored.params.warnings,
     )

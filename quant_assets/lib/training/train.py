@@ -38,7 +38,8 @@ import torch
 from numpy.typing import NDArray
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
-from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.logger import KVWriter, Logger, TensorBoardOutputFormat
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv, VecMonitor, VecNormalize
 
@@ -119,6 +120,29 @@ class MetricsCallback(BaseCallback):
         self._flush()
         if self._writer in self.model.logger.output_formats:
             self.model.logger.output_formats.remove(self._writer)
+
+
+class UpdateDumpCallback(BaseCallback):
+    """On-policy SB3 dumps its logger after a rollout but before that rollout's ``train()``, so
+    an update's ``train/*`` values would be stamped with the next rollout's step and the last
+    update's never written. Dumping right after each update (at the next rollout's start, and at
+    the end of training) puts every update's losses, entropy, KL and learning rate at the step
+    it trained on. Must come before :class:`MetricsCallback` (which detaches its writer at the
+    end)."""
+
+    def _pending(self) -> bool:
+        return isinstance(self.model, OnPolicyAlgorithm) and bool(self.model.logger.name_to_value)
+
+    def _on_rollout_start(self) -> None:
+        if self._pending():
+            self.model.logger.dump(step=int(self.num_timesteps))
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._pending():
+            self.model.logger.dump(step=int(self.num_timesteps))
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -322,11 +346,15 @@ def train_policy(
     run_id: str,
     resume: bool = True,
     callbacks: Sequence[BaseCallback] = (),
+    tensorboard_dir: Path | None = None,
 ) -> TrainingResult:
     """Train on ``config.split``'s train block, resume from ``out_dir`` when possible, validate.
 
     ``cost_params`` default to a calibration on the train block (never on validation/test, so
     evaluation costs are out-of-sample too). ``resume=False`` deletes existing checkpoints.
+    With ``tensorboard_dir`` every logger dump (one per PPO/A2C update: reward, losses,
+    entropy, KL, fps, learning rate) is also written as TensorBoard event files there, with the
+    hyperparameters as text, against ``num_timesteps``.
     """
     torch.set_num_threads(config.torch_threads)
     cost_config = cost_config if cost_config is not None else CostModelConfig()
@@ -383,7 +411,12 @@ def train_policy(
             **config.sb3_kwargs(),
         )
     # A custom logger stops SB3 from creating a temp log folder on every learn().
-    model.set_logger(Logger(folder=None, output_formats=[]))
+    formats: list[KVWriter] = []
+    if tensorboard_dir is not None:
+        formats.append(TensorBoardOutputFormat(str(tensorboard_dir)))
+    model.set_logger(Logger(folder=None, output_formats=formats))
+    if tensorboard_dir is not None:
+        _log_hyperparams(model.logger, config)
 
     ckpt_cb = AtomicCheckpointCallback(
         ckpt_dir,
@@ -391,7 +424,7 @@ def train_policy(
         meta,
         save_replay_buffer=config.checkpoint_replay_buffer,
     )
-    cbs: list[BaseCallback] = [ckpt_cb]
+    cbs: list[BaseCallback] = [ckpt_cb, UpdateDumpCallback()]
     if metrics is not None:
         cbs.append(MetricsCallback(metrics, run_id))
     cbs.extend(callbacks)
@@ -416,6 +449,8 @@ def train_policy(
             if math.isfinite(value):
                 metrics.log(run_id, name, int(model.num_timesteps), value)
     env.close()
+    for fmt in model.logger.output_formats:
+        fmt.close()
     return TrainingResult(
         model=model,
         vec_normalize=vec_normalize,
@@ -439,6 +474,25 @@ def train_policy(
         fps=trained / train_seconds if trained > 0 and train_seconds > 0 else 0.0,
         checkpoint_dir=ckpt_dir,
     )
+
+
+def _log_hyperparams(logger: Logger, config: TrainingConfig) -> None:
+    """The recipe as TensorBoard text (the HParams plugin needs metric names up front)."""
+    text = "\n".join(
+        f"    {k}: {v}"
+        for k, v in sorted(
+            {
+                "algorithm": config.algorithm,
+                "total_timesteps": config.total_timesteps,
+                "n_envs": config.n_envs,
+                "seed": config.seed,
+                **config.hyperparams,
+            }.items()
+        )
+    )
+    for fmt in logger.output_formats:
+        if isinstance(fmt, TensorBoardOutputFormat):
+            fmt.writer.add_text("hyperparameters", text, 0)
 
 
 def _validate(
@@ -468,4 +522,15 @@ def _validate(
         split="validation",
         policy=config.algorithm.lower(),
         cost_model_version=cost_params.version,
+        periods_per_year=_periods_per_year(bars),
     )
+
+
+def _periods_per_year(bars: Bars) -> float | None:
+    """Calendar-aware bars per year of the symbol's market (None without a symbol)."""
+    from quant_assets.lib.evaluation.statistics import bars_per_year
+    from quant_assets.lib.ticks.instruments import instrument_for
+
+    if not bars.symbol:
+        return None
+    return bars_per_year(instrument_for(bars.symbol).calendar, bars.bar_seconds)

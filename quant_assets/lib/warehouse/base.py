@@ -115,7 +115,8 @@ class EpisodeRecord:
     n_trades: int | None = None
     cost_model_version: str | None = None
     evaluation_id: str = ""  # the evaluation that produced the row (one per episodes run)
-    policy: str = ""  # policy name, or a baseline: flat, buy_and_hold, random
+    policy: str = ""  # policy name, or a baseline: flat, buy_and_hold, matched_null
+    fold: int = 0  # walk-forward test fold
 
 
 @dataclass(frozen=True)
@@ -363,7 +364,12 @@ class SqlWarehouse(Warehouse):
         return len(params)
 
     def record_promotion_decision(self, decision: Mapping[str, Any]) -> None:
-        self._record("record_promotion_decision", decision, "decided_at")
+        optional = ("n_bars", "n_tried", "alpha_spent", "deflated_sharpe", "report_uri")
+        self._record(
+            "record_promotion_decision",
+            {**dict.fromkeys(optional), **decision},
+            "decided_at",
+        )
 
     def record_run_failure(self, failure: Mapping[str, Any]) -> None:
         self._record("record_run_failure", failure, "failed_at")

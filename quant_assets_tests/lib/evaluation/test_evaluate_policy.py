@@ -1,11 +1,9 @@
-"""evaluate_policy: shared contiguous windows, baselines, seeded randomness, metrics, PNG."""
+"""evaluate_policy: shared contiguous windows, baselines, matched null, folds, pooled series."""
 
 from __future__ import annotations
 
 import itertools
 import math
-import struct
-import zlib
 from datetime import UTC, timedelta
 
 import numpy as np
@@ -13,10 +11,12 @@ import pytest
 
 from quant_assets.lib.evaluation.episodes import (
     EpisodeResult,
+    InsufficientEvidenceError,
+    TradingIntensity,
     annualised_sharpe,
     episode_windows,
-    equity_curve_png,
     evaluate_policy,
+    to_series,
 )
 from quant_assets.lib.trading.bars import random_walk_bars
 from quant_assets.lib.trading.env import TradingEnvConfig
@@ -53,7 +53,7 @@ def _by(results: list[EpisodeResult], policy: str) -> list[EpisodeResult]:
 
 def test_evaluate_policy_all_policies_share_contiguous_utc_windows() -> None:
     results = evaluate_policy(_short, BARS, n_episodes=4, env_config=ENV, policy_name="short")
-    assert [r.policy for r in results[::4]] == ["short", "flat", "buy_and_hold", "random"]
+    assert [r.policy for r in results[::4]] == ["short", "flat", "buy_and_hold", "matched_null"]
     windows = {p: [(r.start_ts, r.end_ts) for r in _by(results, p)] for p in ("short", "flat")}
     assert windows["short"] == windows["flat"]
     w = windows["short"]
@@ -85,7 +85,9 @@ def test_evaluate_policy_constant_long_callable_equals_buy_and_hold() -> None:
 
 
 def test_evaluate_policy_costs_by_component_sum_to_total_and_pnl_net() -> None:
-    results = evaluate_policy(_short, BARS, n_episodes=2, env_config=ENV, baselines=("random",))
+    results = evaluate_policy(
+        _short, BARS, n_episodes=2, env_config=ENV, baselines=("matched_null",)
+    )
     for r in results:
         assert r.cost_total > 0 and r.n_trades > 0
         parts = r.cost_commission + r.cost_spread + r.cost_impact
@@ -95,10 +97,10 @@ def test_evaluate_policy_costs_by_component_sum_to_total_and_pnl_net() -> None:
         assert 0 <= r.max_dd < 1
 
 
-def test_evaluate_policy_random_baseline_seeded_reproducible() -> None:
-    a = _by(evaluate_policy(None, BARS, n_episodes=2, env_config=ENV, seed=1), "random")
-    b = _by(evaluate_policy(None, BARS, n_episodes=2, env_config=ENV, seed=1), "random")
-    c = _by(evaluate_policy(None, BARS, n_episodes=2, env_config=ENV, seed=2), "random")
+def test_evaluate_policy_matched_null_seeded_reproducible() -> None:
+    a = _by(evaluate_policy(None, BARS, n_episodes=2, env_config=ENV, seed=1), "matched_null")
+    b = _by(evaluate_policy(None, BARS, n_episodes=2, env_config=ENV, seed=1), "matched_null")
+    c = _by(evaluate_policy(None, BARS, n_episodes=2, env_config=ENV, seed=2), "matched_null")
     assert [r.final_pnl for r in a] == [r.final_pnl for r in b]
     assert [r.final_pnl for r in a] != [r.final_pnl for r in c]
     assert a[0].final_pnl != a[1].final_pnl  # episodes draw different actions
@@ -132,9 +134,9 @@ def test_episode_windows_cover_decisions_without_gaps() -> None:
 def test_annualised_sharpe_known_returns_matches_formula() -> None:
     r = np.array([0.01, -0.005, 0.002, 0.004])
     equity = 100.0 * np.r_[1.0, np.cumprod(1 + r)]
-    expected = r.mean() / r.std(ddof=1) * math.sqrt(252 * 23_400 / 60)
-    assert annualised_sharpe(equity, 60.0, 23_400.0) == pytest.approx(expected)
-    assert annualised_sharpe(np.full(5, 100.0), 60.0, 23_400.0) == 0.0
+    expected = r.mean() / r.std(ddof=1) * math.sqrt(97_764)
+    assert annualised_sharpe(equity, 97_764) == pytest.approx(expected)
+    assert annualised_sharpe(np.full(5, 100.0), 97_764) == 0.0
 
 
 def test_episode_result_to_row_matches_episodes_table_columns() -> None:
@@ -144,38 +146,57 @@ def test_episode_result_to_row_matches_episodes_table_columns() -> None:
     assert row["run_id"] == "run-1" and row["cost_model_version"] == r.cost_model_version
 
 
-def _decode_png(data: bytes) -> np.ndarray:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, size = 8, b"", (0, 0)
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        (crc,) = struct.unpack(">I", data[pos + 8 + length : pos + 12 + length])
-        assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
-        if kind == b"IHDR":
-            size = struct.unpack(">II", body[:8])
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    w, h = size
-    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(h, w * 3 + 1)
-    assert (raw[:, 0] == 0).all()
-    return raw[:, 1:].reshape(h, w, 3)
+def _swing(period: int):  # type: ignore[no-untyped-def]
+    """Long for ``period`` bars, then short for ``period`` bars, ... (counts its calls)."""
+    state = {"t": 0}
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        state["t"] += 1
+        return np.array([0.5 if (state["t"] // period) % 2 == 0 else -0.5], dtype=np.float32)
+
+    return act
 
 
-def test_equity_curve_png_decodes_with_one_colour_per_policy() -> None:
-    results = evaluate_policy(_short, BARS, n_episodes=3, env_config=ENV, policy_name="short")
-    data = equity_curve_png(results, width=300, height=150)
-    img = _decode_png(data)
-    assert img.shape == (150, 300, 3)
-    assert len(data) < 20_000
-    colours = {tuple(int(v) for v in px) for px in img.reshape(-1, 3)}
-    for colour in [(31, 119, 180), (127, 127, 127), (44, 160, 44), (214, 39, 40)]:
-        assert colour in colours
-    body = img[40:-24, 8:-8]  # plot area: the first curve spans it (later curves may overdraw)
-    assert np.mean(np.any(np.all(body == (31, 119, 180), axis=2), axis=0)) > 0.9
+def test_matched_null_copies_turnover_and_holding_period() -> None:
+    results = evaluate_policy(
+        _swing(20), BARS, n_episodes=2, env_config=ENV, policy_name="swing", baselines=()
+    )
+    intensity = TradingIntensity.of(results)
+    assert intensity.abs_position == pytest.approx(0.5, abs=0.01)
+    assert 15 < intensity.holding_bars < 25 and intensity.flat_share == 0.0
+    both = evaluate_policy(
+        _swing(20), BARS, n_episodes=2, env_config=ENV, policy_name="swing", seed=4
+    )
+    policy, null = _by(both, "swing"), _by(both, "matched_null")
+    changes = [TradingIntensity.of(x).holding_bars for x in (policy, null)]
+    turnover = [sum(r.turnover for r in x) for x in (policy, null)]
+    assert 0.6 < changes[1] / changes[0] < 1.6
+    assert 0.6 < turnover[1] / turnover[0] < 1.6
+    assert {abs(t) for r in null for t in r.targets} == {0.5}
 
 
-def test_equity_curve_png_no_results_blank_png() -> None:
-    img = _decode_png(equity_curve_png([], width=50, height=40))
-    assert (img == 255).all()
+def test_evaluate_policy_short_episodes_refused() -> None:
+    with pytest.raises(InsufficientEvidenceError, match="below the minimum of 200 bars"):
+        evaluate_policy(None, BARS, n_episodes=4, env_config=ENV, min_episode_bars=200)
+
+
+def test_evaluate_policy_folds_group_consecutive_episodes() -> None:
+    results = evaluate_policy(_short, BARS, n_episodes=6, env_config=ENV, folds=3, baselines=())
+    assert [r.fold for r in results] == [0, 0, 1, 1, 2, 2]
+    with pytest.raises(ValueError, match="multiple of folds"):
+        evaluate_policy(_short, BARS, n_episodes=5, env_config=ENV, folds=3)
+
+
+def test_to_series_pools_bars_with_timestamps_and_money() -> None:
+    results = _by(evaluate_policy(_short, BARS, n_episodes=3, env_config=ENV, folds=3), "policy")
+    s = to_series(results, ENV.capital)
+    # decisions run to the third-to-last bar: the last decision's exit fills in the last bar
+    assert s.n_bars == len(BARS) - 2 - ENV.window and s.n_episodes == 3
+    np.testing.assert_array_equal(s.ts, BARS.ts[ENV.window + 1 : -1])
+    assert np.all(np.diff(s.ts) > 0) and set(s.fold.tolist()) == {0, 1, 2}
+    first = results[0]
+    np.testing.assert_allclose(
+        s.returns[: first.n_steps], np.diff(first.equity_curve) / first.equity_curve[:-1]
+    )
+    assert s.traded_notional == pytest.approx(sum(r.turnover for r in results) * ENV.capital)
+    assert s.costs["spread"] == pytest.approx(sum(r.cost_spread for r in results))

@@ -1,139 +1,124 @@
-"""Champion/challenger gate: paired bootstrap, margin, determinism, flat fallback."""
+"""Promotion gate: studentised block bootstrap over bars, margin, minimum evidence, spending."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+import math
 
 import numpy as np
 import pytest
 
-from quant_assets.lib.evaluation.episodes import EpisodeResult
-from quant_assets.lib.evaluation.promotion import decide
+from quant_assets.lib.evaluation.promotion import (
+    GateConfig,
+    decide,
+    deflated_sharpe,
+    paired_excess,
+    spent_alpha,
+)
+from quant_assets.lib.evaluation.statistics import ReturnSeries
 
-T0 = datetime(2024, 3, 1, 14, 30, tzinfo=UTC)
-
-
-def _results(
-    values: Sequence[float] | np.ndarray, policy: str, metric: str = "final_pnl", shift: int = 0
-) -> list[EpisodeResult]:
-    out = []
-    for k, v in enumerate(values):
-        fields = {m: 0.0 for m in ("ep_reward", "max_dd", "final_pnl", "sharpe", "turnover")}
-        fields[metric] = float(v)
-        out.append(
-            EpisodeResult(
-                episode_id=k,
-                split="test",
-                start_ts=T0 + timedelta(hours=k + shift),
-                end_ts=T0 + timedelta(hours=k + 1 + shift),
-                cost_commission=0.0,
-                cost_spread=0.0,
-                cost_impact=0.0,
-                cost_total=0.0,
-                n_trades=0,
-                cost_model_version="v1",
-                policy=policy,
-                equity_curve=np.ones(2),
-                **fields,  # type: ignore[arg-type]
-            )
-        )
-    return out
+MIN = 60_000_000_000
+CFG = GateConfig(n_boot=199, margin_bps_per_session=0.0, min_bars=100)
 
 
-CHAMPION = np.random.default_rng(5).normal(100.0, 50.0, 30)
+def _series(r: np.ndarray, step_ns: int = MIN, name: str = "p") -> ReturnSeries:
+    return ReturnSeries(
+        policy=name,
+        ts=np.arange(1, r.size + 1, dtype=np.int64) * step_ns,
+        returns=r,
+        fold=np.zeros(r.size, np.int64),
+        capital=1.0,
+        traded_notional=0.0,
+    )
 
 
-def test_decide_clearly_better_challenger_promotes() -> None:
-    rng = np.random.default_rng(101)
-    challenger = CHAMPION + 40.0 + rng.normal(0.0, 5.0, 30)
-    d = decide(_results(challenger, "new"), _results(CHAMPION, "old"), margin=10.0, seed=1)
+RNG = np.random.default_rng(7)
+CHAMPION = RNG.normal(0.0, 1e-4, 2000)
+NOISE = RNG.normal(0.0, 1e-4, 2000)
+
+
+def test_decide_clear_edge_over_champion_promotes_with_bounds() -> None:
+    d = decide(
+        _series(CHAMPION + NOISE + 2e-5), _series(CHAMPION), config=CFG, bars_per_session=390
+    )
     assert d.promote, d.reason
-    assert d.reference == "champion" and d.n == 30
-    assert d.mean_diff == pytest.approx(float(np.mean(challenger - CHAMPION)))
-    assert 0 < d.lower_bound < d.mean_diff and d.ci_low < d.mean_diff < d.ci_high
-    assert d.p_value == 0.0 and "promote" in d.reason
+    assert d.reference == "champion" and d.n_bars == 2000
+    assert d.mean_excess_bps_per_bar == pytest.approx(float(np.mean(NOISE + 2e-5) * 1e4))
+    assert 0 < d.lower_bound_bps_per_bar < d.mean_excess_bps_per_bar < d.ci_high_bps_per_bar
+    assert d.p_value <= d.alpha_spent and "promote vs champion over 2000 bars" in d.reason
+    assert 0.5 < d.deflated_sharpe <= 1.0
 
 
-def test_decide_identical_challenger_keeps() -> None:
-    d = decide(_results(CHAMPION, "new"), _results(CHAMPION, "old"), margin=0.0, seed=1)
-    assert not d.promote and d.mean_diff == 0.0 and "<= margin" in d.reason
+def test_decide_no_edge_keeps_as_noise() -> None:
+    d = decide(_series(CHAMPION + NOISE), _series(CHAMPION), config=CFG, bars_per_session=390)
+    assert not d.promote and d.p_value > d.alpha_spent
 
 
-def test_decide_noisy_challenger_keeps_on_lower_bound() -> None:
-    rng = np.random.default_rng(102)
-    noise = rng.normal(0.0, 100.0, 30)
-    noise = noise - noise.mean() + 5.0  # mean improvement 5 > margin 1, but sd 100 over 30 eps
-    d = decide(_results(CHAMPION + noise, "new"), _results(CHAMPION, "old"), margin=1.0, seed=1)
-    assert d.mean_diff == pytest.approx(5.0)
-    assert not d.promote and d.lower_bound < 0 < d.p_value
-    assert "noise" in d.reason
+def test_decide_identical_policies_keep_nothing_to_decide() -> None:
+    d = decide(_series(CHAMPION), _series(CHAMPION), config=CFG, bars_per_session=390)
+    assert not d.promote and "no difference" in d.reason
 
 
-def test_decide_improvement_below_margin_keeps_above_margin_promotes() -> None:
-    rng = np.random.default_rng(103)
-    challenger = _results(CHAMPION + 20.0 + rng.normal(0.0, 1.0, 30), "new")
-    champion = _results(CHAMPION, "old")
-    assert not decide(challenger, champion, margin=25.0, seed=0).promote
-    assert decide(challenger, champion, margin=15.0, seed=0).promote
+def test_decide_below_min_bars_refuses_to_promote() -> None:
+    cfg = GateConfig(n_boot=199, min_bars=300)
+    d = decide(_series(np.full(200, 1e-3) + NOISE[:200]), None, config=cfg, bars_per_session=390)
+    assert not d.promote and "need >= 300" in d.reason and d.reference == "flat"
 
 
-def test_decide_same_seed_same_figures_other_seed_other_bounds() -> None:
-    rng = np.random.default_rng(104)
-    challenger = _results(CHAMPION + rng.normal(3.0, 20.0, 30), "new")
-    champion = _results(CHAMPION, "old")
-    a = decide(challenger, champion, margin=0.0, seed=7)
-    b = decide(challenger, champion, margin=0.0, seed=7)
-    c = decide(challenger, champion, margin=0.0, seed=8)
-    assert a == b
-    assert a.lower_bound != c.lower_bound and a.mean_diff == c.mean_diff
+def test_decide_margin_in_bps_per_session_blocks_small_edges() -> None:
+    ch = _series(NOISE + 2e-5)  # ~0.2 bps/bar = 78 bps/session over flat
+    ok = decide(ch, None, config=CFG, bars_per_session=390)
+    strict = GateConfig(n_boot=199, min_bars=100, margin_bps_per_session=390.0)  # 1 bps/bar
+    blocked = decide(ch, None, config=strict, bars_per_session=390)
+    assert ok.promote and not blocked.promote
+    assert blocked.margin_bps_per_bar == pytest.approx(1.0) and "<= margin" in blocked.reason
 
 
-def test_decide_no_champion_beats_flat_by_margin_promotes() -> None:
-    rng = np.random.default_rng(105)
-    gains = rng.normal(50.0, 5.0, 10)
-    d = decide(_results(gains, "new"), None, margin=20.0, seed=0)
-    assert d.promote and d.reference == "flat" and d.reference_mean == 0.0
-    assert not decide(_results(gains, "new"), None, margin=60.0, seed=0).promote
+def test_decide_alpha_spending_later_challenger_needs_more_evidence() -> None:
+    ch = _series(CHAMPION + NOISE + 5.5e-6)
+    first = decide(ch, _series(CHAMPION), config=CFG, n_tried=1, bars_per_session=390)
+    tenth = decide(ch, _series(CHAMPION), config=CFG, n_tried=10, bars_per_session=390)
+    assert first.p_value == tenth.p_value
+    assert first.promote and not tenth.promote, (first.p_value, tenth.alpha_spent)
+    assert tenth.n_tried == 10 and "alpha_10" in tenth.reason
 
 
-def test_decide_no_champion_losing_to_flat_keeps() -> None:
-    rng = np.random.default_rng(106)
-    d = decide(_results(rng.normal(-5.0, 1.0, 10), "new"), None, seed=0)
-    assert not d.promote and d.mean_diff < 0
+def test_spent_alpha_sums_to_alpha_over_infinite_sequence() -> None:
+    assert spent_alpha(0.05, 1) == pytest.approx(0.05 * 6 / math.pi**2)
+    assert sum(spent_alpha(0.05, k) for k in range(1, 100_000)) == pytest.approx(0.05, rel=1e-4)
+    with pytest.raises(ValueError):
+        spent_alpha(0.05, 0)
 
 
-def test_decide_no_champion_with_flat_episodes_pairs_them() -> None:
-    rng = np.random.default_rng(107)
-    gains = rng.normal(50.0, 5.0, 10)
-    d = decide(_results(gains, "new"), None, flat=_results(np.zeros(10), "flat"), seed=0)
-    assert d.promote and d.reference == "flat"
+def test_decide_same_seed_same_p_other_seed_close() -> None:
+    ch, ref = _series(CHAMPION + NOISE + 1e-5), _series(CHAMPION)
+    a, b = (decide(ch, ref, config=CFG, bars_per_session=390) for _ in range(2))
+    c = decide(ch, ref, config=GateConfig(n_boot=199, min_bars=100, seed=3), bars_per_session=390)
+    assert a == b and abs(a.p_value - c.p_value) < 0.1
 
 
-def test_decide_mismatched_windows_raises() -> None:
-    with pytest.raises(ValueError, match="windows differ"):
-        decide(_results(CHAMPION, "new"), _results(CHAMPION, "old", shift=1), seed=0)
+def test_paired_excess_other_bar_grid_falls_back_to_days() -> None:
+    day = 86_400 * 10**9
+
+    def at(ts: list[int], r: float) -> ReturnSeries:
+        n = len(ts)
+        return ReturnSeries("p", np.array(ts), np.full(n, r), np.zeros(n, np.int64), 1.0, 0.0)
+
+    ch = at([day + 1, day + 2, 2 * day + 1, 2 * day + 2], 0.01)  # two bars a day
+    ref = at([day + 5, 2 * day + 5], 0.01)  # one bar a day (another interval)
+    d, a, _b, daily = paired_excess(ch, ref)
+    assert daily and d.size == 2
+    np.testing.assert_allclose(a, (1.01**2 - 1) * 1e4)
+    np.testing.assert_allclose(d, (1.01**2 - 1.01) * 1e4)
 
 
-def test_decide_missing_episodes_raises() -> None:
-    with pytest.raises(ValueError, match="episodes differ"):
-        decide(_results(CHAMPION, "new"), _results(CHAMPION[:-1], "old"), seed=0)
+def test_deflated_sharpe_falls_with_more_trials() -> None:
+    x = NOISE + 1e-5
+    one, many = deflated_sharpe(x, 1), deflated_sharpe(x, 100)
+    assert 0 < many < one < 1
+    assert math.isnan(deflated_sharpe(np.zeros(10), 5))
 
 
-def test_decide_lower_is_better_metric_lower_challenger_promotes() -> None:
-    rng = np.random.default_rng(108)
-    champ = _results(np.full(20, 0.10) + rng.normal(0, 0.005, 20), "old", metric="max_dd")
-    chall = _results(np.full(20, 0.05) + rng.normal(0, 0.005, 20), "new", metric="max_dd")
-    d = decide(chall, champ, metric="max_dd", margin=0.01, seed=0)
-    assert d.promote and d.mean_diff == pytest.approx(0.05, abs=0.01)
-    assert not decide(champ, chall, metric="max_dd", seed=0).promote
-
-
-def test_decide_single_episode_keeps() -> None:
-    d = decide(_results([1000.0], "new"), _results([0.0], "old"), seed=0)
-    assert not d.promote and "need >= 2" in d.reason
-
-
-def test_decide_unknown_metric_raises() -> None:
-    with pytest.raises(ValueError, match="unknown metric"):
-        decide(_results(CHAMPION, "new"), None, metric="vibes")
+def test_gate_config_rejects_bad_values() -> None:
+    for kw in ({"alpha": 0.0}, {"n_boot": 10}, {"min_bars": 1}, {"margin_bps_per_session": -1}):
+        with pytest.raises(ValueError):
+            GateConfig(**kw)  # type: ignore[arg-type]

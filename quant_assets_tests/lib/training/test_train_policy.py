@@ -219,3 +219,26 @@ def test_train_policy_cuda_artifact_loads_on_cpu_same_policy(tmp_path: Path) -> 
     assert str(loaded.model.device) == "cpu" and loaded.policy_id == info.policy_id
     obs = np.random.default_rng(0).normal(0, 1, (256, ENV.window * 3 + 1)).astype(np.float32)
     np.testing.assert_allclose(loaded.predict(obs), result.act(obs), atol=1e-5)
+
+
+def test_train_policy_metrics_per_update_in_sink_and_tensorboard(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    sink = ListSink()
+    train_policy(
+        BARS,
+        _config(),
+        out_dir=tmp_path / "out",
+        run_id="run-tb",
+        metrics=sink,
+        tensorboard_dir=tmp_path / "tb",
+    )
+    per_update = ("train/approx_kl", "train/entropy_loss", "train/value_loss")
+    per_rollout = ("train/learning_rate", "time/fps", "rollout/ep_rew_mean")
+    steps = {n: sorted(s for _, name, s, _ in sink.rows if name == n) for n in per_update}
+    assert all(v == [256, 512] for v in steps.values()), steps  # 2 updates of 4 x 64 steps
+    acc = EventAccumulator(str(tmp_path / "tb")).Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert set(per_update) | set(per_rollout) <= tags
+    assert [e.step for e in acc.Scalars("train/approx_kl")] == [256, 512]
+    assert "hyperparameters/text_summary" in acc.Tags()["tensors"]

@@ -160,3 +160,31 @@ def test_walk_forward_fractions_over_one_raises() -> None:
 def test_walk_forward_split_shorter_than_min_bars_raises() -> None:
     with pytest.raises(ValueError, match="'test' has 10 bars"):
         WalkForwardSplit(fractions=(0.9, 0.09, 0.01)).split(BARS, min_bars=34)
+
+
+def _daily_bars(days: int, per_day: int = 10) -> Bars:
+    """``per_day`` one-minute bars at 14:30 UTC on each of ``days`` consecutive UTC days."""
+    base = random_walk_bars(days * per_day, seed=3)
+    day_ns = 86_400 * 10**9
+    ts = np.concatenate(
+        [base.ts[:per_day] + d * day_ns for d in range(days)]
+    )  # same minutes each day
+    return Bars(**{**base.__dict__, "ts": ts})
+
+
+def test_walk_forward_embargo_leaves_whole_sessions_between_train_and_test() -> None:
+    bars = _daily_bars(6)  # 10 bars a day; test = last 20 % = days 4.8-5
+    plain = WalkForwardSplit(fractions=(0.6, 0.2, 0.2)).bounds(bars)
+    embargoed = WalkForwardSplit(fractions=(0.6, 0.2, 0.2), embargo_sessions=1).bounds(bars)
+    assert plain["train"] == (0, 36) and plain["test"] == (48, 60)
+    assert embargoed["test"] == plain["test"]  # the evidence keeps its size
+    assert embargoed["train"] == (0, 30)  # days 0-2: day 3 is the embargo before day 4
+    assert embargoed["validation"] == (30, 48)
+    days = bars.ts // (86_400 * 10**9)
+    assert days[embargoed["test"][0]] - days[embargoed["train"][1] - 1] == 2
+
+
+def test_walk_forward_embargo_without_room_raises_with_hint() -> None:
+    split = WalkForwardSplit(fractions=(0.6, 0.2, 0.2), embargo_sessions=5)
+    with pytest.raises(ValueError, match="embargo of 5 session"):
+        split.split(_daily_bars(6))
