@@ -272,7 +272,7 @@ def dagster_dev(home: Path, data_root: Path, log: Path) -> Iterator[DagsterDev]:
         PYTHONUNBUFFERED="1",
     )
     dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"]
+    command = [str(dagster), "dev", "-p", str(port), "-h", "127.0.0.1"]  # pyproject [tool.dg]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,

@@ -9,7 +9,6 @@ to the job definition or the run storage.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,7 +62,7 @@ def docker_executor_config(
         "retries": {"enabled": {}},
     }
     network = env.get(TRAINING_NETWORK_ENV, "").strip()
-    if "QUANT_DEPLOYMENT" not in env:  # settings built from an explicit mapping, not os.environ
+    if "QUANT_DEPLOYMENT" not in env:  # settings built from an explicit mapping
         config["env_vars"].append("QUANT_DEPLOYMENT=prod")
     if network:
         config["networks"] = [network]
@@ -92,7 +91,7 @@ def training_executor(
     if settings.deployment is Deployment.PROD:
         from dagster_docker import docker_executor
 
-        e = dict(os.environ) if env is None else env
+        e = settings.env if env is None else env
         return docker_executor.configured(
             docker_executor_config(e), name="quant_training_docker_executor"
         )

@@ -1,7 +1,6 @@
 """episodes (out-of-sample evaluation) and policy_promotion (champion/challenger gate)."""
 
 import base64
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,13 +10,12 @@ from pydantic import Field
 
 from quant_assets.defs.partitions import symbol_partitions
 from quant_assets.defs.retries import retry_transient
-from quant_assets.defs.training import TRAINING_GROUP, scratch_dir
+from quant_assets.defs.training import TRAINING_GROUP
 from quant_assets.lib.evaluation.episodes import EpisodeResult
 from quant_assets.lib.warehouse.base import EpisodeRecord
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
-
-GRAFANA_URL_ENV = "QUANT_GRAFANA_URL"
 
 
 def latest_metadata(
@@ -50,9 +48,10 @@ def episodes(
     config: EpisodesConfig,
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
 ) -> dg.MaterializeResult:
     with retry_transient(context):
-        return _evaluate(context, config, object_store, warehouse)
+        return _evaluate(context, config, object_store, warehouse, platform)
 
 
 def _evaluate(
@@ -60,6 +59,7 @@ def _evaluate(
     config: EpisodesConfig,
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
 ) -> dg.MaterializeResult:
     from quant_assets.lib.evaluation.episodes import equity_curve_png
     from quant_assets.lib.evaluation.pipeline import evaluate_stored_policy, summary_markdown
@@ -75,7 +75,7 @@ def _evaluate(
         str(trained["artifact_prefix"]),
         champion_prefix=artifact_prefix(symbol, champion) if champion else None,
         n_episodes=config.n_episodes,
-        cache_dir=scratch_dir() / "artifact_cache",
+        cache_dir=platform.scratch_dir / "artifact_cache",
         seed=config.seed,
     )
     challenger_run = str(evaluation.challenger.lineage["run_id"])
@@ -93,7 +93,7 @@ def _evaluate(
     png = equity_curve_png(evaluation.results)
     png_key = f"evaluations/{symbol}/{context.run.run_id}/equity.png"
     store.write_bytes(png_key, png)
-    grafana = os.environ.get(GRAFANA_URL_ENV, "http://localhost:3000")
+    grafana = platform.grafana_url
     return dg.MaterializeResult(
         metadata={
             "evaluation_id": context.run.run_id,

@@ -1,7 +1,6 @@
 """Sensors that keep the tick lake current: files landing → ingestion → raw/clean partitions."""
 
 import json
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,14 +8,18 @@ import dagster as dg
 
 from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
 from quant_assets.defs.partitions import landing_file_partitions, symbol_partitions
+from quant_assets.lib.settings import Settings
 from quant_assets.lib.ticks import landing
 from quant_assets.lib.warehouse.duckdb_backend import WarehouseBusyError
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
-# Evaluation intervals can be shortened for demos and end-to-end tests.
-LANDING_INTERVAL_S = int(os.environ.get("QUANT_LANDING_SENSOR_INTERVAL_S", "30"))
-RETRAIN_INTERVAL_S = int(os.environ.get("QUANT_RETRAIN_SENSOR_INTERVAL_S", "300"))
+# Evaluation intervals (decorator arguments, fixed when the code location loads) can be
+# shortened for demos and end-to-end tests.
+_SETTINGS = Settings.from_env()
+LANDING_INTERVAL_S = _SETTINGS.landing_sensor_interval_s
+RETRAIN_INTERVAL_S = _SETTINGS.retrain_sensor_interval_s
 
 
 @dg.sensor(
@@ -88,11 +91,6 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
     return dg.SensorResult(run_requests=requests, cursor=cursor)
 
 
-RETRAIN_MIN_NEW_PARTITIONS_ENV = "QUANT_RETRAIN_MIN_NEW_PARTITIONS"
-RETRAIN_MAX_SHARPE_DROP_ENV = "QUANT_RETRAIN_MAX_SHARPE_DROP"
-RETRAIN_TIMESTEPS_ENV = "QUANT_RETRAIN_TIMESTEPS"  # overrides the training config's default
-
-
 @dg.sensor(
     job_name="train_policy",
     minimum_interval_seconds=RETRAIN_INTERVAL_S,
@@ -105,13 +103,14 @@ def retrain_sensor(
     context: dg.SensorEvaluationContext,
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
 ) -> dg.SensorResult:
     from quant_assets.lib.evaluation.registry import champion_id
     from quant_assets.lib.evaluation.retrain import drift_cause, new_data_cause, trained_through
     from quant_assets.lib.training.pipeline import training_days
 
-    min_new = int(os.environ.get(RETRAIN_MIN_NEW_PARTITIONS_ENV, "5"))
-    max_drop = float(os.environ.get(RETRAIN_MAX_SHARPE_DROP_ENV, "1.0"))
+    min_new = platform.retrain_min_new_partitions
+    max_drop = platform.retrain_max_sharpe_drop
     store = object_store.get_store()
     try:
         wh = warehouse.get_warehouse(lock_timeout_s=10)
@@ -127,8 +126,8 @@ def retrain_sensor(
         if cause is None:
             continue
         training: dict[str, object] = {"reason": cause.reason}
-        if os.environ.get(RETRAIN_TIMESTEPS_ENV):
-            training["total_timesteps"] = int(os.environ[RETRAIN_TIMESTEPS_ENV])
+        if platform.retrain_timesteps:
+            training["total_timesteps"] = platform.retrain_timesteps
         requests.append(
             dg.RunRequest(
                 partition_key=symbol,

@@ -1,16 +1,15 @@
 """trained_policy: a Stable-Baselines3 policy per symbol, trained on its clean ticks."""
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from quant_assets.defs.partitions import symbol_partitions
-from quant_assets.lib.settings import Settings
 from quant_assets.lib.warehouse.metrics_writer import MetricsWriter
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
 TRAINING_GROUP = "research"
@@ -53,11 +52,6 @@ class TrainedPolicyConfig(dg.Config):
         )
 
 
-def scratch_dir() -> Path:
-    """Local working space (checkpoints, metric spool, artifact staging) of this deployment."""
-    return Settings.from_env().data_root / "scratch"
-
-
 @dg.asset(
     partitions_def=symbol_partitions,
     group_name=TRAINING_GROUP,
@@ -76,12 +70,13 @@ def trained_policy(
     config: TrainedPolicyConfig,
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
 ) -> dg.MaterializeResult:
     from quant_assets.lib.training.pipeline import run_training
 
     symbol = context.partition_key
     wh = warehouse.get_warehouse()
-    scratch = scratch_dir()
+    scratch = platform.scratch_dir
     with MetricsWriter(wh.metrics_sink(), scratch / "metrics_spool", close_sink=False) as metrics:
         outcome = run_training(
             store=object_store.get_store(),

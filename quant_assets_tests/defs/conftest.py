@@ -11,6 +11,7 @@ import pytest
 
 from quant_assets.defs.ticks import clean_ticks, raw_ticks
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
 Platform = tuple[dg.DagsterInstance, dict[str, Any]]
@@ -22,6 +23,7 @@ def build_platform(tmp_path: Path, days: list[str], ticks_per_session: int) -> P
     resources = {
         "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
         "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
+        "platform": PlatformSettingsResource(data_root=str(tmp_path)),
     }
     config = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": ticks_per_session}}}}
     for day in days:
@@ -36,7 +38,6 @@ def build_platform(tmp_path: Path, days: list[str], ticks_per_session: int) -> P
 
 
 @pytest.fixture
-def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Platform:
+def platform(tmp_path: Path) -> Platform:
     """Three trading days of SYNA (enough bars for a walk-forward split), scratch in tmp_path."""
-    monkeypatch.setenv("QUANT_DATA_ROOT", str(tmp_path))
     return build_platform(tmp_path, ["2024-01-02", "2024-01-03", "2024-01-04"], 20_000)
