@@ -1,4 +1,5 @@
-"""Partitioned, blocking checks on clean_ticks: a Great Expectations suite and reconciliation.
+"""Partitioned checks on clean_ticks: a Great Expectations suite, reconciliation and coverage
+(blocking), data freshness, and the quarantine rate per source.
 
 A backfill run covers a range of partitions; each check then judges every partition of the range
 and fails if any does, naming the failing ones.
@@ -7,9 +8,10 @@ and fails if any does, naming the failing ones.
 import dagster as dg
 
 from quant_assets.defs.partitions import day_and_symbol, tick_partitions
-from quant_assets.lib.ticks import pipeline
+from quant_assets.lib.ticks import pipeline, quality
 from quant_assets.lib.ticks.lake import Dataset, partition_object
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 
 
 @dg.asset_check(
@@ -109,4 +111,80 @@ def clean_ticks_freshness(
             "before the close"
         ),
         metadata={"minutes_before_close": dg.MetadataValue.json(stale)},
+    )
+
+
+@dg.asset_check(
+    asset="clean_ticks",
+    partitions_def=tick_partitions,
+    blocking=True,
+    description="On a session the calendar says was open, clean rows exist and are at least "
+    "the platform's clean_min_share of the raw rows (an empty output passes every row-level "
+    "expectation, so this catches it).",
+)
+def clean_ticks_coverage(
+    context: dg.AssetCheckExecutionContext,
+    object_store: ObjectStoreResource,
+    platform: PlatformSettingsResource,
+) -> dg.AssetCheckResult:
+    store = object_store.get_store()
+    short: dict[str, dict[str, float | int | None]] = {}
+    raw = clean = 0
+    for key in context.partition_keys:
+        c = quality.coverage(store, *day_and_symbol(key), platform.clean_min_share)
+        raw, clean = raw + c.raw, clean + c.clean
+        if not c.passed:
+            share = None if c.share is None else round(c.share, 4)
+            short[key] = {"raw": c.raw, "clean": c.clean, "share": share}
+    return dg.AssetCheckResult(
+        passed=not short,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"clean rows cover open sessions (>= {platform.clean_min_share:.0%} of raw)"
+            if not short
+            else f"{len(short)} open-session partition(s) with too few clean rows: {sorted(short)}"
+        ),
+        metadata={
+            "raw_rows": raw,
+            "clean_rows": clean,
+            "min_share": platform.clean_min_share,
+            "short_partitions": dg.MetadataValue.json(short),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="tick_quarantine",
+    partitions_def=tick_partitions,
+    description="Share of each source's raw rows that cleaning quarantined stays under the "
+    "platform's quarantine_max_share (a vendor feed gone bad shows here first).",
+)
+def tick_quarantine_rate(
+    context: dg.AssetCheckExecutionContext,
+    object_store: ObjectStoreResource,
+    platform: PlatformSettingsResource,
+) -> dg.AssetCheckResult:
+    store = object_store.get_store()
+    totals: dict[str, list[int]] = {}
+    for key in context.partition_keys:
+        for source, q in quality.quarantine_by_source(store, *day_and_symbol(key)).items():
+            raw_q = totals.setdefault(source, [0, 0])
+            raw_q[0] += q.raw
+            raw_q[1] += q.quarantined
+    rates = {s: round(q / r, 4) if r else 0.0 for s, (r, q) in totals.items()}
+    over = {s: rate for s, rate in rates.items() if rate > platform.quarantine_max_share}
+    return dg.AssetCheckResult(
+        passed=not over,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"every source under {platform.quarantine_max_share:.0%} quarantined"
+            if not over
+            else "quarantine rate over "
+            f"{platform.quarantine_max_share:.0%}: "
+            + ", ".join(f"{s} {r:.1%}" for s, r in sorted(over.items()))
+        ),
+        metadata={
+            "quarantine_rate_by_source": dg.MetadataValue.json(rates),
+            "max_share": platform.quarantine_max_share,
+        },
     )

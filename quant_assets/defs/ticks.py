@@ -3,7 +3,6 @@
 import math
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -22,9 +21,9 @@ from quant_assets.lib.ticks.synthetic_source import synthetic_source
 from resources.object_store import ObjectStoreResource
 
 TICKS_GROUP = "tick_lake"
-TICK_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(days=3), warn_window=timedelta(days=1)
-)
+# No time-window freshness policy: a historical partition built once is correct for ever, and
+# "last materialized more than a day ago" would flag all of them. Freshness is judged on the data
+# (clean_ticks_freshness: the last tick reaches the session close) and on arrival (the sensors).
 
 
 @dg.asset(
@@ -88,7 +87,6 @@ def partition_metadata(per_key: dict[str, dict[str, Any]]) -> dict[str, Any]:
     partitions_def=tick_partitions,
     group_name=TICKS_GROUP,
     kinds={"parquet"},
-    freshness_policy=TICK_FRESHNESS,
     backfill_policy=TICK_BACKFILL,
     deps=[dg.AssetDep(landing_files, partition_mapping=dg.AllPartitionMapping())],
     description="Canonical ticks of one UTC day x symbol under ticks_raw/ (hive layout).",
@@ -143,7 +141,6 @@ class CleanTicksConfig(dg.Config):
             deps=[raw_ticks],
             group_name=TICKS_GROUP,
             kinds={"parquet"},
-            freshness_policy=TICK_FRESHNESS,
             description="Ticks that passed every cleaning rule, under ticks_clean/.",
         ),
         dg.AssetSpec(
