@@ -33,8 +33,8 @@ import dagster as dg
 
 from quant_assets.definitions import build_defs
 from quant_assets.lib.settings import Settings
+from quant_assets.local_dagster import DagsterDev
 from quant_assets.local_instance import ensure_local_instance
-from quant_assets_tests.test_end_to_end import dagster_dev, graphql, wait_until_ready
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SYMBOL = "SYNA"
@@ -101,7 +101,7 @@ def in_process_cold(data_root: Path, day: date, ticks: int) -> float:
     return time.perf_counter() - started
 
 
-def daemon_run(url: str, location: str, day: date, ticks: int) -> tuple[float, float]:
+def daemon_run(dev: DagsterDev, location: str, day: date, ticks: int) -> tuple[float, float]:
     """(submit → SUCCESS seen, run start → end) in seconds."""
     dims = {"date": day.isoformat(), "symbol": SYMBOL}
     tags = [{"key": "dagster/partition", "value": key(day)}] + [
@@ -117,11 +117,11 @@ def daemon_run(url: str, location: str, day: date, ticks: int) -> tuple[float, f
         "executionMetadata": {"tags": tags},
     }
     submitted = time.perf_counter()
-    launched = graphql(url, LAUNCH, {"params": params})["launchRun"]
+    launched = dev.graphql(LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     while True:
-        run = graphql(url, RUN, {"runId": run_id})["runOrError"]
+        run = dev.graphql(RUN, {"runId": run_id})["runOrError"]
         if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
             assert run["status"] == "SUCCESS", run
             return time.perf_counter() - submitted, run["endTime"] - run["startTime"]
@@ -155,14 +155,24 @@ def main() -> None:
             measured[ticks] = (warm, cold)
             print(f"{ticks:>9} ticks: in-process warm {warm:.2f}s, cold {cold:.2f}s", flush=True)
 
-        with dagster_dev(home, data_root, root / "dagster_dev.log") as dev:
-            location = wait_until_ready(dev, time.monotonic())
-            dg.DagsterInstance.from_config(str(home)).add_dynamic_partitions("symbols", [SYMBOL])
-            for ticks in args.ticks:
-                total, worker = daemon_run(dev.url, location, next(days), ticks)
-                warm, cold = measured[ticks]
-                rows.append((ticks, warm, cold, total, worker))
-                print(f"{ticks:>9} ticks: daemon {total:.2f}s (run {worker:.2f}s)", flush=True)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("QUANT_", "DAGSTER_"))},
+            "DAGSTER_HOME": str(home),
+            "QUANT_DATA_ROOT": str(data_root),
+        }
+        with (root / "dagster_dev.log").open("wb") as log:
+            dev = DagsterDev.start(env, args=["--log-level", "warning"], output=log)
+            try:
+                location = dev.wait_ready()
+                instance_home = dg.DagsterInstance.from_config(str(home))
+                instance_home.add_dynamic_partitions("symbols", [SYMBOL])
+                for ticks in args.ticks:
+                    total, worker = daemon_run(dev, location, next(days), ticks)
+                    warm, cold = measured[ticks]
+                    rows.append((ticks, warm, cold, total, worker))
+                    print(f"{ticks:>9} ticks: daemon {total:.2f}s (run {worker:.2f}s)", flush=True)
+            finally:
+                dev.stop()
 
     print()
     print(
