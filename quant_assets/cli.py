@@ -1,7 +1,7 @@
 """``quant``: the platform's command line (main job, landing files, the UI).
 
 Quiet by default: progress bars and one closing summary; Dagster's own logs go to a file under
-``DAGSTER_HOME/logs/`` (``-v`` streams them, at Dagster's default level).
+``DAGSTER_HOME/quant_logs/`` (``-v`` streams them, at Dagster's default level).
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def demo(
     home = _dagster_home()
     store = ObjectStoreResource.from_settings(Settings.from_env()).get_store()
     first = date.fromisoformat(start)
-    log = home / "logs" / "demo-dagster-dev.log"
+    log = home / "quant_logs" / "demo-dagster-dev.log"  # Dagster owns home/logs
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out, _Bars() as bars:
         dev = DagsterDev.start(

@@ -38,6 +38,7 @@ import pytest
 from quant_assets.lib.ticks.instruments import instrument_for, session_windows
 from quant_assets.lib.ticks.lake import Dataset, partition_object
 from quant_assets.lib.ticks.synthetic import SyntheticConfig, generate_ticks
+from quant_assets.local_instance import ensure_local_instance
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SYMBOL = "EURUSD"
@@ -61,17 +62,6 @@ FLOW_JOBS = {  # job -> the sensor that must have launched it
     "tick_lake": "landed_partitions_sensor",
     "train_policy": "retrain_sensor",
 }
-
-# Local instance: SQLite storage under DAGSTER_HOME, queued runs, sensors on threads.
-INSTANCE_YAML = """\
-telemetry:
-  enabled: false
-sensors:
-  use_threads: true
-  num_workers: 2
-run_queue:
-  max_concurrent_runs: 2
-"""
 
 METADATA_FIELDS = """
   label
@@ -450,7 +440,7 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
     home, data_root = tmp_path / "dagster_home", tmp_path / "data"
     home.mkdir()
     data_root.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    ensure_local_instance(home)  # the dagster.yaml `quant` writes: queued runs fitted to cores
     content = truefx_csv(DAY, N_TICKS)
     n_quotes = content.count(b"\n") - 1
 
