@@ -54,6 +54,17 @@ def landing_sensor(
     )
 
 
+NOT_YET_STARTED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+
+
+def queued_builds(instance: dg.DagsterInstance) -> set[str]:
+    """Partitions with a tick_lake run that has not started (it has read no staged piece yet)."""
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=tick_lake_job.name, statuses=NOT_YET_STARTED)
+    )
+    return {str(r.dagster_run.tags.get("dagster/partition")) for r in records}
+
+
 @dg.sensor(
     job=tick_lake_job,
     minimum_interval_seconds=LANDING_INTERVAL_S,
@@ -73,6 +84,9 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
         ascending=True,
     ).records
     requests = []
+    # A build still waiting in the queue reads every staged piece when it starts: several files
+    # touching one partition (trades, quotes, book of one day) need one build, not one each.
+    waiting = queued_builds(context.instance)
     for record in records:
         materialization = record.asset_materialization
         if materialization is None:
@@ -80,6 +94,9 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
         entry = materialization.metadata.get("tick_partitions")
         file_entry = materialization.metadata.get("file")
         for key in list(entry.value) if entry is not None else []:  # type: ignore[arg-type]
+            if key in waiting:
+                continue
+            waiting.add(key)
             requests.append(
                 dg.RunRequest(
                     partition_key=key,
