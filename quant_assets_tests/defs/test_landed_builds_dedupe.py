@@ -30,7 +30,7 @@ def test_landed_partitions_sensor_two_files_one_partition_one_build(tmp_path: Pa
     store.write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
     store.write_bytes("landing/incoming/truefx/old/eurusd-ticks.csv", CSV.encode())
     ingest_all(instance, resource)
-    keys = [r.partition_key for r in tick_landed(instance, tmp_path).run_requests or []]
+    keys = [str(r.partition_key) for r in tick_landed(instance, tmp_path).run_requests or []]
     assert sorted(keys) == ["2024-01-02|EURUSD", "2024-01-03|EURUSD"]
 
 
@@ -40,5 +40,5 @@ def test_landed_partitions_sensor_queued_build_not_requested_again(tmp_path: Pat
     resource.get_store().write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
     ingest_all(instance, resource)
     _queue_build(instance, "2024-01-02|EURUSD")
-    keys = [r.partition_key for r in tick_landed(instance, tmp_path).run_requests or []]
+    keys = [str(r.partition_key) for r in tick_landed(instance, tmp_path).run_requests or []]
     assert keys == ["2024-01-03|EURUSD"]
