@@ -308,15 +308,12 @@ def _report(
                 checks=checks_by_run[run_id],
             )
         )
-    failed_cost_runs = {
-        str(r.tags.get("dagster/partition"))
-        for r in runs
-        if r.status == dg.DagsterRunStatus.FAILURE and "cost_model_params" in str(r.asset_selection)
-    }
     for key in watch.materialized("cost_model_params"):
         report.calibrated[key] = True
-    for key in failed_cost_runs:
-        report.calibrated.setdefault(key, False)
+    costs = dg.AssetKey("cost_model_params")
+    for r in runs:  # a failed calibration run (automation runs may cover a range: by run)
+        if r.status == dg.DagsterRunStatus.FAILURE and costs in (r.asset_selection or ()):
+            report.calibrated[f"run {r.run_id[:8]}"] = False
     if training_run is not None:
         run = watch.instance.get_run_by_id(training_run)
         trained = watch.materialized("trained_policy")
