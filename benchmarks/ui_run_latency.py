@@ -58,7 +58,10 @@ query Run($runId: ID!) {
 
 
 def run_config(ticks: int) -> dict[str, Any]:
-    return {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": ticks}}}}
+    return {
+        "ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": ticks}}},
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},  # quiet, as the CLI
+    }
 
 
 def key(day: date) -> str:
@@ -82,7 +85,10 @@ from quant_assets.lib.settings import Settings
 instance = dg.DagsterInstance.ephemeral()
 instance.add_dynamic_partitions("symbols", ["SYNA"])
 defs = build_defs(Settings.from_env({"QUANT_DATA_ROOT": sys.argv[1]}))
-config = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": int(sys.argv[3])}}}}
+config = {
+    "ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": int(sys.argv[3])}}},
+    "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+}
 result = defs.resolve_job_def("tick_lake").execute_in_process(
     partition_key=sys.argv[2], instance=instance, run_config=config
 )
