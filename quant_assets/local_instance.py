@@ -31,6 +31,9 @@ concurrency:
     tag_concurrency_limits:
       - key: "quant/gpu"
         limit: 1
+run_launcher:  # run workers forked from a server with Dagster, GX, pandas... already imported
+  module: quant_assets.run_launcher
+  class: ForkserverRunLauncher
 run_monitoring:
   enabled: true
   start_timeout_seconds: 180

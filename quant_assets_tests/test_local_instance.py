@@ -6,6 +6,7 @@ import dagster as dg
 from dagster._core.run_coordinator import QueuedRunCoordinator
 
 from quant_assets.local_instance import ensure_local_instance, max_concurrent_runs
+from quant_assets.run_launcher import ForkserverRunLauncher
 
 
 def test_local_instance_queued_runs_fitted_to_cores_with_monitoring(tmp_path: Path) -> None:
@@ -13,6 +14,7 @@ def test_local_instance_queued_runs_fitted_to_cores_with_monitoring(tmp_path: Pa
     instance = dg.DagsterInstance.from_config(str(tmp_path))
     try:
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
+        assert isinstance(instance.run_launcher, ForkserverRunLauncher)
         config = instance.get_concurrency_config().run_queue_config
         assert config is not None
         assert config.max_concurrent_runs == 1
