@@ -11,7 +11,8 @@ For each size (synthetic ticks of one SYNA session), three timings of the same j
   (what any new process pays: imports, Great Expectations, the work);
 * daemon: ``launchRun`` through the webserver of ``dagster dev`` on the local instance
   (``quant_assets/local_instance.py``: queued coordinator) until the run is SUCCESS: queueing,
-  the run worker's start-up and the work.
+  the run worker's start-up and the work. The local instance forks run workers from a
+  server with the heavy modules preloaded (``quant_assets/run_launcher.py``).
 
 Prints seconds and the ratios daemon / in-process (the target is daemon <= 3x in-process).
 Timings on a shared 2-core machine vary with its load: compare ratios from one run.
@@ -134,6 +135,18 @@ def daemon_run(dev: DagsterDev, location: str, day: date, ticks: int) -> tuple[f
         time.sleep(0.25)
 
 
+def wait_idle(instance: dg.DagsterInstance) -> None:
+    """No run queued or running: the measured run gets the queue to itself."""
+    active = [
+        dg.DagsterRunStatus.QUEUED,
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+    ]
+    while instance.get_run_records(dg.RunsFilter(statuses=active)):
+        time.sleep(0.5)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, nargs="+", default=[20_000, 1_000_000])
@@ -165,6 +178,10 @@ def main() -> None:
             **{k: v for k, v in os.environ.items() if not k.startswith(("QUANT_", "DAGSTER_"))},
             "DAGSTER_HOME": str(home),
             "QUANT_DATA_ROOT": str(data_root),
+            # Sensors and automation evaluate once at start-up, then not while we measure (a
+            # cost_model_params run they launch would otherwise take the queue's one slot).
+            "QUANT_LANDING_SENSOR_INTERVAL_S": "3600",
+            "QUANT_RETRAIN_SENSOR_INTERVAL_S": "3600",
         }
         with (root / "dagster_dev.log").open("wb") as log:
             dev = DagsterDev.start(env, args=["--log-level", "warning"], output=log)
@@ -173,6 +190,7 @@ def main() -> None:
                 instance_home = dg.DagsterInstance.from_config(str(home))
                 instance_home.add_dynamic_partitions("symbols", [SYMBOL])
                 for ticks in args.ticks:
+                    wait_idle(instance_home)
                     total, worker = daemon_run(dev, location, next(days), ticks)
                     warm, cold = measured[ticks]
                     rows.append((ticks, warm, cold, total, worker))
