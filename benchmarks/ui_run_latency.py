@@ -38,7 +38,8 @@ from quant_assets.local_dagster import DagsterDev
 from quant_assets.local_instance import ensure_local_instance
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SYMBOL = "SYNA"
+SYMBOL = "SYNA"  # the one synthetic symbol registered: the XNYS session holds only it
+MARKET = "XNYS"
 FIRST = date(2024, 1, 2)  # Tuesday; sessions follow on consecutive weekdays
 
 LAUNCH = """
@@ -60,13 +61,13 @@ query Run($runId: ID!) {
 
 def run_config(ticks: int) -> dict[str, Any]:
     return {
-        "ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": ticks}}},
+        "ops": {"build_tick_lake": {"config": {"synthetic_ticks_per_session": ticks}}},
         "loggers": {"console": {"config": {"log_level": "WARNING"}}},  # quiet, as the CLI
     }
 
 
 def key(day: date) -> str:
-    return f"{day.isoformat()}|{SYMBOL}"
+    return f"{day.isoformat()}|{MARKET}"
 
 
 def in_process(defs: dg.Definitions, instance: dg.DagsterInstance, day: date, ticks: int) -> float:
@@ -87,7 +88,7 @@ instance = dg.DagsterInstance.ephemeral()
 instance.add_dynamic_partitions("symbols", ["SYNA"])
 defs = build_defs(Settings.from_env({"QUANT_DATA_ROOT": sys.argv[1]}))
 config = {
-    "ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": int(sys.argv[3])}}},
+    "ops": {"build_tick_lake": {"config": {"synthetic_ticks_per_session": int(sys.argv[3])}}},
     "loggers": {"console": {"config": {"log_level": "WARNING"}}},
 }
 result = defs.resolve_job_def("tick_lake").execute_in_process(
@@ -110,7 +111,7 @@ def in_process_cold(data_root: Path, day: date, ticks: int) -> float:
 
 def daemon_run(dev: DagsterDev, location: str, day: date, ticks: int) -> tuple[float, float]:
     """(submit → SUCCESS seen, run start → end) in seconds."""
-    dims = {"date": day.isoformat(), "symbol": SYMBOL}
+    dims = {"date": day.isoformat(), "market": MARKET}
     tags = [{"key": "dagster/partition", "value": key(day)}] + [
         {"key": f"dagster/partition/{d}", "value": v} for d, v in dims.items()
     ]

@@ -23,6 +23,7 @@ from dagster._core.events import DagsterEventType
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import landing
 from quant_assets.lib.ticks.landing import AUTO_SOURCE, INCOMING, REJECTED
+from quant_assets.lib.ticks.sessions import market_for
 from quant_assets.local_dagster import DagsterDev
 
 TICK_ASSETS = ("raw_ticks", "clean_ticks", "tick_quarantine")
@@ -73,7 +74,7 @@ class PartitionOutcome:
 @dataclass
 class MainJobReport:
     partitions: list[PartitionOutcome] = field(default_factory=list)
-    ingested: dict[str, list[str]] = field(default_factory=dict)  # file -> tick partitions
+    ingested: dict[str, list[str]] = field(default_factory=dict)  # file -> session|market keys
     rejected: dict[str, str] = field(default_factory=dict)  # file -> reason
     calibrated: dict[str, bool] = field(default_factory=dict)  # partition -> cost run succeeded
     training: dict[str, object] = field(default_factory=dict)
@@ -192,7 +193,10 @@ def run_main_job(
     watch = _Watch(instance, since)
     n_files = land_vendor_files(store, vendor_files)
 
-    synthetic = sorted(f"{d.isoformat()}|{s}" for d in days for s in synthetic_symbols)
+    # Partitions are market-sessions: the synthetic symbols of one market share one per day.
+    synthetic = sorted(
+        {f"{d.isoformat()}|{market_for(s).name}" for d in days for s in synthetic_symbols}
+    )
     if synthetic:
         instance.add_dynamic_partitions("symbols", list(synthetic_symbols))
         launched = dev.graphql(

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -83,7 +84,14 @@ def run_count(home: Path) -> int:
 
 @pytest.mark.slow
 @pytest.mark.timeout(3000)
-def test_demo_then_ui_quiet_no_duplicate_runs_and_clean_stop(tmp_path: Path) -> None:
+def test_demo_then_ui_quiet_no_duplicate_runs_and_clean_stop() -> None:
+    # Not pytest's tmp_path: other pytest sessions on the machine prune old base temp dirs, and
+    # this test outlives several of them.
+    with tempfile.TemporaryDirectory(prefix="quant-demo-test-") as tmp:
+        _demo_then_ui(Path(tmp))
+
+
+def _demo_then_ui(tmp_path: Path) -> None:
     env = _env(tmp_path)
     demo = subprocess.run(
         [QUANT, "demo"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=2700

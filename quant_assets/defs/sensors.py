@@ -57,12 +57,20 @@ def landing_sensor(
 NOT_YET_STARTED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
 
-def queued_builds(instance: dg.DagsterInstance) -> set[str]:
-    """Partitions with a tick_lake run that has not started (it has read no staged piece yet)."""
+def queued_builds(instance: dg.DagsterInstance) -> dict[str, list[frozenset[str] | None]]:
+    """Partitions with a tick_lake run that has not started (it has read no staged piece yet),
+    with the symbols each builds (None: all of the session's)."""
     records = instance.get_run_records(
         dg.RunsFilter(job_name=tick_lake_job.name, statuses=NOT_YET_STARTED)
     )
-    return {str(r.dagster_run.tags.get("dagster/partition")) for r in records}
+    out: dict[str, list[frozenset[str] | None]] = {}
+    for record in records:
+        run = record.dagster_run
+        ops: Any = dict(run.run_config or {}).get("ops") or {}
+        symbols = ((ops.get("build_tick_lake") or {}).get("config") or {}).get("symbols")
+        key = str(run.tags.get("dagster/partition"))
+        out.setdefault(key, []).append(frozenset(symbols) if symbols else None)
+    return out
 
 
 @dg.sensor(
@@ -70,7 +78,8 @@ def queued_builds(instance: dg.DagsterInstance) -> set[str]:
     minimum_interval_seconds=LANDING_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="After files are ingested, rebuilds raw and clean ticks of exactly the "
-    "date|symbol partitions they touched (every ingest since the cursor, oldest first).",
+    "session|market partitions they touched, and in them only the file's symbols (run config), "
+    "for every ingest since the cursor, oldest first.",
 )
 def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     # An asset_sensor only sees the newest event per tick; two files ingested between ticks
@@ -93,14 +102,19 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
             continue
         entry = materialization.metadata.get("tick_partitions")
         file_entry = materialization.metadata.get("file")
+        by_key = materialization.metadata.get("symbols_by_partition")
+        symbols: dict[str, list[str]] = dict(by_key.value) if by_key is not None else {}  # type: ignore[arg-type]
         for key in list(entry.value) if entry is not None else []:  # type: ignore[arg-type]
-            if key in waiting:
-                continue
-            waiting.add(key)
+            wanted = frozenset(symbols[key]) if key in symbols else None
+            if any(w is None or (wanted is not None and wanted <= w) for w in waiting.get(key, [])):
+                continue  # a build still queued will read this file's pieces too
+            waiting.setdefault(key, []).append(wanted)
+            config = {"symbols": symbols[key]} if key in symbols else {}
             requests.append(
                 dg.RunRequest(
                     partition_key=key,
                     run_key=f"{record.run_id}:{key}",  # one build per ingest run
+                    run_config={"ops": {"build_tick_lake": {"config": config}}} if config else {},
                     tags={"quant/landing_file": str(file_entry.value if file_entry else "")},
                 )
             )
@@ -124,11 +138,10 @@ def retrain_sensor(
 ) -> dg.SensorResult:
     from quant_assets.lib.evaluation.registry import champion_id
     from quant_assets.lib.evaluation.retrain import drift_cause, new_data_cause, trained_through
-    from quant_assets.lib.training.pipeline import training_days
+    from quant_assets.lib.ticks.manifest import clean_days
 
     min_new = platform.retrain_min_new_partitions
     max_drop = platform.retrain_max_sharpe_drop
-    store = object_store.get_store()
     try:
         wh = warehouse.get_warehouse(lock_timeout_s=10)
     except WarehouseBusyError as exc:  # a local run holds the DuckDB file: try next tick
@@ -137,7 +150,7 @@ def retrain_sensor(
     for symbol in context.instance.get_dynamic_partitions(symbol_partitions.name or "symbols"):
         champion = champion_id(wh, symbol)
         until = trained_through(wh, champion) if champion else None
-        cause = new_data_cause(symbol, training_days(store, symbol), until, min_new)
+        cause = new_data_cause(symbol, clean_days(wh, symbol), until, min_new)
         if cause is None and champion is not None:
             cause = drift_cause(wh, symbol, champion, max_drop)
         if cause is None:

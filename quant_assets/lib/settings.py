@@ -42,7 +42,13 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "QUANT_RETRAIN_SENSOR_INTERVAL_S": ("300", "retrain sensor interval, seconds"),
     "QUANT_CLEAN_MIN_SHARE": ("0.01", "blocking check: clean rows / raw rows on an open session"),
     "QUANT_QUARANTINE_MAX_SHARE": ("0.5", "check: quarantined rows / raw rows per source"),
+    "QUANT_FIRST_SESSION": ("1990-01-01", "first session date of the tick lake's partitions"),
 }
+
+
+def env_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """One variable, for lib code that needs it before any resource exists (partition bounds)."""
+    return (os.environ if env is None else env).get(name)
 
 
 def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> float:

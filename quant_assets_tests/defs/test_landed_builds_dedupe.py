@@ -17,7 +17,8 @@ def _queue_build(instance: dg.DagsterInstance, partition: str) -> None:
         DagsterRun(
             job_name="tick_lake",
             run_id=make_new_run_id(),
-            status=dg.DagsterRunStatus.NOT_STARTED,  # queued runs need a code location origin
+            status=dg.DagsterRunStatus.NOT_STARTED,  # QUEUED needs a code location origin
+            run_config={"ops": {"build_tick_lake": {"config": {"symbols": ["EURUSD"]}}}},
             tags={"dagster/partition": partition},
         )
     )
@@ -31,7 +32,7 @@ def test_landed_partitions_sensor_two_files_one_partition_one_build(tmp_path: Pa
     store.write_bytes("landing/incoming/truefx/old/eurusd-ticks.csv", CSV.encode())
     ingest_all(instance, resource)
     keys = [str(r.partition_key) for r in tick_landed(instance, tmp_path).run_requests or []]
-    assert sorted(keys) == ["2024-01-02|EURUSD", "2024-01-03|EURUSD"]
+    assert sorted(keys) == ["2024-01-02|FX", "2024-01-03|FX"]
 
 
 def test_landed_partitions_sensor_queued_build_not_requested_again(tmp_path: Path) -> None:
@@ -39,6 +40,6 @@ def test_landed_partitions_sensor_queued_build_not_requested_again(tmp_path: Pat
     resource = ObjectStoreResource(root=str(tmp_path))
     resource.get_store().write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
     ingest_all(instance, resource)
-    _queue_build(instance, "2024-01-02|EURUSD")
+    _queue_build(instance, "2024-01-02|FX")
     keys = [str(r.partition_key) for r in tick_landed(instance, tmp_path).run_requests or []]
-    assert keys == ["2024-01-03|EURUSD"]
+    assert keys == ["2024-01-03|FX"]

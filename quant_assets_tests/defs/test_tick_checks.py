@@ -7,22 +7,27 @@ from pathlib import Path
 import dagster as dg
 
 from quant_assets.defs.tick_checks import clean_ticks_coverage, tick_quarantine_rate
-from quant_assets.defs.ticks import clean_ticks, raw_ticks
+from quant_assets.defs.ticks import tick_lake
 from resources.object_store import ObjectStoreResource
 from resources.platform import PlatformSettingsResource
+from resources.warehouse import WarehouseResource
 
-SMALL = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 3000}}}}
-OPEN_DAY = "2024-01-02|SYNA"
+SMALL = {"ops": {"build_tick_lake": {"config": {"synthetic_ticks_per_session": 3000}}}}
+OPEN_SESSION = "2024-01-02|XNYS"
 
 
 def _build(tmp_path: Path, platform: PlatformSettingsResource) -> dict[str, bool]:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("symbols", ["SYNA"])
     result = dg.materialize(
-        [raw_ticks, clean_ticks, clean_ticks_coverage, tick_quarantine_rate],
-        partition_key=OPEN_DAY,
+        [tick_lake, clean_ticks_coverage, tick_quarantine_rate],
+        partition_key=OPEN_SESSION,
         instance=instance,
-        resources={"object_store": ObjectStoreResource(root=str(tmp_path)), "platform": platform},
+        resources={
+            "object_store": ObjectStoreResource(root=str(tmp_path)),
+            "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
+            "platform": platform,
+        },
         run_config=SMALL,
         raise_on_error=False,
     )

@@ -12,13 +12,12 @@ partition as a whole against what the calendar and the raw zone say it should ho
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 import pyarrow.compute as pc
 
-from quant_assets.lib.storage.object_store import ObjectStore, parquet_num_rows
-from quant_assets.lib.ticks.instruments import instrument_for, is_open_day
-from quant_assets.lib.ticks.lake import Dataset, partition_object
+from quant_assets.lib.storage.object_store import ObjectStore
+from quant_assets.lib.ticks.manifest import ManifestEntry
+from quant_assets.lib.ticks.sessions import is_session, market_for
 
 
 @dataclass(frozen=True)
@@ -41,11 +40,12 @@ class Coverage:
         return self.clean > 0 and self.clean >= self.min_share * self.raw
 
 
-def coverage(store: ObjectStore, day: date, symbol: str, min_share: float) -> Coverage:
+def coverage(entry: ManifestEntry, min_share: float) -> Coverage:
+    """Coverage of one (session, symbol) build, from its manifest counts and the calendar."""
     return Coverage(
-        raw=parquet_num_rows(store, partition_object(Dataset.RAW, day, symbol)),
-        clean=parquet_num_rows(store, partition_object(Dataset.CLEAN, day, symbol)),
-        open_session=is_open_day(instrument_for(symbol).calendar, day),
+        raw=entry.raw_rows,
+        clean=entry.clean_rows,
+        open_session=is_session(market_for(entry.symbol).calendar, entry.session_date),
         min_share=min_share,
     )
 
@@ -70,10 +70,10 @@ def _counts_by_source(store: ObjectStore, key: str) -> dict[str, int]:
     }
 
 
-def quarantine_by_source(store: ObjectStore, day: date, symbol: str) -> dict[str, SourceQuarantine]:
-    """Raw and quarantined rows of each source (adapter) in one partition."""
-    raw = _counts_by_source(store, partition_object(Dataset.RAW, day, symbol))
-    quarantined = _counts_by_source(store, partition_object(Dataset.QUARANTINE, day, symbol))
+def quarantine_by_source(store: ObjectStore, entry: ManifestEntry) -> dict[str, SourceQuarantine]:
+    """Raw and quarantined rows of each source (adapter) in one (session, symbol) build."""
+    raw = _counts_by_source(store, entry.raw_key)
+    quarantined = _counts_by_source(store, entry.quarantine_key)
     return {
         source: SourceQuarantine(raw=n, quarantined=quarantined.get(source, 0))
         for source, n in sorted(raw.items())
