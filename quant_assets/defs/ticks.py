@@ -127,7 +127,12 @@ def partition_metadata(per_key: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for name in next(iter(per_key.values()))
         if name.endswith("rows")
     }
-    return {**totals, "partitions": len(per_key), "by_partition": dg.MetadataValue.json(per_key)}
+    # Nested figures go into one JSON value: unwrap metadata values built for a single partition.
+    plain = {
+        key: {n: v.value if isinstance(v, dg.MetadataValue) else v for n, v in m.items()}
+        for key, m in per_key.items()
+    }
+    return {**totals, "partitions": len(per_key), "by_partition": dg.MetadataValue.json(plain)}
 
 
 def requested_symbols(context: dg.AssetExecutionContext, config: TickLakeConfig) -> set[str] | None:
