@@ -483,7 +483,12 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
             # model of the landed partition, and every run of the flow has finished.
             promotion: list[dict[str, Any]] = []
             costs: list[dict[str, Any]] = []
-            while not (promotion and costs and progress.flow_finished()):
+
+            def costs_done() -> bool:  # the automation run has finished, not just materialized
+                run = progress.runs.get(costs[0]["runId"]) if costs else None
+                return run is not None and run["status"] in TERMINAL
+
+            while not (promotion and costs_done() and progress.flow_finished()):
                 time.sleep(POLL_S)
                 assert dev.process.poll() is None, f"dagster dev died:\n{dev.tail()}"
                 progress.poll()
