@@ -1,5 +1,6 @@
 """Dagster resource for the warehouse: DuckDB locally, TimescaleDB in prod."""
 
+import threading
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +12,9 @@ from quant_assets.lib.warehouse.factory import make_warehouse
 from resources.env import resolve
 
 TSDB_DSN_ENV = "QUANT_TSDB_DSN"
+# Sensors evaluated on threads of one code server open the warehouse at the same moment; a fresh
+# DuckDB file must not be migrated by two of them at once (catalog write-write conflict).
+_OPEN_LOCK = threading.Lock()
 
 
 class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -38,6 +42,10 @@ class WarehouseResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def get_warehouse(self, lock_timeout_s: float = 120.0) -> Warehouse:
         """``lock_timeout_s``: how long to wait for a local DuckDB file another process holds
         (sensors pass a short one and skip the tick instead)."""
+        with _OPEN_LOCK:
+            return self._open(lock_timeout_s)
+
+    def _open(self, lock_timeout_s: float) -> Warehouse:
         if self._warehouse is None:
             warehouse = make_warehouse(
                 self.kind,
