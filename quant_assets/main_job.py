@@ -1,24 +1,64 @@
-"""The main job: land vendor files, ingest them, and build raw + clean partitions with checks.
+"""The main job (``quant demo``) as the deployment runs it: through the instance and its daemon.
 
-Runs each partition as its own Dagster run on the current instance, so the UI shows the same
-history a sensor- or backfill-driven deployment would, and one bad file or partition fails alone.
+Vendor files are dropped into the landing zone, where ``landing_sensor`` ingests them and
+``landed_partitions_sensor`` builds exactly the partitions they touched; the synthetic partitions
+are one asset backfill; ``cost_model_params`` recalibrates through declarative automation; the
+policy is one ``train_policy`` run. Nothing runs in this process: it submits to ``dagster dev``
+(started headless by the CLI) and watches the instance, so the runs, tags, backfills and sensor
+cursors are the ones a later ``quant ui`` sees, and it repeats none of them.
 """
 
+from __future__ import annotations
+
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+from dagster._core.events import DagsterEventType
 
-from quant_assets.definitions import build_defs
-from quant_assets.defs.jobs import cost_model_job, ingest_landing_job, tick_lake_job
-from quant_assets.defs.partitions import landing_file_partitions, symbol_partitions
-from quant_assets.lib.settings import Settings
+from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import landing
-from quant_assets.lib.ticks.landing import AUTO_SOURCE, INCOMING
+from quant_assets.lib.ticks.landing import AUTO_SOURCE, INCOMING, REJECTED
 from quant_assets.lib.ticks.sessions import market_for
-from resources.object_store import ObjectStoreResource
+from quant_assets.local_dagster import DagsterDev
+
+TICK_ASSETS = ("raw_ticks", "clean_ticks", "tick_quarantine")
+ACTIVE = frozenset(
+    {
+        dg.DagsterRunStatus.QUEUED,
+        dg.DagsterRunStatus.NOT_STARTED,
+        dg.DagsterRunStatus.STARTING,
+        dg.DagsterRunStatus.STARTED,
+        dg.DagsterRunStatus.CANCELING,
+    }
+)
+IDLE_S = 20.0  # nothing running or new for this long (sensors at 5 s): the flow has settled
+TIMEOUT_S = 3600.0
+
+LAUNCH_BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
 
 
 @dataclass
@@ -39,6 +79,9 @@ class MainJobReport:
     unsupported: dict[str, str] = field(default_factory=dict)  # well-formed, deliberately unread
     calibrated: dict[str, bool] = field(default_factory=dict)  # partition -> cost run succeeded
     training: dict[str, object] = field(default_factory=dict)
+    runs: int = 0
+    seconds: float = 0.0
+    settled: bool = True
 
     @property
     def unexpected_failures(self) -> list[str]:
@@ -46,147 +89,260 @@ class MainJobReport:
         failed += [f"costs {k}" for k, ok in self.calibrated.items() if not ok]
         if self.training and not self.training["success"]:
             failed.append("train_policy")
+        if not self.settled:
+            failed.append(f"did not settle in {TIMEOUT_S:.0f}s")
         return failed
 
-    def render(self) -> str:
-        lines = [f"{'partition':<24}{'raw':>9}{'clean':>9}{'quarantined':>13}  checks"]
-        for p in self.partitions:
-            checks = ", ".join(
-                f"{k}={'pass' if v else 'FAIL'}" for k, v in sorted(p.checks.items())
-            )
-            status = checks if p.success else "RUN FAILED"
-            counts = f"{p.raw or 0:>9}{p.clean or 0:>9}{p.quarantined or 0:>13}"
-            lines.append(f"{p.partition:<24}{counts}  {status}")
-        for f, parts in self.ingested.items():
-            lines.append(f"ingested {f} -> {', '.join(parts)}")
-        for f, reason in self.rejected.items():
-            lines.append(f"rejected {f}: {reason}")
-        for f, reason in self.unsupported.items():
-            lines.append(f"not ingested (unsupported) {f}: {reason}")
-        ok = sum(self.calibrated.values())
-        lines.append(f"cost_model_params calibrated for {ok} of {len(self.calibrated)} partitions")
-        if self.training:
-            t = self.training
-            lines.append(
-                f"trained {t['policy']}: promoted={t['promoted']} ({t['reason']})"
-                if t["success"]
-                else "train_policy FAILED"
-            )
-        return "\n".join(lines)
+
+@dataclass(frozen=True)
+class Stage:
+    """Progress of one stage: ``done`` of ``total`` (total may grow as work is discovered)."""
+
+    name: str
+    done: int
+    total: int
 
 
-def _metadata_value(result: dg.ExecuteInProcessResult, asset: str, key: str) -> object:
-    for event in result.get_asset_materialization_events():
-        mat = event.materialization
-        if mat.asset_key == dg.AssetKey(asset) and key in mat.metadata:
-            return mat.metadata[key].value
+ProgressSink = Callable[[Sequence[Stage]], None]
+
+
+def _no_progress(stages: Sequence[Stage]) -> None:
     return None
 
 
+def _metadata(mat: dg.AssetMaterialization) -> dict[str, Any]:
+    return {k: v.value for k, v in mat.metadata.items()}
+
+
+class _Watch:
+    """What the instance says happened since ``since`` (runs, materializations, checks)."""
+
+    def __init__(self, instance: dg.DagsterInstance, since: datetime) -> None:
+        self.instance = instance
+        self.since = since
+
+    def runs(self) -> list[dg.DagsterRun]:
+        records = self.instance.get_run_records(dg.RunsFilter(created_after=self.since))
+        return [r.dagster_run for r in records]
+
+    def materialized(self, asset: str) -> dict[str, tuple[str, dict[str, Any]]]:
+        """partition -> (run id, metadata) of its latest materialization since ``since``."""
+        records = self.instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey(asset), after_timestamp=self.since.timestamp()
+            ),
+            limit=10_000,
+            ascending=True,
+        ).records
+        out: dict[str, tuple[str, dict[str, Any]]] = {}
+        for record in records:
+            mat = record.asset_materialization
+            if mat is not None:
+                out[str(mat.partition)] = (record.run_id, _metadata(mat))
+        return out
+
+    def check_results(self, run_id: str) -> dict[str, bool]:
+        records = self.instance.get_records_for_run(
+            run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+        out: dict[str, bool] = {}
+        for record in records:
+            event = record.event_log_entry.dagster_event
+            if event is not None:
+                evaluation = event.event_specific_data
+                out[evaluation.check_name] = bool(evaluation.passed)  # type: ignore[union-attr]
+        return out
+
+
+def land_vendor_files(store: ObjectStore, vendor_files: Sequence[tuple[Path, str]]) -> int:
+    for path, relative in vendor_files:
+        store.write_bytes(f"{INCOMING}/{AUTO_SOURCE}/{relative}", path.read_bytes())
+    return len(landing.list_incoming(store))
+
+
+def rejections(store: ObjectStore, since: datetime) -> tuple[dict[str, str], dict[str, str]]:
+    """Files moved to landing/rejected/ since ``since``, with the first line of their reason:
+    (malformed, unsupported) — a well-formed file of a kind deliberately not read (DBN mbo)
+    is reported apart and does not fail the demo."""
+    out: dict[str, str] = {}
+    unsupported: dict[str, str] = {}
+    for key in store.list(f"{REJECTED}/"):
+        if not key.endswith(".reason.txt"):
+            continue
+        stamp, _, reason = store.read_bytes(key).decode(errors="replace").strip().partition(" ")
+        try:
+            when = datetime.fromisoformat(stamp)
+        except ValueError:
+            continue
+        if when >= since.replace(microsecond=0):
+            name = key[len(REJECTED) + 1 : -len(".reason.txt")]
+            target = unsupported if "UnsupportedFileError" in reason else out
+            target[name] = (reason.splitlines() or ["rejected"])[0].strip()
+    return out, unsupported
+
+
 def run_main_job(
+    dev: DagsterDev,
+    location: str,
+    instance: dg.DagsterInstance,
+    store: ObjectStore,
     days: Sequence[date],
     synthetic_symbols: Sequence[str],
     vendor_files: Sequence[tuple[Path, str]],
-    echo: Callable[[str], None] = print,
-    instance: dg.DagsterInstance | None = None,
-    settings: Settings | None = None,
+    progress: ProgressSink = _no_progress,
     train_symbol: str | None = None,
     train_timesteps: int = 4_096,
 ) -> MainJobReport:
-    instance = instance or dg.DagsterInstance.get()
-    settings = settings or Settings.from_env()
-    defs = build_defs(settings)
-    store = ObjectStoreResource.from_settings(settings).get_store()
-    report = MainJobReport()
+    started = time.monotonic()
+    since = datetime.now(tz=UTC)
+    watch = _Watch(instance, since)
+    n_files = land_vendor_files(store, vendor_files)
 
-    for path, relative in vendor_files:
-        store.write_bytes(f"{INCOMING}/{AUTO_SOURCE}/{relative}", path.read_bytes())
-    files = landing.list_incoming(store)
-    instance.add_dynamic_partitions(
-        landing_file_partitions.name or "landing_files", [f.partition_key for f in files]
+    # Partitions are market-sessions: the synthetic symbols of one market share one per day.
+    synthetic = sorted(
+        {f"{d.isoformat()}|{market_for(s).name}" for d in days for s in synthetic_symbols}
     )
-    ingest = defs.resolve_job_def(ingest_landing_job.name)
-    tick_keys: set[str] = set()
-    for f in files:
-        echo(f"ingesting {f.key}")
-        result = ingest.execute_in_process(
-            partition_key=f.partition_key, instance=instance, raise_on_error=False
-        )
-        if result.success:
-            parts = _metadata_value(result, "landing_files", "tick_partitions") or []
-            assert isinstance(parts, list)
-            report.ingested[f.key] = parts
-            tick_keys.update(parts)
-        else:
-            data = result.get_step_failure_events()[0].step_failure_data
-            message = data.error.message.strip() if data.error else "failed"
-            user = data.user_failure_data
-            meta = user.metadata if user is not None else {}
-            unsupported = "unsupported" in meta and bool(meta["unsupported"].value)
-            if user is not None and user.description:
-                message = user.description  # without the exception class name
-            (report.unsupported if unsupported else report.rejected)[f.key] = message
-
-    instance.add_dynamic_partitions(symbol_partitions.name or "symbols", list(synthetic_symbols))
-    tick_keys.update(
-        f"{d.isoformat()}|{market_for(s).name}" for d in days for s in synthetic_symbols
-    )
-
-    build = defs.resolve_job_def(tick_lake_job.name)
-    for key in sorted(tick_keys):
-        echo(f"building {key}")
-        result = build.execute_in_process(
-            partition_key=key, instance=instance, raise_on_error=False
-        )
-        outcome = PartitionOutcome(partition=key, success=result.success)
-        outcome.raw = _metadata_value(result, "raw_ticks", "rows")  # type: ignore[assignment]
-        outcome.clean = _metadata_value(result, "clean_ticks", "rows")  # type: ignore[assignment]
-        outcome.quarantined = _metadata_value(result, "tick_quarantine", "rows")  # type: ignore[assignment]
-        for evaluation in result.get_asset_check_evaluations():
-            outcome.checks[evaluation.check_name] = evaluation.passed
-        report.partitions.append(outcome)
-
-    calibrate = defs.resolve_job_def(cost_model_job.name)
-    for key in sorted(k for k in tick_keys if report_ok(report, k)):
-        echo(f"calibrating costs {key}")
-        result = calibrate.execute_in_process(
-            partition_key=key, instance=instance, raise_on_error=False
-        )
-        report.calibrated[key] = result.success
-
-    if train_symbol:
-        echo(f"training, evaluating and gating a policy for {train_symbol}")
-        result = defs.resolve_job_def("train_policy").execute_in_process(
-            partition_key=train_symbol,
-            instance=instance,
-            raise_on_error=False,
-            run_config={
-                "ops": {
-                    "trained_policy": {
-                        "config": {
-                            "total_timesteps": train_timesteps,
-                            "reason": "quant demo",
-                            # 4 envs x 128 steps per update: a learning curve of several
-                            # updates (train_timesteps / 512), still seconds on a laptop
-                            "n_envs": 4,
-                            "hyperparams": {"n_steps": 128, "batch_size": 128, "n_epochs": 4},
-                            # 4 sessions: train on 2 (costs calibrated on the first), embargo
-                            # the 3rd, test on the 4th
-                            "split_fractions": [0.6, 0.15, 0.25],
-                        }
-                    },
-                    "episodes": {"config": {"episodes_per_fold": 4}},
+    if synthetic:
+        instance.add_dynamic_partitions("symbols", list(synthetic_symbols))
+        launched = dev.graphql(
+            LAUNCH_BACKFILL,
+            {
+                "params": {
+                    "assetSelection": [{"path": [a]} for a in TICK_ASSETS],
+                    "partitionNames": synthetic,
+                    "title": "quant demo: synthetic ticks",
+                    "tags": [{"key": "quant/demo", "value": "synthetic"}],
                 }
             },
-        )
-        report.training = {
-            "success": result.success,
-            "policy": _metadata_value(result, "trained_policy", "policy_name"),
-            "promoted": _metadata_value(result, "policy_promotion", "promoted"),
-            "reason": _metadata_value(result, "policy_promotion", "reason"),
-        }
+        )["launchPartitionBackfill"]
+        if launched["__typename"] != "LaunchBackfillSuccess":
+            raise RuntimeError(f"backfill not launched: {launched}")
+
+    training_run: str | None = None
+    expected: set[str] = set(synthetic)
+    last_change, last_state = time.monotonic(), None
+    settled = False
+    while time.monotonic() - started < TIMEOUT_S:
+        runs = watch.runs()
+        active = [r for r in runs if r.status in ACTIVE]
+        landed = watch.materialized("landing_files")
+        expected |= {k for _, meta in landed.values() for k in meta.get("tick_partitions") or []}
+        built = watch.materialized("clean_ticks")
+        calibrated = watch.materialized("cost_model_params")
+        incoming = landing.list_incoming(store)
+        ingest_done = sum(r.job_name == "ingest_landing" and r.status not in ACTIVE for r in runs)
+        stages = [
+            Stage("ingest", min(ingest_done, n_files), n_files),
+            Stage("build", len(set(built) & expected), len(expected)),
+            Stage("calibrate", len(calibrated), max(len(calibrated), len(built))),
+        ]
+        if train_symbol:
+            trained = training_run is not None and all(r.run_id != training_run for r in active)
+            stages.append(Stage("train", int(trained), 1))
+        progress(stages)
+
+        state = (len(runs), len(active), len(built), len(calibrated), len(landed), len(incoming))
+        if state != last_state:
+            last_state, last_change = state, time.monotonic()
+        # Settled: nothing waiting in the landing zone, no run queued or running, and nothing new
+        # for long enough that every sensor (5 s here) has looked at the latest state.
+        if not incoming and not active and time.monotonic() - last_change > IDLE_S:
+            if train_symbol and training_run is None:
+                training_run = _launch_training(dev, location, train_symbol, train_timesteps)
+                last_change = time.monotonic()
+                continue
+            settled = True
+            break
+        time.sleep(1.0)
+
+    report = _report(watch, store, since, expected, training_run)
+    report.seconds = time.monotonic() - started
+    report.settled = settled
     return report
 
 
-def report_ok(report: MainJobReport, key: str) -> bool:
-    return any(p.partition == key and p.success for p in report.partitions)
+def _launch_training(dev: DagsterDev, location: str, symbol: str, timesteps: int) -> str:
+    params = {
+        "selector": {
+            "repositoryLocationName": location,
+            "repositoryName": "__repository__",
+            "jobName": "train_policy",
+        },
+        "runConfigData": {
+            "ops": {
+                "trained_policy": {
+                    "config": {
+                        "total_timesteps": timesteps,
+                        "reason": "quant demo",
+                        # 4 envs x 128 steps per update: a learning curve of several updates
+                        # (timesteps / 512), still seconds on a laptop
+                        "n_envs": 4,
+                        "hyperparams": {"n_steps": 128, "batch_size": 128, "n_epochs": 4},
+                        # 4 sessions: train on 2 (costs calibrated on the first), embargo the
+                        # 3rd, test on the 4th
+                        "split_fractions": [0.6, 0.15, 0.25],
+                    }
+                },
+                "episodes": {"config": {"episodes_per_fold": 4}},
+            }
+        },
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": symbol}]},
+    }
+    launched = dev.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+    if launched["__typename"] != "LaunchRunSuccess":
+        raise RuntimeError(f"train_policy not launched: {launched}")
+    return str(launched["run"]["runId"])
+
+
+def _report(
+    watch: _Watch,
+    store: ObjectStore,
+    since: datetime,
+    expected: set[str],
+    training_run: str | None,
+) -> MainJobReport:
+    runs = watch.runs()
+    report = MainJobReport(runs=len(runs))
+    for _, meta in watch.materialized("landing_files").values():
+        report.ingested[str(meta.get("file"))] = list(meta.get("tick_partitions") or [])
+    report.rejected, report.unsupported = rejections(store, since)
+    built = watch.materialized("clean_ticks")
+    checks_by_run: dict[str, dict[str, bool]] = {}
+    for key in sorted(expected):
+        if key not in built:
+            report.partitions.append(PartitionOutcome(partition=key, success=False))
+            continue
+        run_id, meta = built[key]
+        if run_id not in checks_by_run:
+            checks_by_run[run_id] = watch.check_results(run_id)
+        by_partition = meta.get("by_partition") or {key: meta}
+        m = by_partition.get(key, meta)
+        report.partitions.append(
+            PartitionOutcome(
+                partition=key,
+                success=True,
+                raw=m.get("raw_rows"),
+                clean=m.get("rows"),
+                quarantined=m.get("quarantined_rows"),
+                checks=checks_by_run[run_id],
+            )
+        )
+    for key in watch.materialized("cost_model_params"):
+        report.calibrated[key] = True
+    costs = dg.AssetKey("cost_model_params")
+    for r in runs:  # a failed calibration run (automation runs may cover a range: by run)
+        if r.status == dg.DagsterRunStatus.FAILURE and costs in (r.asset_selection or ()):
+            report.calibrated[f"run {r.run_id[:8]}"] = False
+    if training_run is not None:
+        run = watch.instance.get_run_by_id(training_run)
+        trained = watch.materialized("trained_policy")
+        gated = watch.materialized("policy_promotion")
+        policy = next((m for r, m in trained.values() if r == training_run), {})
+        decision = next((m for r, m in gated.values() if r == training_run), {})
+        report.training = {
+            "success": run is not None and run.status == dg.DagsterRunStatus.SUCCESS,
+            "policy": policy.get("policy_name"),
+            "promoted": decision.get("promoted"),
+            "reason": decision.get("reason"),
+        }
+    return report

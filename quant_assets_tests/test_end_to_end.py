@@ -3,9 +3,10 @@ is dropped into the landing zone, and nothing else is done by hand.
 
 The sensors and the daemon must carry the file all the way:
 landing_sensor → ingest_landing (landing_files) → landed_partitions_sensor → tick_lake (raw_ticks,
-clean_ticks, tick_quarantine, checks) → retrain_sensor → train_policy (trained_policy → episodes →
-policy_promotion). The test only watches through the GraphQL endpoint, and reads the DuckDB
-warehouse after `dagster dev` has stopped (the file is exclusive to one process).
+clean_ticks, tick_quarantine, checks) → automation_sensor (on by default) → cost_model_params, and
+retrain_sensor → train_policy (trained_policy → episodes → policy_promotion). The test only
+watches through the GraphQL endpoint, and reads the DuckDB warehouse after `dagster dev` has
+stopped (the file is exclusive to one process).
 
 The sensor intervals (30 s landing, 300 s retrain) and the training length are shortened through
 their environment knobs; the rest (the 30 s asset-sensor interval, the 5 s daemon loop, run
@@ -38,6 +39,7 @@ from quant_assets.lib.ticks.instruments import instrument_for
 from quant_assets.lib.ticks.lake import Dataset, partition_prefix
 from quant_assets.lib.ticks.sessions import session_windows
 from quant_assets.lib.ticks.synthetic import SyntheticConfig, generate_ticks
+from quant_assets.local_instance import ensure_local_instance
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SYMBOL = "EURUSD"
@@ -61,23 +63,12 @@ FLOW_TIMEOUT_S = 720.0  # from the drop to the policy_promotion materialization
 POLL_S = 5.0
 TERMINAL = frozenset({"SUCCESS", "FAILURE", "CANCELED"})
 CHECKS = ("clean_ticks_expectations", "clean_ticks_reconcile", "clean_ticks_freshness")
-SENSORS = ("landing_sensor", "landed_partitions_sensor", "retrain_sensor")
+SENSORS = ("landing_sensor", "landed_partitions_sensor", "retrain_sensor", "automation_sensor")
 FLOW_JOBS = {  # job -> the sensor that must have launched it
     "ingest_landing": "landing_sensor",
     "tick_lake": "landed_partitions_sensor",
     "train_policy": "retrain_sensor",
 }
-
-# Local instance: SQLite storage under DAGSTER_HOME, queued runs, sensors on threads.
-INSTANCE_YAML = """\
-telemetry:
-  enabled: false
-sensors:
-  use_threads: true
-  num_workers: 2
-run_queue:
-  max_concurrent_runs: 2
-"""
 
 METADATA_FIELDS = """
   label
@@ -281,7 +272,7 @@ def dagster_dev(home: Path, data_root: Path, log: Path) -> Iterator[DagsterDev]:
         PYTHONUNBUFFERED="1",
     )
     dagster = Path(sys.executable).with_name("dagster")
-    command = [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(port), "-h", "127.0.0.1"]
+    command = [str(dagster), "dev", "-p", str(port), "-h", "127.0.0.1"]  # pyproject [tool.dg]
     with log.open("wb") as out:
         process = subprocess.Popen(
             command,
@@ -473,7 +464,7 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
     home, data_root = tmp_path / "dagster_home", tmp_path / "data"
     home.mkdir()
     data_root.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    ensure_local_instance(home)  # the dagster.yaml `quant` writes: queued runs fitted to cores
     content = truefx_csv(DAY, N_TICKS)
     n_quotes = content.count(b"\n") - 1
 
@@ -490,9 +481,16 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
             dropped = time.monotonic()
             progress.say(f"dropped {landed} ({n_quotes} quotes of {SYMBOL} on {DAY})")
 
-            # Done when the gate has decided and every run of the flow has finished.
+            # Done when the gate has decided, declarative automation has recalibrated the cost
+            # model of the landed partition, and every run of the flow has finished.
             promotion: list[dict[str, Any]] = []
-            while not (promotion and progress.flow_finished()):
+            costs: list[dict[str, Any]] = []
+
+            def costs_done() -> bool:  # the automation run has finished, not just materialized
+                run = progress.runs.get(costs[0]["runId"]) if costs else None
+                return run is not None and run["status"] in TERMINAL
+
+            while not (promotion and costs_done() and progress.flow_finished()):
                 time.sleep(POLL_S)
                 assert dev.process.poll() is None, f"dagster dev died:\n{dev.tail()}"
                 progress.poll()
@@ -504,10 +502,15 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
                     promotion = materializations(dev.url, "policy_promotion", SYMBOL)
                     if promotion:
                         progress.say(f"policy_promotion materialized for {SYMBOL}")
+                if not costs:
+                    costs = materializations(dev.url, "cost_model_params", PARTITION)
+                    if costs:
+                        progress.say(f"cost_model_params materialized for {PARTITION}")
                 if time.monotonic() - dropped > FLOW_TIMEOUT_S:
                     raise AssertionError(
                         f"flow not finished {FLOW_TIMEOUT_S:.0f}s after the drop "
-                        f"(policy_promotion for {SYMBOL}: {bool(promotion)})"
+                        f"(policy_promotion for {SYMBOL}: {bool(promotion)}, "
+                        f"cost_model_params for {PARTITION}: {bool(costs)})"
                     )
             progress.say(f"flow finished {time.monotonic() - dropped:.1f}s after the drop")
 
@@ -532,6 +535,18 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
             (train,) = by_job["train_policy"]
             assert train["tags"]["dagster/partition"] == SYMBOL
             assert train["tags"]["quant/retrain_kind"] == "new_data"
+
+            # The cost model recalibrated by the automation sensor (on by default), no manual step.
+            (calibrated,) = costs[:1]
+            automation = progress.runs[calibrated["runId"]]
+            assert automation["tags"].get("dagster/from_automation_condition") == "true", automation
+            assert automation["tags"].get("dagster/sensor_name") in (None, "automation_sensor")
+            assert automation["status"] == "SUCCESS", automation
+            # One run may calibrate the days downstream too (the trailing window): per partition.
+            by_partition = calibrated["metadata"].get("by_partition") or {
+                PARTITION: calibrated["metadata"]
+            }
+            assert by_partition[PARTITION]["calibrated"] >= 1, by_partition  # EURUSD's params
 
             # The tick lake partition, with its checks.
             (raw,) = materializations(dev.url, "raw_ticks", PARTITION)[:1]

@@ -5,6 +5,7 @@ from pydantic import Field
 
 from quant_assets.lib.settings import Deployment, Settings
 from quant_assets.lib.storage.object_store import ObjectStore, S3Location
+from resources.env import resolve as _resolve
 
 
 class ObjectStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -23,26 +24,33 @@ class ObjectStoreResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ObjectStoreResource":
+        """Bucket, endpoint and region from the environment are bound by variable name."""
         if settings.deployment is Deployment.PROD:
+
+            def named(name: str, value: str | None) -> str | None:
+                return dg.EnvVar(name) if settings.by_name(name) else value
+
             return cls(
                 kind="s3",
-                bucket=settings.s3_bucket or "",
-                endpoint_url=settings.s3_endpoint_url,
+                bucket=named("QUANT_S3_BUCKET", settings.s3_bucket) or "",
+                endpoint_url=named("AWS_ENDPOINT_URL", settings.s3_endpoint_url),
+                region=named("AWS_REGION", settings.s3_region),
             )
         return cls(kind="local", root=str(settings.data_root))
 
     def get_store(self) -> ObjectStore:
         if self.kind == "local":
-            return ObjectStore.local(self.root)
+            return ObjectStore.local(_resolve(self.root))
         if self.kind == "s3":
-            if not self.bucket:
+            bucket = _resolve(self.bucket)
+            if not bucket:
                 raise ValueError("ObjectStoreResource(kind='s3') needs a bucket")
             return ObjectStore.s3(
                 S3Location(
-                    bucket=self.bucket,
+                    bucket=bucket,
                     prefix=self.prefix,
-                    endpoint_url=self.endpoint_url,
-                    region=self.region,
+                    endpoint_url=_resolve(self.endpoint_url),
+                    region=_resolve(self.region),
                 )
             )
         raise ValueError(f"ObjectStoreResource.kind must be 'local' or 's3', not {self.kind!r}")

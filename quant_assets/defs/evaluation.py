@@ -9,9 +9,10 @@ from pydantic import Field
 
 from quant_assets.defs.partitions import symbol_partitions
 from quant_assets.defs.retries import retry_transient
-from quant_assets.defs.training import TRAINING_GROUP, scratch_dir, training_dashboard_url
+from quant_assets.defs.training import TRAINING_GROUP, training_dashboard_url
 from quant_assets.lib.warehouse.base import EpisodeRecord
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
 EVALUATIONS_PREFIX = "evaluations"
@@ -51,9 +52,10 @@ def episodes(
     config: EpisodesConfig,
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
 ) -> dg.MaterializeResult:
     with retry_transient(context):
-        return _evaluate(context, config, object_store, warehouse)
+        return _evaluate(context, config, object_store, warehouse, platform)
 
 
 def _evaluate(
@@ -61,6 +63,7 @@ def _evaluate(
     config: EpisodesConfig,
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
 ) -> dg.MaterializeResult:
     from quant_assets.lib.evaluation.episodes import InsufficientEvidenceError
     from quant_assets.lib.evaluation.pipeline import (
@@ -85,7 +88,7 @@ def _evaluate(
             str(trained["artifact_prefix"]),
             warehouse=wh,
             champion_prefix=artifact_prefix(symbol, champion) if champion else None,
-            cache_dir=scratch_dir() / "artifact_cache",
+            cache_dir=platform.scratch_dir / "artifact_cache",
             settings=EvaluationSettings(
                 episodes_per_fold=config.episodes_per_fold,
                 min_episode_bars=config.min_episode_bars,
@@ -154,7 +157,7 @@ def _evaluate(
         ),
         "report": dg.MetadataValue.path(store.uri(f"{prefix}/report.html")),
     }
-    dashboard = training_dashboard_url(challenger_run)
+    dashboard = training_dashboard_url(platform.grafana_url, challenger_run)
     if dashboard:
         metadata["training_metrics_dashboard"] = dg.MetadataValue.url(dashboard)
     return dg.MaterializeResult(metadata=metadata)

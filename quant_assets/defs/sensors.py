@@ -1,7 +1,6 @@
 """Sensors that keep the tick lake current: files landing → ingestion → raw/clean partitions."""
 
 import json
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,14 +8,18 @@ import dagster as dg
 
 from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
 from quant_assets.defs.partitions import landing_file_partitions, symbol_partitions
+from quant_assets.lib.settings import Settings
 from quant_assets.lib.ticks import landing
 from quant_assets.lib.warehouse.duckdb_backend import WarehouseBusyError
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
-# Evaluation intervals can be shortened for demos and end-to-end tests.
-LANDING_INTERVAL_S = int(os.environ.get("QUANT_LANDING_SENSOR_INTERVAL_S", "30"))
-RETRAIN_INTERVAL_S = int(os.environ.get("QUANT_RETRAIN_SENSOR_INTERVAL_S", "300"))
+# Evaluation intervals (decorator arguments, fixed when the code location loads) can be
+# shortened for demos and end-to-end tests.
+_SETTINGS = Settings.from_env()
+LANDING_INTERVAL_S = _SETTINGS.landing_sensor_interval_s
+RETRAIN_INTERVAL_S = _SETTINGS.retrain_sensor_interval_s
 
 
 @dg.sensor(
@@ -51,6 +54,25 @@ def landing_sensor(
     )
 
 
+NOT_YET_STARTED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
+
+
+def queued_builds(instance: dg.DagsterInstance) -> dict[str, list[frozenset[str] | None]]:
+    """Partitions with a tick_lake run that has not started (it has read no staged piece yet),
+    with the symbols each builds (None: all of the session's)."""
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=tick_lake_job.name, statuses=NOT_YET_STARTED)
+    )
+    out: dict[str, list[frozenset[str] | None]] = {}
+    for record in records:
+        run = record.dagster_run
+        ops: Any = dict(run.run_config or {}).get("ops") or {}
+        symbols = ((ops.get("tick_lake_build") or {}).get("config") or {}).get("symbols")
+        key = str(run.tags.get("dagster/partition"))
+        out.setdefault(key, []).append(frozenset(symbols) if symbols else None)
+    return out
+
+
 @dg.sensor(
     job=tick_lake_job,
     minimum_interval_seconds=LANDING_INTERVAL_S,
@@ -71,6 +93,9 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
         ascending=True,
     ).records
     requests = []
+    # A build still waiting in the queue reads every staged piece when it starts: several files
+    # touching one partition (trades, quotes, book of one day) need one build, not one each.
+    waiting = queued_builds(context.instance)
     for record in records:
         materialization = record.asset_materialization
         if materialization is None:
@@ -80,6 +105,10 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
         by_key = materialization.metadata.get("symbols_by_partition")
         symbols: dict[str, list[str]] = dict(by_key.value) if by_key is not None else {}  # type: ignore[arg-type]
         for key in list(entry.value) if entry is not None else []:  # type: ignore[arg-type]
+            wanted = frozenset(symbols[key]) if key in symbols else None
+            if any(w is None or (wanted is not None and wanted <= w) for w in waiting.get(key, [])):
+                continue  # a build still queued will read this file's pieces too
+            waiting.setdefault(key, []).append(wanted)
             config = {"symbols": symbols[key]} if key in symbols else {}
             requests.append(
                 dg.RunRequest(
@@ -91,12 +120,6 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
             )
     cursor = str(records[-1].storage_id) if records else context.cursor
     return dg.SensorResult(run_requests=requests, cursor=cursor)
-
-
-RETRAIN_MIN_NEW_PARTITIONS_ENV = "QUANT_RETRAIN_MIN_NEW_PARTITIONS"
-RETRAIN_DRIFT_ALPHA_ENV = "QUANT_RETRAIN_DRIFT_ALPHA"  # false-alarm rate of the drift test
-RETRAIN_TIMESTEPS_ENV = "QUANT_RETRAIN_TIMESTEPS"  # overrides the training config's default
-RETRAIN_EMBARGO_ENV = "QUANT_RETRAIN_EMBARGO_SESSIONS"  # overrides the default embargo (1)
 
 
 @dg.sensor(
@@ -112,13 +135,14 @@ def retrain_sensor(
     context: dg.SensorEvaluationContext,
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
 ) -> dg.SensorResult:
     from quant_assets.lib.evaluation.registry import champion_id
     from quant_assets.lib.evaluation.retrain import drift_cause, new_data_cause, trained_through
     from quant_assets.lib.ticks.manifest import clean_days
 
-    min_new = int(os.environ.get(RETRAIN_MIN_NEW_PARTITIONS_ENV, "5"))
-    drift_alpha = float(os.environ.get(RETRAIN_DRIFT_ALPHA_ENV, "0.05"))
+    min_new = platform.retrain_min_new_partitions
+    drift_alpha = platform.retrain_drift_alpha
     try:
         wh = warehouse.get_warehouse(lock_timeout_s=10)
     except WarehouseBusyError as exc:  # a local run holds the DuckDB file: try next tick
@@ -133,10 +157,10 @@ def retrain_sensor(
         if cause is None:
             continue
         training: dict[str, object] = {"reason": cause.reason}
-        if os.environ.get(RETRAIN_TIMESTEPS_ENV):
-            training["total_timesteps"] = int(os.environ[RETRAIN_TIMESTEPS_ENV])
-        if os.environ.get(RETRAIN_EMBARGO_ENV):
-            training["embargo_sessions"] = int(os.environ[RETRAIN_EMBARGO_ENV])
+        if platform.retrain_timesteps:
+            training["total_timesteps"] = platform.retrain_timesteps
+        if platform.retrain_embargo_sessions is not None:
+            training["embargo_sessions"] = platform.retrain_embargo_sessions
         requests.append(
             dg.RunRequest(
                 partition_key=symbol,

@@ -1,4 +1,5 @@
-"""Partitioned, blocking checks on clean_ticks: a Great Expectations suite and reconciliation.
+"""Partitioned checks on clean_ticks: a Great Expectations suite, reconciliation and coverage
+(blocking), data freshness, and the quarantine rate per source.
 
 A partition is a market-session; each check reads the session's manifest rows and judges every
 symbol in it (and every partition of a backfill range), failing if any fails, naming them.
@@ -9,9 +10,10 @@ from collections.abc import Iterator
 import dagster as dg
 
 from quant_assets.defs.partitions import session_and_market, tick_partitions
-from quant_assets.lib.ticks import manifest, pipeline
+from quant_assets.lib.ticks import manifest, pipeline, quality
 from quant_assets.lib.ticks.manifest import ManifestEntry
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
 MAX_LISTED = 50  # failing symbols named in metadata; the count is always complete
@@ -136,4 +138,82 @@ def clean_ticks_freshness(
             "before the close"
         ),
         metadata={"minutes_before_close": dg.MetadataValue.json(_capped(stale))},
+    )
+
+
+@dg.asset_check(
+    asset="clean_ticks",
+    partitions_def=tick_partitions,
+    blocking=True,
+    description="On a session the calendar says was open, every built symbol has clean rows, "
+    "at least the platform's clean_min_share of its raw rows (an empty output passes every "
+    "row-level expectation, so this catches it).",
+)
+def clean_ticks_coverage(
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
+) -> dg.AssetCheckResult:
+    short: dict[str, object] = {}
+    raw = clean = 0
+    for entry in _entries(context, warehouse):
+        if entry.status != manifest.ManifestStatus.BUILT:
+            continue  # no raw rows: nothing was expected of cleaning
+        c = quality.coverage(entry, platform.clean_min_share)
+        raw, clean = raw + c.raw, clean + c.clean
+        if not c.passed:
+            share = None if c.share is None else round(c.share, 4)
+            short[entry.partition_key] = {"raw": c.raw, "clean": c.clean, "share": share}
+    return dg.AssetCheckResult(
+        passed=not short,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"clean rows cover open sessions (>= {platform.clean_min_share:.0%} of raw)"
+            if not short
+            else f"{len(short)} open-session symbol(s) with too few clean rows: "
+            + ", ".join(sorted(short)[:MAX_LISTED])
+        ),
+        metadata={
+            "raw_rows": raw,
+            "clean_rows": clean,
+            "min_share": platform.clean_min_share,
+            "short_symbols": dg.MetadataValue.json(_capped(short)),
+        },
+    )
+
+
+@dg.asset_check(
+    asset="tick_quarantine",
+    partitions_def=tick_partitions,
+    description="Share of each source's raw rows that cleaning quarantined stays under the "
+    "platform's quarantine_max_share (a vendor feed gone bad shows here first).",
+)
+def tick_quarantine_rate(
+    context: dg.AssetCheckExecutionContext,
+    object_store: ObjectStoreResource,
+    warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
+) -> dg.AssetCheckResult:
+    store = object_store.get_store()
+    totals: dict[str, list[int]] = {}
+    for entry in _entries(context, warehouse):
+        for source, q in quality.quarantine_by_source(store, entry).items():
+            raw_q = totals.setdefault(source, [0, 0])
+            raw_q[0] += q.raw
+            raw_q[1] += q.quarantined
+    rates = {s: round(q / r, 4) if r else 0.0 for s, (r, q) in totals.items()}
+    over = {s: rate for s, rate in rates.items() if rate > platform.quarantine_max_share}
+    return dg.AssetCheckResult(
+        passed=not over,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"every source under {platform.quarantine_max_share:.0%} quarantined"
+            if not over
+            else f"quarantine rate over {platform.quarantine_max_share:.0%}: "
+            + ", ".join(f"{s} {r:.1%}" for s, r in sorted(over.items()))
+        ),
+        metadata={
+            "quarantine_rate_by_source": dg.MetadataValue.json(rates),
+            "max_share": platform.quarantine_max_share,
+        },
     )

@@ -8,7 +8,6 @@ and research reads use)."""
 import math
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -31,9 +30,9 @@ from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
 TICKS_GROUP = "tick_lake"
-TICK_FRESHNESS = dg.FreshnessPolicy.time_window(
-    fail_window=timedelta(days=3), warn_window=timedelta(days=1)
-)
+# No time-window freshness policy: a historical partition built once is correct for ever, and
+# "last materialized more than a day ago" would flag all of them. Freshness is judged on the data
+# (clean_ticks_freshness: the last tick reaches the session close) and on arrival (the sensors).
 
 
 @dg.asset(
@@ -135,7 +134,12 @@ def partition_metadata(per_key: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for name in next(iter(per_key.values()))
         if name.endswith("rows") or name == "possible_duplicates"
     }
-    return {**totals, "partitions": len(per_key), "by_partition": dg.MetadataValue.json(per_key)}
+    # Nested figures go into one JSON value: unwrap metadata values built for a single partition.
+    plain = {
+        key: {n: v.value if isinstance(v, dg.MetadataValue) else v for n, v in m.items()}
+        for key, m in per_key.items()
+    }
+    return {**totals, "partitions": len(per_key), "by_partition": dg.MetadataValue.json(plain)}
 
 
 def requested_symbols(context: dg.AssetExecutionContext, config: TickLakeConfig) -> set[str] | None:
@@ -153,7 +157,6 @@ def requested_symbols(context: dg.AssetExecutionContext, config: TickLakeConfig)
             deps=[dg.AssetDep(landing_files, partition_mapping=dg.AllPartitionMapping())],
             group_name=TICKS_GROUP,
             kinds={"parquet"},
-            freshness_policy=TICK_FRESHNESS,
             description="Canonical ticks of one market-session, every symbol, under ticks_raw/ "
             "(hive layout, day = session date); per-symbol facts in tick_manifest.",
         ),
@@ -162,7 +165,6 @@ def requested_symbols(context: dg.AssetExecutionContext, config: TickLakeConfig)
             deps=["raw_ticks"],
             group_name=TICKS_GROUP,
             kinds={"parquet"},
-            freshness_policy=TICK_FRESHNESS,
             description="Ticks that passed every cleaning rule, under ticks_clean/.",
         ),
         dg.AssetSpec(

@@ -1,16 +1,15 @@
 """trained_policy: a Stable-Baselines3 policy per symbol, trained on its clean ticks."""
 
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from quant_assets.defs.partitions import symbol_partitions
-from quant_assets.lib.settings import Settings
 from quant_assets.lib.warehouse.metrics_writer import MetricsWriter
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
 TRAINING_GROUP = "research"
@@ -69,20 +68,10 @@ class TrainedPolicyConfig(dg.Config):
         )
 
 
-GRAFANA_URL_ENV = "QUANT_GRAFANA_URL"  # dashboard links only when this is set
-
-
-def training_dashboard_url(run_id: str) -> str | None:
+def training_dashboard_url(base_url: str | None, run_id: str) -> str | None:
     """Link to the training-metrics dashboard of a run, or None without a configured URL."""
-    import os
-
-    base = os.environ.get(GRAFANA_URL_ENV, "").rstrip("/")
+    base = (base_url or "").rstrip("/")
     return f"{base}/d/quant-training/training?var-run_id={run_id}" if base else None
-
-
-def scratch_dir() -> Path:
-    """Local working space (checkpoints, metric spool, artifact staging) of this deployment."""
-    return Settings.from_env().data_root / "scratch"
 
 
 @dg.asset(
@@ -103,12 +92,13 @@ def trained_policy(
     config: TrainedPolicyConfig,
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
+    platform: PlatformSettingsResource,
 ) -> dg.MaterializeResult:
     from quant_assets.lib.training.pipeline import run_training
 
     symbol = context.partition_key
     wh = warehouse.get_warehouse()
-    scratch = scratch_dir()
+    scratch = platform.scratch_dir
     with MetricsWriter(wh.metrics_sink(), scratch / "metrics_spool", close_sink=False) as metrics:
         outcome = run_training(
             store=object_store.get_store(),
@@ -126,7 +116,7 @@ def trained_policy(
     metadata: dict[str, Any] = {}
     if outcome.tensorboard_uri:
         metadata["tensorboard_logdir"] = dg.MetadataValue.path(outcome.tensorboard_uri)
-    dashboard = training_dashboard_url(context.run.run_id)
+    dashboard = training_dashboard_url(platform.grafana_url, context.run.run_id)
     if dashboard:
         metadata["training_metrics_dashboard"] = dg.MetadataValue.url(dashboard)
     return dg.MaterializeResult(

@@ -12,6 +12,7 @@ import pytest
 from quant_assets.defs.costs import cost_model_params
 from quant_assets.defs.ticks import tick_lake
 from resources.object_store import ObjectStoreResource
+from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
 Platform = tuple[dg.DagsterInstance, dict[str, Any]]
@@ -25,6 +26,7 @@ def build_platform(
     resources = {
         "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
         "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
+        "platform": PlatformSettingsResource(data_root=str(tmp_path)),
     }
     config = {
         "ops": {"tick_lake_build": {"config": {"synthetic_ticks_per_session": ticks_per_session}}}
@@ -49,8 +51,7 @@ def build_platform(
 
 
 @pytest.fixture
-def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Platform:
+def platform(tmp_path: Path) -> Platform:
     """Three trading days of SYNA (enough bars for a walk-forward split), scratch in tmp_path."""
-    monkeypatch.setenv("QUANT_DATA_ROOT", str(tmp_path))
     days = ["2024-01-02", "2024-01-03", "2024-01-04"]
     return build_platform(tmp_path, days, 20_000, calibrate=True)

@@ -16,7 +16,6 @@ number of partitions does not grow with the number of symbols.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -25,6 +24,7 @@ import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
+from quant_assets.lib.settings import env_value
 from quant_assets.lib.ticks.instruments import instrument_for
 
 FIRST_SESSION_ENV = "QUANT_FIRST_SESSION"
@@ -35,8 +35,7 @@ NS_PER_DAY = 86_400 * 1_000_000_000
 
 def first_session_from_env(environ: dict[str, str] | None = None) -> date:
     """The first session date of the lake (``QUANT_FIRST_SESSION``, ISO date)."""
-    env = os.environ if environ is None else environ
-    value = env.get(FIRST_SESSION_ENV)
+    value = env_value(FIRST_SESSION_ENV, environ)
     return date.fromisoformat(value) if value else DEFAULT_FIRST_SESSION
 
 

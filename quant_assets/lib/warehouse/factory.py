@@ -13,6 +13,7 @@ def make_warehouse(
     duckdb_path: str | Path | None = None,
     tsdb_dsn: str | None = None,
     lock_timeout_s: float = 120.0,
+    sql_root: Path | None = None,
 ) -> Warehouse:
     """``local`` -> DuckDB file at ``duckdb_path``; ``prod``/``timescaledb`` -> TimescaleDB."""
     kind = deployment.strip().lower()
@@ -21,11 +22,11 @@ def make_warehouse(
             raise ValueError(f"deployment {deployment!r} needs duckdb_path")
         from quant_assets.lib.warehouse.duckdb_backend import DuckDBWarehouse
 
-        return DuckDBWarehouse(duckdb_path, lock_timeout_s=lock_timeout_s)
+        return DuckDBWarehouse(duckdb_path, lock_timeout_s=lock_timeout_s, sql_root=sql_root)
     if kind in {"prod", "production", "timescaledb", "tsdb"}:
         if not tsdb_dsn:
             raise ValueError(f"deployment {deployment!r} needs tsdb_dsn (QUANT_TSDB_DSN)")
         from quant_assets.lib.warehouse.timescale_backend import TimescaleWarehouse
 
-        return TimescaleWarehouse(tsdb_dsn)
+        return TimescaleWarehouse(tsdb_dsn, sql_root=sql_root)
     raise ValueError(f"unknown deployment {deployment!r}: expected 'local' or 'prod'")

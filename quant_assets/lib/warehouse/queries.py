@@ -7,7 +7,6 @@ Queries are written once with ``:name`` placeholders and rendered per driver: ps
 
 from __future__ import annotations
 
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -15,8 +14,9 @@ from typing import Literal
 
 Dialect = Literal["timescaledb", "duckdb"]
 
-#: Repository ``sql/`` folder; ``QUANT_SQL_DIR`` points elsewhere (e.g. an installed image).
-SQL_ROOT = Path(os.environ.get("QUANT_SQL_DIR", Path(__file__).resolve().parents[3] / "sql"))
+#: Repository ``sql/`` folder; a deployment points elsewhere with ``QUANT_SQL_DIR``, which the
+#: warehouse resource passes in as ``sql_root`` (this module reads no environment).
+SQL_ROOT = Path(__file__).resolve().parents[3] / "sql"
 
 # String literals and quoted identifiers are skipped; `::` casts are kept as they are.
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|%|:([A-Za-z_][A-Za-z0-9_]*)")

@@ -1,0 +1,63 @@
+"""The embedded (local) Dagster instance's ``dagster.yaml``, written into ``DAGSTER_HOME``.
+
+Same shape as the prod instance (``dagster.yaml`` at the repository root) where it matters: queued
+runs with a concurrency limit, the ``quant/gpu`` tag limit, the ``gpu`` pool, run monitoring; but
+SQLite storage, and a run limit fitted to this machine's cores so sensors and backfills cannot
+oversubscribe a laptop.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MARKER = "# written by `quant` for the local deployment; delete this line to keep your edits"
+
+
+def max_concurrent_runs(cores: int | None = None) -> int:
+    """A tick or calibration run keeps about one core busy; leave one for the webserver/daemon."""
+    n = cores or os.cpu_count() or 1
+    return max(1, n - 1) if n <= 4 else max(2, n // 2)
+
+
+def local_instance_yaml(cores: int | None = None) -> str:
+    return f"""{MARKER}
+concurrency:
+  pools:
+    default_limit: 1  # pool "gpu" (trained_policy): one training step at a time
+    granularity: op
+  runs:
+    max_concurrent_runs: {max_concurrent_runs(cores)}
+    tag_concurrency_limits:
+      - key: "quant/gpu"
+        limit: 1
+run_launcher:  # run workers forked from a server with Dagster, GX, pandas... already imported
+  module: quant_assets.run_launcher
+  class: ForkserverRunLauncher
+run_monitoring:
+  enabled: true
+  start_timeout_seconds: 180
+  cancel_timeout_seconds: 60
+  max_resume_run_attempts: 0
+  poll_interval_seconds: 30
+sensors:
+  use_threads: true
+  num_workers: 2
+schedules:
+  use_threads: true
+  num_workers: 1
+telemetry:
+  enabled: false
+"""
+
+
+def ensure_local_instance(home: Path, cores: int | None = None) -> Path:
+    """Write ``home/dagster.yaml`` unless a user-owned one is there (no marker line)."""
+    home.mkdir(parents=True, exist_ok=True)
+    path = home / "dagster.yaml"
+    if path.exists() and not path.read_text().startswith(MARKER):
+        return path
+    text = local_instance_yaml(cores)
+    if not path.exists() or path.read_text() != text:
+        path.write_text(text)
+    return path
