@@ -144,3 +144,20 @@ def test_training_executor_local_is_multiprocess(tmp_path: Path) -> None:
     executor_def = training_executor(settings)
     assert executor_def.name == "quant_training_local_executor"
     assert executor_def.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn
+
+
+def test_docker_executor_config_secret_settings_forwarded_by_name_values_absent() -> None:
+    env = {
+        **PROD_ENV,
+        "QUANT_SECRETS_BACKEND": "aws",
+        "QUANT_TSDB_PASSWORD_SECRET": "QUANT_TSDB_PASSWORD",
+        "QUANT_TSDB_PASSWORD": "planted-tsdb-password",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://secrets.internal:4566",
+    }
+    config = docker_executor_config(env)
+
+    assert {"QUANT_SECRETS_BACKEND", "QUANT_TSDB_PASSWORD_SECRET", "QUANT_TSDB_PASSWORD"} <= set(
+        config["env_vars"]
+    )
+    assert "AWS_ENDPOINT_URL_SECRETS_MANAGER" in config["env_vars"]
+    assert "planted-tsdb-password" not in repr(config)
