@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from quant_assets.defs.alerts import AlertWebhookResource, failure_webhook_sensor
 from quant_assets.defs.costs import cost_model_params
 from quant_assets.defs.evaluation import episodes, policy_promotion
 from quant_assets.defs.jobs import cost_model_job, ingest_landing_job, tick_lake_job
@@ -79,10 +80,12 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             retrain_sensor,
             failed_run_sensor,
             ingestion_events_sensor,
+            failure_webhook_sensor,
         ],
         resources={
             "object_store": ObjectStoreResource.from_settings(settings),
             "warehouse": WarehouseResource.from_settings(settings),
+            "alert_webhook": AlertWebhookResource.from_env(),
         },
     )
 

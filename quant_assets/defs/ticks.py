@@ -174,6 +174,8 @@ def clean_ticks(
             "rows": result.clean.num_rows,
             "raw_rows": result.raw_rows,
             "quarantined_rows": result.quarantine.num_rows,
+            # rule -> rows removed, copied into ingestion_events.reasons
+            "quarantine_reasons": {k: v for k, v in result.reason_counts.items() if v},
         }
         quarantine[key] = {
             "rows": result.quarantine.num_rows,
