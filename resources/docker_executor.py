@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 from quant_assets.lib.settings import Deployment, Settings, SettingsError
+from quant_assets.lib.training.placement import REQUIRE_GPU_ENV
 
 TRAINING_IMAGE_ENV = "QUANT_TRAINING_IMAGE"
 TRAINING_NETWORK_ENV = "QUANT_TRAINING_NETWORK"  # e.g. the compose network of the prod stack
@@ -65,6 +66,8 @@ def docker_executor_config(
     network = env.get(TRAINING_NETWORK_ENV, "").strip()
     if "QUANT_DEPLOYMENT" not in env:  # settings built from an explicit mapping, not os.environ
         config["env_vars"].append("QUANT_DEPLOYMENT=prod")
+    if gpus:  # the step checks it got a GPU (lib/training/placement.py): engines drop requests
+        config["env_vars"].append(f"{REQUIRE_GPU_ENV}=1")
     if network:
         config["networks"] = [network]
     if env.get(REGISTRY_URL_ENV):
@@ -77,6 +80,32 @@ def docker_executor_config(
     if max_concurrent is not None:
         config["max_concurrent"] = max_concurrent
     return config
+
+
+@dg.executor(
+    name="quant_training_docker_executor",
+    requirements=dg.multiple_process_executor_requirements(),
+)
+def deferred_training_executor(init_context: dg.InitExecutorContext) -> Any:
+    """The docker executor, configured from the environment *of the run* when it starts: a
+    missing ``QUANT_TRAINING_IMAGE`` fails this training run with a clear error (not the load of
+    every code location)."""
+    from dagster._config import process_config
+    from dagster._core.executor.init import InitExecutorContext
+    from dagster_docker import docker_executor
+
+    config = docker_executor_config(os.environ)  # SettingsError names the variable
+    processed = process_config(docker_executor.config_schema.config_type, config)
+    if not processed.success:
+        raise SettingsError(f"invalid training executor config: {processed.errors}")
+    return docker_executor.executor_creation_fn(  # type: ignore[misc]
+        InitExecutorContext(
+            job=init_context.job,
+            executor_def=docker_executor,
+            executor_config=processed.value,  # type: ignore[arg-type]
+            instance=init_context.instance,
+        )
+    )
 
 
 def training_executor(
@@ -93,6 +122,10 @@ def training_executor(
         from dagster_docker import docker_executor
 
         e = dict(os.environ) if env is None else env
+        if not e.get(TRAINING_IMAGE_ENV, "").strip():
+            # Loading the definitions (webserver, daemon, sensors, non-training jobs) must not
+            # need the training image; a training run without it fails at its start, saying so.
+            return deferred_training_executor
         return docker_executor.configured(
             docker_executor_config(e), name="quant_training_docker_executor"
         )
