@@ -30,8 +30,12 @@ from quant_assets.defs.tick_checks import (
 )
 from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
 from quant_assets.defs.training import trained_policy
-from quant_assets.lib.settings import Settings
-from resources.docker_executor import training_executor
+from quant_assets.lib.settings import Deployment, Settings
+from resources.docker_executor import (
+    training_containers_cleanup_on_failure_sensor,
+    training_containers_cleanup_sensor,
+    training_executor,
+)
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
@@ -52,6 +56,11 @@ def training_job(settings: Settings) -> dg.UnresolvedAssetJobDefinition:
 def build_defs(settings: Settings | None = None) -> dg.Definitions:
     """Everything is the same in both deployments except what the resources point at."""
     settings = settings or Settings.from_env()
+    prod_sensors = (
+        [training_containers_cleanup_sensor, training_containers_cleanup_on_failure_sensor]
+        if settings.deployment is Deployment.PROD
+        else []
+    )
     return dg.Definitions(
         assets=[
             landing_files,
@@ -81,6 +90,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
             failed_run_sensor,
             ingestion_events_sensor,
             failure_webhook_sensor,
+            *prod_sensors,
         ],
         resources={
             "object_store": ObjectStoreResource.from_settings(settings),

@@ -132,3 +132,71 @@ def training_executor(
     return dg.multiprocess_executor.configured(
         {"max_concurrent": 1}, name="quant_training_local_executor"
     )
+
+
+# ------------------------------------------------------------------ exited step containers
+
+
+def step_container_names(run_id: str, attempts: Mapping[str, int]) -> list[str]:
+    """Names dagster-docker gives a run's step containers (``DockerStepHandler``: one per step
+    and retry, ``dagster-step-<hash(run_id + step_key)>[-<retry>]``)."""
+    from dagster_shared.serdes.utils import hash_str
+
+    names = []
+    for step_key, count in sorted(attempts.items()):
+        base = f"dagster-step-{hash_str(run_id + step_key)}"
+        names += [base] + [f"{base}-{retry}" for retry in range(1, max(count, 1))]
+    return names
+
+
+def remove_exited_step_containers(client: Any, names: list[str]) -> list[str]:
+    """Remove those of ``names`` that exist and have exited; returns the removed names.
+    dagster-docker never removes step containers, and ``auto_remove`` would race its health
+    check (a vanished container reads as a failed step)."""
+    import docker
+
+    removed = []
+    for name in names:
+        try:
+            container = client.containers.get(name)
+        except docker.errors.NotFound:
+            continue
+        if container.status in {"exited", "dead", "created"}:
+            container.remove(v=True)
+            removed.append(name)
+    return removed
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="training_containers_cleanup_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description="Removes a finished training run's exited step containers (prod).",
+)
+def training_containers_cleanup_sensor(context: dg.RunStatusSensorContext) -> dg.SkipReason:
+    return _cleanup(context)
+
+
+@dg.run_failure_sensor(
+    name="training_containers_cleanup_on_failure_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Removes a failed training run's exited step containers (prod).",
+)
+def training_containers_cleanup_on_failure_sensor(
+    context: dg.RunFailureSensorContext,
+) -> dg.SkipReason:
+    return _cleanup(context)
+
+
+def _cleanup(context: dg.RunStatusSensorContext) -> dg.SkipReason:
+    run = context.dagster_run
+    if run.tags.get("quant/gpu") != "1":  # only train_policy runs use the docker executor
+        return dg.SkipReason("not a containerised training run")
+    import docker
+
+    stats = context.instance.get_run_step_stats(run.run_id)
+    attempts = {s.step_key: int(s.attempts or 1) for s in stats}
+    client = docker.from_env()  # type: ignore[attr-defined]  # DOCKER_HOST (podman: unix:///run/podman/podman.sock)
+    removed = remove_exited_step_containers(client, step_container_names(run.run_id, attempts))
+    return dg.SkipReason(f"removed {len(removed)} exited step container(s)")
