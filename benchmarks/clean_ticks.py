@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from quant_assets.lib.ticks.cleaning import REASONS, CleaningConfig, Reason, clean_ticks
-from quant_assets.lib.ticks.instruments import session_windows
+from quant_assets.lib.ticks.sessions import session_windows
 from quant_assets.lib.ticks.synthetic import SyntheticConfig, generate_ticks
 
 DAY = date(2024, 1, 2)

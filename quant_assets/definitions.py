@@ -28,7 +28,7 @@ from quant_assets.defs.tick_checks import (
     clean_ticks_freshness,
     clean_ticks_reconcile,
 )
-from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
+from quant_assets.defs.ticks import landing_files, tick_lake
 from quant_assets.defs.training import trained_policy
 from quant_assets.lib.settings import Deployment, Settings
 from resources.docker_executor import (
@@ -64,8 +64,7 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=[
             landing_files,
-            raw_ticks,
-            clean_ticks,
+            tick_lake,
             cost_model_params,
             trained_policy,
             episodes,

@@ -17,6 +17,7 @@ from quant_assets.defs.partitions import landing_file_partitions, symbol_partiti
 from quant_assets.lib.settings import Settings
 from quant_assets.lib.ticks import landing
 from quant_assets.lib.ticks.landing import AUTO_SOURCE, INCOMING
+from quant_assets.lib.ticks.sessions import market_for
 from resources.object_store import ObjectStoreResource
 
 
@@ -33,7 +34,7 @@ class PartitionOutcome:
 @dataclass
 class MainJobReport:
     partitions: list[PartitionOutcome] = field(default_factory=list)
-    ingested: dict[str, list[str]] = field(default_factory=dict)  # file -> tick partitions
+    ingested: dict[str, list[str]] = field(default_factory=dict)  # file -> session|market keys
     rejected: dict[str, str] = field(default_factory=dict)  # file -> reason
     calibrated: dict[str, bool] = field(default_factory=dict)  # partition -> cost run succeeded
     training: dict[str, object] = field(default_factory=dict)
@@ -118,7 +119,9 @@ def run_main_job(
             report.rejected[f.key] = failure.message.strip() if failure else "failed"
 
     instance.add_dynamic_partitions(symbol_partitions.name or "symbols", list(synthetic_symbols))
-    tick_keys.update(f"{d.isoformat()}|{s}" for d in days for s in synthetic_symbols)
+    tick_keys.update(
+        f"{d.isoformat()}|{market_for(s).name}" for d in days for s in synthetic_symbols
+    )
 
     build = defs.resolve_job_def(tick_lake_job.name)
     for key in sorted(tick_keys):

@@ -34,14 +34,21 @@ import duckdb
 import pyarrow.compute as pc
 import pytest
 
-from quant_assets.lib.ticks.instruments import instrument_for, session_windows
-from quant_assets.lib.ticks.lake import Dataset, partition_object
+from quant_assets.lib.ticks.instruments import instrument_for
+from quant_assets.lib.ticks.lake import Dataset, partition_prefix
+from quant_assets.lib.ticks.sessions import session_windows
 from quant_assets.lib.ticks.synthetic import SyntheticConfig, generate_ticks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SYMBOL = "EURUSD"
 DAY = date(2024, 1, 3)  # a Wednesday: a full 24/5 FX session
-PARTITION = f"{DAY.isoformat()}|{SYMBOL}"
+PARTITION = f"{DAY.isoformat()}|FX"  # session date | market
+# Dropped in the same batch, with ticks outside the allowed sessions (before the default first
+# session 1990-01-01, after tomorrow): each is rejected alone, the rest of the flow carries on.
+OUT_OF_RANGE_FILES = {
+    "gbpusd-ticks.csv": "1970-01-02 15:00:00.000000+00:00",
+    "usdchf-ticks.csv": "2099-01-02 15:00:00.000000+00:00",
+}
 N_TICKS = 8_000  # synthetic rows before keeping quotes only (TrueFX has no trades): ~6k quotes
 VENDOR_FILE = "eurusd-ticks.csv"  # the TrueFX mapping takes the symbol from the file name
 
@@ -376,6 +383,7 @@ class Progress:
     started: float
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
     ticks: dict[str, str] = field(default_factory=dict)
+    failed_ticks: dict[str, list[str]] = field(default_factory=dict)
 
     def say(self, message: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f}s] {message}", flush=True)
@@ -421,6 +429,8 @@ class Progress:
                 + (f" error={tick['error']['message'][:500]}" if tick["error"] else "")
             )
             key = f"{tick['timestamp']}:{line}"
+            if tick["status"] == "FAILURE":
+                self.failed_ticks.setdefault(name, []).append(line)
             if self.ticks.get(name) != key:
                 self.ticks[name] = key
                 self.say(f"sensor {name} tick: {line}")
@@ -432,10 +442,22 @@ class Progress:
             r["status"] in TERMINAL for r in self.runs.values() if r["jobName"] in FLOW_JOBS
         )
 
+    def rejected_runs(self) -> list[dict[str, Any]]:
+        """Ingest runs of the out-of-range files: these fail, by design."""
+        return [
+            r
+            for r in self.runs.values()
+            if r["jobName"] == "ingest_landing"
+            and r["tags"].get("quant/landing_file", "").rsplit("/", 1)[-1] in OUT_OF_RANGE_FILES
+        ]
+
     def failed_flow_runs(self) -> list[dict[str, Any]]:
         failed = TERMINAL - {"SUCCESS"}
+        rejected = {r["runId"] for r in self.rejected_runs()}
         return [
-            r for r in self.runs.values() if r["jobName"] in FLOW_JOBS and r["status"] in failed
+            r
+            for r in self.runs.values()
+            if r["jobName"] in FLOW_JOBS and r["status"] in failed and r["runId"] not in rejected
         ]
 
 
@@ -459,7 +481,10 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
             progress = Progress(dev.url, location, started)
             progress.say(f"dagster dev ready at {dev.url} (location {location})")
 
-            landed = drop_file(data_root / "landing" / "incoming" / "truefx", VENDOR_FILE, content)
+            incoming = data_root / "landing" / "incoming" / "truefx"
+            for name, stamp in OUT_OF_RANGE_FILES.items():
+                drop_file(incoming, name, f"timestamp,bid,ask\n{stamp},1.25,1.26\n".encode())
+            landed = drop_file(incoming, VENDOR_FILE, content)
             dropped = time.monotonic()
             progress.say(f"dropped {landed} ({n_quotes} quotes of {SYMBOL} on {DAY})")
 
@@ -488,11 +513,17 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
             by_job: dict[str, list[dict[str, Any]]] = {}
             for run in progress.runs.values():
                 by_job.setdefault(run["jobName"], []).append(run)
+            rejected = progress.rejected_runs()
+            assert len(rejected) == len(OUT_OF_RANGE_FILES), rejected
+            assert all(r["status"] == "FAILURE" for r in rejected), rejected
+            by_job["ingest_landing"] = [r for r in by_job["ingest_landing"] if r not in rejected]
             for job, sensor in FLOW_JOBS.items():
                 runs = by_job.get(job, [])
                 assert runs, f"no {job} run (expected one launched by {sensor})"
                 assert all(r["tags"].get("dagster/sensor_name") == sensor for r in runs), runs
                 assert all(r["status"] == "SUCCESS" for r in runs), runs
+            # the rejected files never stopped a sensor
+            assert not progress.failed_ticks, progress.failed_ticks
             (ingest,) = by_job["ingest_landing"]
             assert ingest["tags"]["quant/landing_file"].endswith(f"truefx/{VENDOR_FILE}")
             assert {r["tags"]["dagster/partition"] for r in by_job["tick_lake"]} == {PARTITION}
@@ -539,7 +570,15 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
     assert not list((data_root / "landing" / "incoming").rglob("*.csv"))
     assert (data_root / "landing" / "archive" / "truefx" / VENDOR_FILE).is_file()
     for dataset in (Dataset.RAW, Dataset.CLEAN, Dataset.QUARANTINE):
-        assert (data_root / partition_object(dataset, DAY, SYMBOL)).is_file(), dataset
+        objects = list((data_root / partition_prefix(dataset, DAY, SYMBOL)).glob("part-*.parquet"))
+        assert len(objects) == 1, (dataset, objects)
+    # The out-of-range files were rejected, never archived, with the reason naming the place.
+    for name in OUT_OF_RANGE_FILES:
+        rejected_file = data_root / "landing" / "rejected" / "truefx" / name
+        assert rejected_file.is_file() and not (data_root / "landing" / "archive" / name).exists()
+        reason = rejected_file.with_name(name + ".reason.txt").read_text()
+        assert name in reason and "line 2, column 'timestamp'" in reason, reason
+        assert "allowed sessions 1990-01-01 to" in reason, reason
 
     # The warehouse, read after dagster dev let go of the DuckDB file.
     run_id = train["runId"]
@@ -565,5 +604,11 @@ def test_dagster_dev_dropped_vendor_file_trains_and_gates_policy(tmp_path: Path)
             [run_id],
         ).fetchall()
         assert decisions == [(SYMBOL, policy_id, gated["metadata"]["promoted"])]
+        manifest = con.execute(
+            "SELECT market, status, raw_rows FROM tick_manifest "
+            "WHERE session_date = ? AND symbol = ?",
+            [DAY, SYMBOL],
+        ).fetchall()
+        assert manifest == [("FX", "built", n_quotes)]
 
     print(f"end to end: {time.monotonic() - started:.1f}s wall", flush=True)

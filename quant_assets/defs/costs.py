@@ -1,17 +1,22 @@
-"""cost_model_params: the transaction-cost engine calibrated per symbol from clean ticks."""
+"""cost_model_params: the transaction-cost engine calibrated per symbol from clean ticks.
 
-from datetime import UTC, datetime, time, timedelta
+Partitioned like the ticks (session x market): one run calibrates every symbol of the
+market-session over its trailing window, read through the manifest."""
+
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
-from quant_assets.defs.partitions import day_and_symbol, tick_partitions
+from quant_assets.defs.partitions import session_and_market, tick_partitions
 from quant_assets.defs.retries import retry_transient
 from quant_assets.defs.ticks import TICK_BACKFILL, partition_metadata
 from quant_assets.lib.costs import CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
+from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.dataset import load_clean_ticks
+from quant_assets.lib.ticks.manifest import ManifestEntry
 from quant_assets.lib.trading import build_time_bars, calibrate_bars
 from quant_assets.lib.warehouse.base import Warehouse
 from resources.object_store import ObjectStoreResource
@@ -20,13 +25,13 @@ from resources.warehouse import WarehouseResource
 COSTS_GROUP = "costs"
 TRAILING_DAYS = 5
 
-# Each (date, symbol) calibration reads the symbol's clean ticks of the trailing window.
+# Each (session, market) calibration reads its symbols' clean ticks of the trailing window.
 trailing_window = dg.MultiPartitionMapping(
     {
         "date": dg.DimensionPartitionMapping(
             "date", dg.TimeWindowPartitionMapping(start_offset=-(TRAILING_DAYS - 1), end_offset=0)
         ),
-        "symbol": dg.DimensionPartitionMapping("symbol", dg.IdentityPartitionMapping()),
+        "market": dg.DimensionPartitionMapping("market", dg.IdentityPartitionMapping()),
     }
 )
 
@@ -69,32 +74,48 @@ def cost_model_params(
     per_key: dict[str, dict[str, Any]] = {}
     with retry_transient(context):
         for key in context.partition_keys:
-            per_key[key] = _calibrate(key, config, cost_config, store, wh)
+            session, market = session_and_market(key)
+            start = session - timedelta(days=config.trailing_days - 1)
+            window = manifest.by_symbol(manifest.read(wh, market=market, start=start, end=session))
+            per_symbol = {
+                symbol: _calibrate(session, entries, config, cost_config, store, wh)
+                for symbol, entries in sorted(window.items())
+                if any(e.session_date == session for e in entries)
+            }
+            per_key[key] = _summary(per_symbol)
     return dg.MaterializeResult(metadata=partition_metadata(per_key))
 
 
+def _summary(per_symbol: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    calibrated = {s: m for s, m in per_symbol.items() if m["version"] is not None}
+    out: dict[str, Any] = {"symbols": len(per_symbol), "calibrated": len(calibrated)}
+    if len(per_symbol) <= 20:  # small sessions: the per-symbol figures and lineage in the UI
+        out["by_symbol"] = dg.MetadataValue.json(per_symbol)
+    return out
+
+
 def _calibrate(
-    key: str,
+    session: date,
+    entries: list[ManifestEntry],
     config: CostModelParamsConfig,
     cost_config: CostModelConfig,
     store: ObjectStore,
     wh: Warehouse,
 ) -> dict[str, Any]:
-    """Calibrate one (date, symbol) partition over its trailing window of clean ticks."""
-    day, symbol = day_and_symbol(key)
-    days = [day - timedelta(days=i) for i in range(config.trailing_days)]
-    ticks, refs = load_clean_ticks(store, symbol, days)
+    """Calibrate one symbol at ``session`` over the trailing window of its clean ticks."""
+    symbol = entries[0].symbol
+    ticks, refs = load_clean_ticks(store, entries)
     bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
     if len(bars.ts) < 2:
         # A window of closed sessions (a long weekend at the start of the data) has nothing to
         # calibrate on: recorded as such, not invented, and not a failure of a whole backfill.
         return {
             "version": None,
-            "status": f"no clean ticks in the {config.trailing_days} days to {day}",
+            "status": f"no clean ticks in the {config.trailing_days} days to {session}",
             "input_partitions": [r.to_dict() for r in refs],
         }
     params = calibrate_bars(bars, cost_config)
-    as_of = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+    as_of = datetime.combine(session + timedelta(days=1), time(), tzinfo=UTC)
     wh.upsert_cost_model_params(symbol, params.version, as_of, params.model_dump(mode="json"))
     return {
         "version": params.version,

@@ -73,6 +73,7 @@ def _evaluate(
     evaluation = evaluate_stored_policy(
         store,
         str(trained["artifact_prefix"]),
+        warehouse=wh,
         champion_prefix=artifact_prefix(symbol, champion) if champion else None,
         n_episodes=config.n_episodes,
         cache_dir=scratch_dir() / "artifact_cache",

@@ -15,12 +15,13 @@ tick_lake_job = dg.define_asset_job(
     "tick_lake",
     selection=dg.AssetSelection.assets("raw_ticks", "clean_ticks", "tick_quarantine"),
     partitions_def=tick_partitions,
-    description="Build raw and clean ticks (with quarantine and checks) for a date|symbol.",
+    description="Build raw and clean ticks (with quarantine and checks) for a session|market: "
+    "every symbol of it, or the `symbols` of the run config.",
 )
 
 cost_model_job = dg.define_asset_job(
     "calibrate_costs",
     selection=dg.AssetSelection.assets("cost_model_params"),
     partitions_def=tick_partitions,
-    description="Calibrate the cost model for a date|symbol range (backfills).",
+    description="Calibrate the cost model for a session|market range (backfills).",
 )

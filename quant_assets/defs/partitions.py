@@ -1,24 +1,31 @@
-"""Partitions: UTC day x symbol for ticks; one dynamic partition per landed vendor file."""
+"""Partitions: session date x market for ticks (independent of the number of symbols); one
+dynamic partition per landed vendor file; ``symbols`` for per-symbol policies."""
 
 from datetime import date
 
 import dagster as dg
 
-TICKS_START_DATE = "2013-01-01"  # earliest real sample in the shared data (TrueFX 2013-01-01)
+from quant_assets.lib.ticks.sessions import MARKETS, first_session_from_env
 
-date_partitions = dg.DailyPartitionsDefinition(start_date=TICKS_START_DATE, timezone="UTC")
-symbol_partitions = dg.DynamicPartitionsDefinition(name="symbols")
-tick_partitions = dg.MultiPartitionsDefinition(
-    {"date": date_partitions, "symbol": symbol_partitions}
+# The first session comes from QUANT_FIRST_SESSION (default 1990-01-01); the last partition is
+# tomorrow's session (end_offset=2): today's partial session is built, and CME's evening ticks
+# already belong to the next session.
+session_partitions = dg.DailyPartitionsDefinition(
+    start_date=first_session_from_env().isoformat(), timezone="UTC", end_offset=2
 )
+market_partitions = dg.StaticPartitionsDefinition(list(MARKETS))
+tick_partitions = dg.MultiPartitionsDefinition(
+    {"date": session_partitions, "market": market_partitions}
+)
+symbol_partitions = dg.DynamicPartitionsDefinition(name="symbols")
 landing_file_partitions = dg.DynamicPartitionsDefinition(name="landing_files")
 
 
-def tick_partition_key(day: date, symbol: str) -> str:
-    """'2024-01-02|SPY' — Dagster orders multi-partition dimensions by name (date, symbol)."""
-    return dg.MultiPartitionKey({"date": day.isoformat(), "symbol": symbol})
+def tick_partition_key(session: date, market: str) -> str:
+    """'2024-01-02|XNYS' — Dagster orders multi-partition dimensions by name (date, market)."""
+    return dg.MultiPartitionKey({"date": session.isoformat(), "market": market})
 
 
-def day_and_symbol(partition_key: str) -> tuple[date, str]:
+def session_and_market(partition_key: str) -> tuple[date, str]:
     dims = tick_partitions.get_partition_key_from_str(partition_key).keys_by_dimension
-    return date.fromisoformat(dims["date"]), dims["symbol"]
+    return date.fromisoformat(dims["date"]), dims["market"]

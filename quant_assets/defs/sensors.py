@@ -57,7 +57,8 @@ def landing_sensor(
     minimum_interval_seconds=LANDING_INTERVAL_S,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="After files are ingested, rebuilds raw and clean ticks of exactly the "
-    "date|symbol partitions they touched (every ingest since the cursor, oldest first).",
+    "session|market partitions they touched, and in them only the file's symbols (run config), "
+    "for every ingest since the cursor, oldest first.",
 )
 def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     # An asset_sensor only sees the newest event per tick; two files ingested between ticks
@@ -77,11 +78,15 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
             continue
         entry = materialization.metadata.get("tick_partitions")
         file_entry = materialization.metadata.get("file")
+        by_key = materialization.metadata.get("symbols_by_partition")
+        symbols: dict[str, list[str]] = dict(by_key.value) if by_key is not None else {}  # type: ignore[arg-type]
         for key in list(entry.value) if entry is not None else []:  # type: ignore[arg-type]
+            config = {"symbols": symbols[key]} if key in symbols else {}
             requests.append(
                 dg.RunRequest(
                     partition_key=key,
                     run_key=f"{record.run_id}:{key}",  # one build per ingest run
+                    run_config={"ops": {"tick_lake": {"config": config}}} if config else {},
                     tags={"quant/landing_file": str(file_entry.value if file_entry else "")},
                 )
             )
@@ -109,11 +114,10 @@ def retrain_sensor(
 ) -> dg.SensorResult:
     from quant_assets.lib.evaluation.registry import champion_id
     from quant_assets.lib.evaluation.retrain import drift_cause, new_data_cause, trained_through
-    from quant_assets.lib.training.pipeline import training_days
+    from quant_assets.lib.ticks.manifest import clean_days
 
     min_new = int(os.environ.get(RETRAIN_MIN_NEW_PARTITIONS_ENV, "5"))
     max_drop = float(os.environ.get(RETRAIN_MAX_SHARPE_DROP_ENV, "1.0"))
-    store = object_store.get_store()
     try:
         wh = warehouse.get_warehouse(lock_timeout_s=10)
     except WarehouseBusyError as exc:  # a local run holds the DuckDB file: try next tick
@@ -122,7 +126,7 @@ def retrain_sensor(
     for symbol in context.instance.get_dynamic_partitions(symbol_partitions.name or "symbols"):
         champion = champion_id(wh, symbol)
         until = trained_through(wh, champion) if champion else None
-        cause = new_data_cause(symbol, training_days(store, symbol), until, min_new)
+        cause = new_data_cause(symbol, clean_days(wh, symbol), until, min_new)
         if cause is None and champion is not None:
             cause = drift_cause(wh, symbol, champion, max_drop)
         if cause is None:

@@ -1,4 +1,9 @@
-"""Tick-lake assets: landed vendor files → raw_ticks → clean_ticks + tick_quarantine."""
+"""Tick-lake assets: landed vendor files → raw_ticks + clean_ticks + tick_quarantine.
+
+The three tick assets are built together, per market-session partition, by one step that
+walks the session's symbols in chunks and commits each chunk to the warehouse's manifest (the
+per-(session, symbol) status, row counts and content versions that checks, sensors, lineage
+and research reads use)."""
 
 import math
 from collections.abc import Iterator
@@ -7,10 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
 from quant_assets.defs.partitions import (
-    day_and_symbol,
     landing_file_partitions,
+    session_and_market,
     symbol_partitions,
     tick_partition_key,
     tick_partitions,
@@ -18,8 +24,11 @@ from quant_assets.defs.partitions import (
 from quant_assets.defs.retries import retry_transient
 from quant_assets.lib.ticks import landing, pipeline
 from quant_assets.lib.ticks.cleaning import CleaningConfig
+from quant_assets.lib.ticks.instruments import instrument_for
+from quant_assets.lib.ticks.sessions import market_for
 from quant_assets.lib.ticks.synthetic_source import synthetic_source
 from resources.object_store import ObjectStoreResource
+from resources.warehouse import WarehouseResource
 
 TICKS_GROUP = "tick_lake"
 TICK_FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -49,67 +58,24 @@ def landing_files(
     new = [s for s in symbols if not context.instance.has_dynamic_partition("symbols", s)]
     if new:
         context.instance.add_dynamic_partitions(symbol_partitions.name or "symbols", new)
-    tick_keys = sorted(tick_partition_key(d, s) for d, s in result.partitions)
+    by_key: dict[str, set[str]] = {}
+    for session, symbol in result.partitions:
+        by_key.setdefault(tick_partition_key(session, market_for(symbol).name), set()).add(symbol)
     return dg.MaterializeResult(
         metadata={
             "file": result.file.key,
             "source": result.source,
             "rows": result.rows,
-            "tick_partitions": dg.MetadataValue.json(tick_keys),
+            "tick_partitions": dg.MetadataValue.json(sorted(by_key)),
+            "symbols_by_partition": dg.MetadataValue.json(
+                {k: sorted(v) for k, v in sorted(by_key.items())}
+            ),
             "archived_to": result.archived_to,
         }
     )
 
 
-class RawTicksConfig(dg.Config):
-    synthetic_ticks_per_session: int = 20_000
-    synthetic_seed: int = 0
-
-
-# Backfills run up to a month of one symbol per run (Dagster groups a multi-partition range by
-# symbol): a year of one symbol is 12 runs, a week of every symbol one run per symbol.
-TICK_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
-
-
-def partition_metadata(per_key: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Metadata of a run over one or many partitions (a backfill range): totals, plus the
-    per-partition figures when there is more than one."""
-    if len(per_key) == 1:
-        return next(iter(per_key.values()))
-    totals = {
-        name: sum(int(m[name]) for m in per_key.values())
-        for name in next(iter(per_key.values()))
-        if name.endswith("rows")
-    }
-    return {**totals, "partitions": len(per_key), "by_partition": dg.MetadataValue.json(per_key)}
-
-
-@dg.asset(
-    partitions_def=tick_partitions,
-    group_name=TICKS_GROUP,
-    kinds={"parquet"},
-    freshness_policy=TICK_FRESHNESS,
-    backfill_policy=TICK_BACKFILL,
-    deps=[dg.AssetDep(landing_files, partition_mapping=dg.AllPartitionMapping())],
-    description="Canonical ticks of one UTC day x symbol under ticks_raw/ (hive layout).",
-)
-def raw_ticks(
-    context: dg.AssetExecutionContext, config: RawTicksConfig, object_store: ObjectStoreResource
-) -> dg.MaterializeResult:
-    store = object_store.get_store()
-    synthetic = synthetic_source(config.synthetic_ticks_per_session, config.synthetic_seed)
-    per_key: dict[str, dict[str, Any]] = {}
-    with retry_transient(context):
-        for key in context.partition_keys:
-            day, symbol = day_and_symbol(key)
-            build = pipeline.build_raw(store, day, symbol, synthetic)
-            per_key[key] = {
-                "rows": build.rows,
-                "rows_by_source": build.rows_by_source,
-                "staged_pieces": build.staged_pieces,
-                "uri": build.uri,
-            }
-    return dg.MaterializeResult(metadata=partition_metadata(per_key))
+SYMBOLS_TAG = "quant/symbols"  # comma-separated: a backfill (UI/GraphQL) of some symbols only
 
 
 class CleanTicksConfig(dg.Config):
@@ -136,11 +102,57 @@ class CleanTicksConfig(dg.Config):
         return replace(config, valid_conditions=valid)
 
 
+class TickLakeConfig(CleanTicksConfig):
+    symbols: list[str] | None = Field(
+        default=None,
+        description="rebuild only these symbols of the session(s); None: every symbol with "
+        "staged data, registered synthetic symbols and symbols already in the manifest",
+    )
+    chunk_size: int = Field(default=pipeline.DEFAULT_CHUNK_SIZE, ge=1)
+    synthetic_ticks_per_session: int = 20_000
+    synthetic_seed: int = 0
+
+
+# Backfills run up to a month of one market per run (Dagster groups a multi-partition range by
+# market): a year of one market is 12 runs, a week of every market one run per market.
+TICK_BACKFILL = dg.BackfillPolicy.multi_run(max_partitions_per_run=31)
+
+
+def partition_metadata(per_key: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Metadata of a run over one or many partitions (a backfill range): totals, plus the
+    per-partition figures when there is more than one."""
+    if len(per_key) == 1:
+        return next(iter(per_key.values()))
+    totals = {
+        name: sum(int(m[name]) for m in per_key.values())
+        for name in next(iter(per_key.values()))
+        if name.endswith("rows")
+    }
+    return {**totals, "partitions": len(per_key), "by_partition": dg.MetadataValue.json(per_key)}
+
+
+def requested_symbols(context: dg.AssetExecutionContext, config: TickLakeConfig) -> set[str] | None:
+    if config.symbols is not None:
+        return set(config.symbols)
+    tag = context.run.tags.get(SYMBOLS_TAG)
+    return {s.strip() for s in tag.split(",") if s.strip()} if tag else None
+
+
 @dg.multi_asset(
+    name="tick_lake",
     specs=[
         dg.AssetSpec(
+            "raw_ticks",
+            deps=[dg.AssetDep(landing_files, partition_mapping=dg.AllPartitionMapping())],
+            group_name=TICKS_GROUP,
+            kinds={"parquet"},
+            freshness_policy=TICK_FRESHNESS,
+            description="Canonical ticks of one market-session, every symbol, under ticks_raw/ "
+            "(hive layout, day = session date); per-symbol facts in tick_manifest.",
+        ),
+        dg.AssetSpec(
             "clean_ticks",
-            deps=[raw_ticks],
+            deps=["raw_ticks"],
             group_name=TICKS_GROUP,
             kinds={"parquet"},
             freshness_policy=TICK_FRESHNESS,
@@ -148,7 +160,7 @@ class CleanTicksConfig(dg.Config):
         ),
         dg.AssetSpec(
             "tick_quarantine",
-            deps=[raw_ticks],
+            deps=["raw_ticks"],
             group_name=TICKS_GROUP,
             kinds={"parquet"},
             description="Rows removed by a cleaning rule, with the rule's reason code.",
@@ -157,29 +169,57 @@ class CleanTicksConfig(dg.Config):
     partitions_def=tick_partitions,
     backfill_policy=TICK_BACKFILL,
 )
-def clean_ticks(
-    context: dg.AssetExecutionContext, config: CleanTicksConfig, object_store: ObjectStoreResource
+def tick_lake(
+    context: dg.AssetExecutionContext,
+    config: TickLakeConfig,
+    object_store: ObjectStoreResource,
+    warehouse: WarehouseResource,
 ) -> Iterator[dg.MaterializeResult]:
-    store = object_store.get_store()
+    store, wh = object_store.get_store(), warehouse.get_warehouse()
     cleaning = config.to_cleaning_config()
+    synthetic = synthetic_source(config.synthetic_ticks_per_session, config.synthetic_seed)
+    only = requested_symbols(context, config)
+    registered = [
+        s
+        for s in context.instance.get_dynamic_partitions(symbol_partitions.name or "symbols")
+        if instrument_for(s).synthetic
+    ]
+    raw: dict[str, dict[str, Any]] = {}
     clean: dict[str, dict[str, Any]] = {}
     quarantine: dict[str, dict[str, Any]] = {}
     with retry_transient(context):
-        results = {
-            key: pipeline.build_clean(store, *day_and_symbol(key), cleaning)
-            for key in context.partition_keys
-        }
-    for key, result in results.items():
-        clean[key] = {
-            "rows": result.clean.num_rows,
-            "raw_rows": result.raw_rows,
-            "quarantined_rows": result.quarantine.num_rows,
-            # rule -> rows removed, copied into ingestion_events.reasons
-            "quarantine_reasons": {k: v for k, v in result.reason_counts.items() if v},
-        }
-        quarantine[key] = {
-            "rows": result.quarantine.num_rows,
-            "reasons": {k: v for k, v in result.reason_counts.items() if v},
-        }
+        for key in context.partition_keys:
+            session, market = session_and_market(key)
+            symbols = pipeline.session_symbols(store, wh, session, market, registered)
+            if only is not None:
+                symbols = [s for s in symbols if s in only] + sorted(
+                    s for s in only - set(symbols) if market_for(s).name == market
+                )
+            build = pipeline.build_session(
+                store,
+                wh,
+                session,
+                market,
+                symbols,
+                cleaning=cleaning,
+                synthetic=synthetic,
+                chunk_size=config.chunk_size,
+                run_id=context.run.run_id,
+            )
+            raw[key] = {"rows": build.raw_rows, "symbols": len(build.entries)}
+            if len(build.entries) <= 20:  # small sessions: per-symbol rows in the UI too
+                raw[key]["rows_by_symbol"] = {e.symbol: e.raw_rows for e in build.entries}
+            clean[key] = {
+                "rows": build.clean_rows,
+                "raw_rows": build.raw_rows,
+                "quarantined_rows": build.quarantined_rows,
+                "symbols": len(build.entries),
+                # rule -> rows removed, copied into ingestion_events.reasons
+                "quarantine_reasons": {k: v for k, v in build.reasons().items() if v},
+            }
+            quarantine[key] = {"rows": build.quarantined_rows, "reasons": build.reasons()}
+            if build.swept:
+                context.log.info(f"{key}: swept {len(build.swept)} unreferenced objects")
+    yield dg.MaterializeResult(asset_key="raw_ticks", metadata=partition_metadata(raw))
     yield dg.MaterializeResult(asset_key="clean_ticks", metadata=partition_metadata(clean))
     yield dg.MaterializeResult(asset_key="tick_quarantine", metadata=partition_metadata(quarantine))

@@ -22,7 +22,9 @@ TRAINING_GROUP = "research"
 GPU_POOL = "gpu"  # one slot per GPU: two trainings never share a device
 GPU_SAMPLE_INTERVAL_ENV = "QUANT_GPU_SAMPLE_INTERVAL_S"  # NVML/writer sampling period
 
-by_symbol = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="symbol")
+# A symbol's policy reads its sessions through the manifest; in Dagster's graph it depends on
+# the market-session partitions as a whole (the symbol is not a partition dimension of ticks).
+by_symbol = dg.AllPartitionMapping()
 
 
 class TrainedPolicyConfig(dg.Config):
@@ -37,8 +39,8 @@ class TrainedPolicyConfig(dg.Config):
     torch_threads: int = 1
     bar_interval: str = "1min"
     split_fractions: list[float] = Field(default_factory=lambda: [0.6, 0.2, 0.2])
-    start_date: str | None = Field(default=None, description="first UTC day of data (inclusive)")
-    end_date: str | None = Field(default=None, description="last UTC day of data (inclusive)")
+    start_date: str | None = Field(default=None, description="first session of data (inclusive)")
+    end_date: str | None = Field(default=None, description="last session of data (inclusive)")
     checkpoint_every: int = 10_000
     reason: str = Field(default="manual", description="why this run was requested (sensors)")
     profile: bool = Field(

@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from quant_assets.defs.ticks import clean_ticks, raw_ticks
+from quant_assets.defs.ticks import tick_lake
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
@@ -23,11 +23,11 @@ def build_platform(tmp_path: Path, days: list[str], ticks_per_session: int) -> P
         "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
         "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
     }
-    config = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": ticks_per_session}}}}
+    config = {"ops": {"tick_lake": {"config": {"synthetic_ticks_per_session": ticks_per_session}}}}
     for day in days:
         assert dg.materialize(
-            [raw_ticks, clean_ticks],
-            partition_key=f"{day}|SYNA",
+            [tick_lake],
+            partition_key=f"{day}|XNYS",
             instance=instance,
             resources=resources,
             run_config=config,

@@ -21,10 +21,11 @@ from dagster._core.storage.tags import (
 
 from quant_assets.definitions import build_defs
 from quant_assets.lib.settings import Settings
-from quant_assets.lib.ticks.lake import Dataset, list_partitions
+from quant_assets.lib.ticks import manifest
+from quant_assets.lib.ticks.sessions import market_for
 
 SYMBOLS = ["SYNA", "SYNB", "SYNC"]
-SMALL = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 400}}}}
+SMALL = {"ops": {"tick_lake": {"config": {"synthetic_ticks_per_session": 400}}}}
 
 
 def plan_and_run(
@@ -35,11 +36,12 @@ def plan_and_run(
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("symbols", symbols)
     graph = defs.resolve_asset_graph()
+    markets = sorted({market_for(s).name for s in symbols})
     wanted = [
-        AssetKeyPartitionKey(dg.AssetKey(asset), f"{d.isoformat()}|{s}")
-        for asset in ("raw_ticks", "clean_ticks")
+        AssetKeyPartitionKey(dg.AssetKey(asset), f"{d.isoformat()}|{m}")
+        for asset in ("raw_ticks", "clean_ticks", "tick_quarantine")
         for d in days
-        for s in symbols
+        for m in markets
     ]
     with partition_loading_context(dynamic_partitions_store=instance):
         requests = build_run_requests_with_backfill_policies(wanted, graph, instance)
@@ -55,30 +57,31 @@ def plan_and_run(
         )
         for r in requests
     ]
-    store = defs.resources["object_store"].get_store()  # type: ignore[union-attr]
-    return requests, results, store
+    warehouse = defs.resources["warehouse"].get_warehouse()  # type: ignore[union-attr]
+    built = manifest.read(warehouse)
+    warehouse.close()
+    return requests, results, built
 
 
 @pytest.mark.slow
-def test_backfill_year_of_one_symbol_runs_in_twelve_runs(tmp_path: Path) -> None:
+def test_backfill_year_of_one_market_runs_in_twelve_runs(tmp_path: Path) -> None:
     days = [date(2023, 1, 1) + timedelta(days=i) for i in range(365)]
-    requests, results, store = plan_and_run(tmp_path, ["SYNA"], days)
+    requests, results, built = plan_and_run(tmp_path, ["SYNA"], days)
     assert len(requests) == 12  # at most 31 partitions per run
     assert all(r.success for r in results)
     for result in results:
         checks = result.get_asset_check_evaluations()
         assert checks and all(c.passed for c in checks)
-    built = list_partitions(store.list(Dataset.CLEAN), Dataset.CLEAN, "SYNA")
-    assert [d for d, _ in built] == days  # every day, closed ones as empty partitions
+    assert [e.session_date for e in built if e.symbol == "SYNA"] == days  # closed days: empty
+    assert {e.status for e in built if e.session_date == date(2023, 1, 1)} == {"empty"}
 
 
 @pytest.mark.slow
-def test_backfill_week_of_all_symbols_one_run_per_symbol(tmp_path: Path) -> None:
+def test_backfill_week_of_all_markets_one_run_per_market(tmp_path: Path) -> None:
     days = [date(2024, 1, 1) + timedelta(days=i) for i in range(7)]
-    requests, results, store = plan_and_run(tmp_path, SYMBOLS, days)
-    assert len(requests) == len(SYMBOLS)
+    requests, results, built = plan_and_run(tmp_path, SYMBOLS, days)
+    assert len(requests) == 2  # SYNA and SYNB trade on XNYS, SYNC on the 24/7 crypto market
     assert all(r.success for r in results)
-    built = list_partitions(store.list(Dataset.CLEAN), Dataset.CLEAN)
     assert len(built) == 7 * len(SYMBOLS)
 
     # cost_model_params over the same range: one run per symbol as well
@@ -86,12 +89,12 @@ def test_backfill_week_of_all_symbols_one_run_per_symbol(tmp_path: Path) -> None
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("symbols", SYMBOLS)
     calibrate = defs.resolve_job_def("calibrate_costs")
-    for symbol in SYMBOLS:
+    for market in ("CRYPTO", "XNYS"):
         result = calibrate.execute_in_process(
             instance=instance,
             tags={
-                ASSET_PARTITION_RANGE_START_TAG: f"{days[0].isoformat()}|{symbol}",
-                ASSET_PARTITION_RANGE_END_TAG: f"{days[-1].isoformat()}|{symbol}",
+                ASSET_PARTITION_RANGE_START_TAG: f"{days[0].isoformat()}|{market}",
+                ASSET_PARTITION_RANGE_END_TAG: f"{days[-1].isoformat()}|{market}",
             },
         )
         assert result.success

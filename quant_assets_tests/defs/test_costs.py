@@ -5,12 +5,12 @@ from pathlib import Path
 import dagster as dg
 
 from quant_assets.defs.costs import cost_model_params
-from quant_assets.defs.ticks import clean_ticks, raw_ticks
+from quant_assets.defs.ticks import tick_lake
 from quant_assets_tests.defs.conftest import build_platform
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
-SMALL = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 3000}}}}
+SMALL = {"ops": {"tick_lake": {"config": {"synthetic_ticks_per_session": 3000}}}}
 
 
 def test_cost_model_params_calibrated_from_trailing_clean_ticks_stored_in_warehouse(
@@ -18,19 +18,20 @@ def test_cost_model_params_calibrated_from_trailing_clean_ticks_stored_in_wareho
 ) -> None:
     instance, resources = build_platform(tmp_path, ["2024-01-02", "2024-01-03"], 3000)
     result = dg.materialize(
-        [cost_model_params, raw_ticks, clean_ticks],
+        [cost_model_params, tick_lake],
         selection=[cost_model_params],
-        partition_key="2024-01-03|SYNA",
+        partition_key="2024-01-03|XNYS",
         instance=instance,
         resources=resources,
     )
     assert result.success
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
-    inputs = metadata["input_partitions"].value
+    by_symbol = metadata["by_symbol"].value
+    inputs = by_symbol["SYNA"]["input_partitions"]  # type: ignore[index]
     assert [p["partition_key"] for p in inputs] == ["2024-01-02|SYNA", "2024-01-03|SYNA"]
     warehouse = resources["warehouse"].get_warehouse()  # type: ignore[attr-defined]
     rows = warehouse.query("SELECT symbol, version FROM cost_model_params").to_pylist()
-    assert rows == [{"symbol": "SYNA", "version": metadata["version"].value}]
+    assert rows == [{"symbol": "SYNA", "version": by_symbol["SYNA"]["version"]}]  # type: ignore[index]
 
 
 def test_cost_model_params_automation_requests_partitions_whose_window_changed(
@@ -42,12 +43,12 @@ def test_cost_model_params_automation_requests_partitions_whose_window_changed(
         "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
         "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
     }
-    defs = dg.Definitions(assets=[raw_ticks, clean_ticks, cost_model_params], resources=resources)
+    defs = dg.Definitions(assets=[tick_lake, cost_model_params], resources=resources)
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert first.total_requested == 0  # nothing has changed yet
     assert dg.materialize(
-        [raw_ticks, clean_ticks],
-        partition_key="2024-01-03|SYNA",
+        [tick_lake],
+        partition_key="2024-01-03|XNYS",
         instance=instance,
         resources=resources,
         run_config=SMALL,
@@ -60,4 +61,4 @@ def test_cost_model_params_automation_requests_partitions_whose_window_changed(
         for key in r.true_subset.expensively_compute_partition_keys()
     )
     # the day itself and the four days whose trailing window contains it
-    assert requested[0] == "2024-01-03|SYNA" and len(requested) == 5
+    assert requested[0] == "2024-01-03|XNYS" and len(requested) == 5

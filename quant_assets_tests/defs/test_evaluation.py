@@ -9,7 +9,7 @@ import pytest
 
 from quant_assets.defs.evaluation import episodes, policy_promotion
 from quant_assets.defs.ops import rollback_policy_job
-from quant_assets.defs.ticks import clean_ticks, raw_ticks
+from quant_assets.defs.ticks import tick_lake
 from quant_assets.defs.training import trained_policy
 from quant_assets.lib.evaluation.registry import (
     load_registered,
@@ -42,7 +42,7 @@ def train_evaluate_promote(
     instance: dg.DagsterInstance, resources: dict[str, Any], seed: int
 ) -> dict[str, Any]:
     result = dg.materialize(
-        [trained_policy, episodes, policy_promotion, raw_ticks, clean_ticks],
+        [trained_policy, episodes, policy_promotion, tick_lake],
         selection=[trained_policy, episodes, policy_promotion],
         partition_key="SYNA",
         instance=instance,

@@ -12,8 +12,9 @@ from quant_assets.definitions import build_defs
 from quant_assets.defs.sensors import failed_run_sensor, retrain_sensor
 from quant_assets.lib.evaluation.registry import production_alias
 from quant_assets.lib.settings import Settings
-from quant_assets.lib.ticks.lake import Dataset, partition_object
-from quant_assets.lib.ticks.schema import empty_ticks
+from quant_assets.lib.ticks import manifest
+from quant_assets.lib.ticks.pipeline import build_symbol
+from quant_assets.lib.ticks.synthetic_source import synthetic_source
 from quant_assets.lib.warehouse.base import EpisodeRecord, TrainingRun
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
@@ -37,8 +38,10 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 def add_clean_days(env: dict[str, Any], *days: date) -> None:
     store = env["resources"]["object_store"].get_store()
-    for day in days:
-        store.write_parquet(partition_object(Dataset.CLEAN, day, "SYNA"), empty_ticks())
+    wh = env["resources"]["warehouse"].get_warehouse()
+    synthetic = synthetic_source(200, 0)
+    for day in days:  # weekdays without holidays: XNYS sessions with clean rows
+        manifest.commit(wh, [build_symbol(store, day, "SYNA", None, synthetic)])
 
 
 def tick(env: dict[str, Any]) -> list[dg.RunRequest]:

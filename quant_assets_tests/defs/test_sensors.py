@@ -14,7 +14,7 @@ from quant_assets.defs.sensors import (
     landed_partitions_sensor,
     landing_sensor,
 )
-from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
+from quant_assets.defs.ticks import landing_files, tick_lake
 from quant_assets.lib.settings import Settings
 from quant_assets.lib.ticks import landing
 from resources.object_store import ObjectStoreResource
@@ -97,7 +97,10 @@ def test_landed_partitions_sensor_requests_exactly_the_touched_partitions(tmp_pa
 
     result = tick_landed(instance, tmp_path)
     keys = sorted(r.partition_key for r in result.run_requests or [])
-    assert keys == ["2024-01-02|EURUSD", "2024-01-03|EURUSD"]
+    assert keys == ["2024-01-02|FX", "2024-01-03|FX"]
+    # only the file's symbols of each market-session are rebuilt
+    (config,) = {str(r.run_config) for r in result.run_requests or []}
+    assert config == str({"ops": {"tick_lake": {"config": {"symbols": ["EURUSD"]}}}})
     assert instance.has_dynamic_partition("symbols", "EURUSD")
     # the cursor moved past the ingest: nothing is requested twice
     assert not tick_landed(instance, tmp_path, result.cursor).run_requests
@@ -112,11 +115,11 @@ def test_landed_partitions_sensor_two_ingests_between_ticks_builds_both(tmp_path
     ingest_all(instance, resource)
     result = tick_landed(instance, tmp_path)
     assert sorted(r.partition_key for r in result.run_requests or []) == [
-        "2024-01-02|EURUSD",
-        "2024-01-02|GBPUSD",
-        "2024-01-03|EURUSD",
-        "2024-01-03|GBPUSD",
-    ]
+        "2024-01-02|FX",
+        "2024-01-02|FX",
+        "2024-01-03|FX",
+        "2024-01-03|FX",
+    ]  # one build per ingest run and market-session, each with its own file's symbols
 
 
 def test_ingestion_events_sensor_records_ingests_and_clean_partitions_once(
@@ -128,10 +131,10 @@ def test_ingestion_events_sensor_records_ingests_and_clean_partitions_once(
     resource.get_store().write_bytes("landing/incoming/truefx/eurusd-ticks.csv", CSV.encode())
     ingest_all(instance, resource)
     assert dg.materialize(
-        [raw_ticks, clean_ticks],
-        partition_key="2024-01-02|EURUSD",
+        [tick_lake],
+        partition_key="2024-01-02|FX",
         instance=instance,
-        resources={"object_store": resource},
+        resources={"object_store": resource, "warehouse": warehouse},
     ).success
 
     def tick(cursor: str | None) -> str | None:
@@ -154,7 +157,7 @@ def test_ingestion_events_sensor_records_ingests_and_clean_partitions_once(
     assert rows == [
         {
             "asset": "clean_ticks",
-            "partition_key": "2024-01-02|EURUSD",
+            "partition_key": "2024-01-02|FX",
             "source": None,
             "rows_in": 1,
             "rows_clean": 1,
@@ -162,7 +165,7 @@ def test_ingestion_events_sensor_records_ingests_and_clean_partitions_once(
         },
         {
             "asset": "landing_files",
-            "partition_key": "2024-01-02|EURUSD,2024-01-03|EURUSD",
+            "partition_key": "2024-01-02|FX,2024-01-03|FX",
             "source": "truefx",
             "rows_in": 2,
             "rows_clean": None,

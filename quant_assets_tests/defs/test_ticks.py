@@ -13,22 +13,22 @@ from quant_assets.defs.tick_checks import (
     clean_ticks_freshness,
     clean_ticks_reconcile,
 )
-from quant_assets.defs.ticks import clean_ticks, landing_files, raw_ticks
+from quant_assets.defs.ticks import landing_files, tick_lake
 from quant_assets.lib.settings import Settings
 from quant_assets.lib.storage.object_store import ObjectStore
-from quant_assets.lib.ticks import landing
-from quant_assets.lib.ticks.lake import Dataset, partition_object
+from quant_assets.lib.ticks import landing, manifest
+from quant_assets.lib.ticks.manifest import ManifestEntry
 from resources.object_store import ObjectStoreResource
+from resources.warehouse import WarehouseResource
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ticks"
 TICK_ASSETS = [
-    raw_ticks,
-    clean_ticks,
+    tick_lake,
     clean_ticks_expectations,
     clean_ticks_reconcile,
     clean_ticks_freshness,
 ]
-SMALL = {"ops": {"raw_ticks": {"config": {"synthetic_ticks_per_session": 3000}}}}
+SMALL = {"ops": {"tick_lake": {"config": {"synthetic_ticks_per_session": 3000}}}}
 
 
 @pytest.fixture
@@ -36,18 +36,36 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
+def warehouse_for(resource: ObjectStoreResource) -> WarehouseResource:
+    return WarehouseResource(duckdb_path=f"{resource.root}/wh.duckdb")
+
+
 def build_partition(
-    instance: dg.DagsterInstance, resource: ObjectStoreResource, key: str
+    instance: dg.DagsterInstance,
+    resource: ObjectStoreResource,
+    key: str,
+    symbols: list[str] | None = None,
+    warehouse: WarehouseResource | None = None,
 ) -> dg.ExecuteInProcessResult:
-    symbol = key.split("|")[1]
-    instance.add_dynamic_partitions("symbols", [symbol])
+    """Build a session|market partition; ``symbols`` are registered (synthetic ones are then
+    generated), and ``warehouse`` defaults to a DuckDB file beside the local lake."""
+    instance.add_dynamic_partitions("symbols", symbols or [])
     return dg.materialize(
         TICK_ASSETS,
         partition_key=key,
         instance=instance,
-        resources={"object_store": resource},
+        resources={"object_store": resource, "warehouse": warehouse or warehouse_for(resource)},
         run_config=SMALL,
     )
+
+
+def entries(resource: ObjectStoreResource, key: str) -> list[ManifestEntry]:
+    session, market = key.split("|")
+    wh = warehouse_for(resource).get_warehouse()
+    try:
+        return manifest.session_entries(wh, date.fromisoformat(session), market)
+    finally:
+        wh.close()
 
 
 def rows(result: dg.ExecuteInProcessResult, asset: str) -> int:
@@ -61,7 +79,7 @@ def test_tick_lake_synthetic_partition_materializes_with_passing_checks(
     instance: dg.DagsterInstance, tmp_path: Path
 ) -> None:
     resource = ObjectStoreResource(root=str(tmp_path))
-    result = build_partition(instance, resource, "2024-01-02|SYNA")
+    result = build_partition(instance, resource, "2024-01-02|XNYS", ["SYNA"])
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {
@@ -73,27 +91,31 @@ def test_tick_lake_synthetic_partition_materializes_with_passing_checks(
     assert rows(result, "clean_ticks") + rows(result, "tick_quarantine") == 3000
     assert rows(result, "tick_quarantine") > 0  # the generator injects known bad ticks
     store = resource.get_store()
-    assert store.exists("ticks_raw/year=2024/month=01/day=02/symbol=SYNA/data.parquet")
-    assert store.exists("ticks_clean/year=2024/month=01/day=02/symbol=SYNA/data.parquet")
-    assert store.exists("tick_quarantine/year=2024/month=01/day=02/symbol=SYNA/data.parquet")
+    (entry,) = entries(resource, "2024-01-02|XNYS")
+    assert (entry.symbol, entry.status, entry.raw_rows) == ("SYNA", "built", 3000)
+    assert entry.raw_key.startswith("ticks_raw/year=2024/month=01/day=02/symbol=SYNA/part-")
+    assert entry.clean_key.startswith("ticks_clean/year=2024/month=01/day=02/symbol=SYNA/")
+    for key in entry.keys().values():
+        assert store.exists(key)
 
 
 def test_tick_lake_rematerialize_replaces_partition_without_duplicates(
     instance: dg.DagsterInstance, tmp_path: Path
 ) -> None:
     resource = ObjectStoreResource(root=str(tmp_path))
-    first = build_partition(instance, resource, "2024-01-03|SYNB")
-    second = build_partition(instance, resource, "2024-01-03|SYNB")
+    first = build_partition(instance, resource, "2024-01-03|XNYS", ["SYNB"])
+    second = build_partition(instance, resource, "2024-01-03|XNYS", ["SYNB"])
     assert rows(first, "raw_ticks") == rows(second, "raw_ticks") == 3000
     keys = list(resource.get_store().list("ticks_raw"))
-    assert keys == ["ticks_raw/year=2024/month=01/day=03/symbol=SYNB/data.parquet"]
+    (entry,) = entries(resource, "2024-01-03|XNYS")
+    assert keys == [entry.raw_key]
 
 
 def test_tick_lake_closed_exchange_day_gives_empty_partition(
     instance: dg.DagsterInstance, tmp_path: Path
 ) -> None:
     resource = ObjectStoreResource(root=str(tmp_path))
-    result = build_partition(instance, resource, "2024-01-06|SYNA")  # a Saturday on XNYS
+    result = build_partition(instance, resource, "2024-01-06|XNYS", ["SYNA"])  # a Saturday
     assert result.success
     assert rows(result, "raw_ticks") == 0
 
@@ -129,7 +151,7 @@ def test_landing_real_truefx_file_ingested_cleaned_and_archived(
     assert instance.has_dynamic_partition("symbols", "USDJPY")
     assert store.exists("landing/archive/auto/usdjpy-ticks.csv")
     assert not list(store.list(landing.INCOMING))
-    built = build_partition(instance, resource, "2013-01-01|USDJPY")
+    built = build_partition(instance, resource, "2013-01-01|FX")
     assert built.success
     assert rows(built, "raw_ticks") == 1000
     # 35 minutes of quotes end 85 min before the 24/5 session close: a warning, not a block
@@ -137,9 +159,8 @@ def test_landing_real_truefx_file_ingested_cleaned_and_archived(
         e for e in built.get_asset_check_evaluations() if e.check_name == "clean_ticks_freshness"
     ]
     assert not freshness.passed and freshness.severity == dg.AssetCheckSeverity.WARN
-    quarantine = store.read_parquet(
-        partition_object(Dataset.QUARANTINE, date(2013, 1, 1), "USDJPY")
-    )
+    (entry,) = entries(resource, "2013-01-01|FX")
+    quarantine = store.read_parquet(entry.quarantine_key)
     # the README's "bid equal to ask" row is the locked quote
     assert pc.value_counts(quarantine.column("reason")).to_pylist() == [
         {"values": "locked_quote", "counts": 1}
@@ -176,8 +197,12 @@ def test_landing_malformed_file_fails_own_partition_and_is_rejected_with_reason(
     assert store.exists("landing/archive/truefx/good/eurusd-ticks.csv")
 
 
-def test_tick_lake_prod_object_store_on_real_s3_writes_hive_layout(
-    instance: dg.DagsterInstance, s3_server: Any, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+def test_tick_lake_prod_s3_and_timescaledb_write_hive_layout_and_manifest(
+    instance: dg.DagsterInstance,
+    s3_server: Any,
+    s3_bucket: str,
+    tsdb_database: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     for name, value in s3_server.env().items():  # the standard AWS variables, as in prod
         monkeypatch.setenv(name, value)
@@ -185,17 +210,20 @@ def test_tick_lake_prod_object_store_on_real_s3_writes_hive_layout(
         {
             "QUANT_DEPLOYMENT": "prod",
             "QUANT_S3_BUCKET": s3_bucket,
-            "QUANT_TSDB_DSN": "postgresql://unused",
+            "QUANT_TSDB_DSN": tsdb_database,
             "AWS_ENDPOINT_URL": s3_server.endpoint_url,
         }
     )
     resource = ObjectStoreResource.from_settings(settings)
+    warehouse = WarehouseResource.from_settings(settings)
     assert resource.kind == "s3"
-    result = build_partition(instance, resource, "2024-01-02|SYNA")
+    result = build_partition(instance, resource, "2024-01-02|XNYS", ["SYNA"], warehouse)
     assert result.success
+    (row,) = warehouse.get_warehouse().tick_manifest(market="XNYS")
     keys = list(resource.get_store().list(""))
-    assert keys == [
-        "tick_quarantine/year=2024/month=01/day=02/symbol=SYNA/data.parquet",
-        "ticks_clean/year=2024/month=01/day=02/symbol=SYNA/data.parquet",
-        "ticks_raw/year=2024/month=01/day=02/symbol=SYNA/data.parquet",
+    assert keys == sorted([row["quarantine_key"], row["clean_key"], row["raw_key"]])
+    assert [k.rsplit("/", 1)[0] for k in keys] == [
+        "tick_quarantine/year=2024/month=01/day=02/symbol=SYNA",
+        "ticks_clean/year=2024/month=01/day=02/symbol=SYNA",
+        "ticks_raw/year=2024/month=01/day=02/symbol=SYNA",
     ]

@@ -6,7 +6,7 @@ from typing import Any
 import dagster as dg
 
 from quant_assets.defs.costs import cost_model_params
-from quant_assets.defs.ticks import clean_ticks, raw_ticks
+from quant_assets.defs.ticks import tick_lake
 from quant_assets.defs.training import trained_policy
 from quant_assets.lib.training import load_policy
 from quant_assets.lib.training.pipeline import download_artifact
@@ -30,7 +30,7 @@ def test_trained_policy_ten_cpu_steps_artifact_registered_and_loadable(
 ) -> None:
     instance, resources = platform
     result = dg.materialize(
-        [trained_policy, cost_model_params, raw_ticks, clean_ticks],
+        [trained_policy, cost_model_params, tick_lake],
         selection=[trained_policy],
         partition_key="SYNA",
         instance=instance,
@@ -69,7 +69,7 @@ def test_trained_policy_profiled_on_cpu_stores_profile_and_reports_no_gpu(
     instance, resources = platform
     config = {"ops": {"trained_policy": {"config": {**_config(), "profile": True}}}}
     result = dg.materialize(
-        [trained_policy, cost_model_params, raw_ticks, clean_ticks],
+        [trained_policy, cost_model_params, tick_lake],
         selection=[trained_policy],
         partition_key="SYNA",
         instance=instance,

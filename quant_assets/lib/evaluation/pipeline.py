@@ -10,7 +10,9 @@ from pathlib import Path
 
 from quant_assets.lib.evaluation.episodes import EpisodeResult, evaluate_policy
 from quant_assets.lib.storage.object_store import ObjectStore
+from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.dataset import load_clean_ticks
+from quant_assets.lib.ticks.manifest import ManifestStore
 from quant_assets.lib.trading import Bars, build_time_bars, calibrate_bars
 from quant_assets.lib.training.artifact import LoadedPolicy, load_policy
 from quant_assets.lib.training.pipeline import download_artifact
@@ -28,12 +30,13 @@ class Evaluation:
         return [r for r in self.results if r.policy == policy]
 
 
-def policy_bars(store: ObjectStore, policy: LoadedPolicy) -> Bars:
+def policy_bars(store: ObjectStore, warehouse: ManifestStore, policy: LoadedPolicy) -> Bars:
     """The bars the policy was trained and split on, rebuilt from its recorded partitions."""
     keys = [p["partition_key"] for p in policy.lineage["partitions"]]
     symbol = keys[0].split("|")[1]
-    days = [date.fromisoformat(k.split("|")[0]) for k in keys]
-    ticks, refs = load_clean_ticks(store, symbol, days)
+    days = {date.fromisoformat(k.split("|")[0]) for k in keys}
+    entries = manifest.read(warehouse, symbol=symbol, start=min(days), end=max(days))
+    ticks, refs = load_clean_ticks(store, [e for e in entries if e.session_date in days])
     recorded = {p["partition_key"]: p["data_version"] for p in policy.lineage["partitions"]}
     changed = [r.partition_key for r in refs if recorded.get(r.partition_key) != r.data_version]
     if changed:
@@ -48,6 +51,7 @@ def evaluate_stored_policy(
     store: ObjectStore,
     challenger_prefix: str,
     *,
+    warehouse: ManifestStore,
     champion_prefix: str | None,
     n_episodes: int,
     cache_dir: Path,
@@ -61,7 +65,7 @@ def evaluate_stored_policy(
         if champion_prefix and champion_prefix != challenger_prefix
         else None
     )
-    bars = policy_bars(store, challenger)
+    bars = policy_bars(store, warehouse, challenger)
     config = challenger.config
     splits = config.split.split(bars, min_bars=config.env.window + 2)
     train = splits["train"]

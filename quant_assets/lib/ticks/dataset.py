@@ -1,26 +1,26 @@
-"""Reading clean ticks back out of the lake for research: a symbol over a set of days.
+"""Reading clean ticks back out of the lake for research: a symbol over a set of sessions.
 
-Returns what was read together with each partition's content version, so calibrations and
-trained policies can record exactly which data they saw.
+The manifest says which object holds each (session, symbol) and its content version, recorded
+at build time, so a research read is a plain Parquet read (no re-hashing) and calibrations and
+trained policies still record exactly which data they saw.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from datetime import date
 from typing import Any
 
 import pyarrow as pa
 
 from quant_assets.lib.storage.object_store import ObjectStore
-from quant_assets.lib.ticks.lake import Dataset, partition_object, table_fingerprint
+from quant_assets.lib.ticks.manifest import ManifestEntry
 from quant_assets.lib.ticks.schema import TICK_SCHEMA, empty_ticks
 
 
 @dataclass(frozen=True)
 class PartitionRef:
-    partition_key: str  # "2024-01-02|SPY"
+    partition_key: str  # "2024-01-02|SPY": session date | symbol
     rows: int
     data_version: str
 
@@ -29,23 +29,15 @@ class PartitionRef:
 
 
 def load_clean_ticks(
-    store: ObjectStore, symbol: str, days: Iterable[date]
+    store: ObjectStore, entries: Iterable[ManifestEntry]
 ) -> tuple[pa.Table, list[PartitionRef]]:
-    """Concatenate the clean partitions of ``symbol`` that exist among ``days`` (in day order).
-
-    Days without a clean partition (closed sessions, not yet built) are skipped, not invented.
-    """
+    """Concatenate the clean objects of manifest ``entries`` (in session order); sessions
+    without clean rows (closed, or everything quarantined) are skipped, not invented."""
     tables: list[pa.Table] = []
     refs: list[PartitionRef] = []
-    for day in sorted(set(days)):
-        key = partition_object(Dataset.CLEAN, day, symbol)
-        if not store.exists(key):
+    for entry in sorted(entries, key=lambda e: (e.session_date, e.symbol)):
+        if entry.clean_rows == 0:
             continue
-        table = store.read_parquet(key)
-        if table.num_rows == 0:
-            continue
-        tables.append(table.cast(TICK_SCHEMA))
-        refs.append(
-            PartitionRef(f"{day.isoformat()}|{symbol}", table.num_rows, table_fingerprint(table))
-        )
+        tables.append(store.read_parquet(entry.clean_key).cast(TICK_SCHEMA))
+        refs.append(PartitionRef(entry.partition_key, entry.clean_rows, entry.clean_version))
     return (pa.concat_tables(tables) if tables else empty_ticks()), refs

@@ -1,20 +1,13 @@
-"""Symbols, their trading calendars and session windows.
+"""Symbols and their trading calendars.
 
 Calendars come from ``exchange_calendars`` (maintained holiday and early-close data), never a
-hand-made holiday list. Date partitions are UTC calendar days; a session window is the part of
-the symbol's calendar sessions that falls inside that UTC day.
+hand-made holiday list; sessions and session windows live in ``sessions``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
-
-import exchange_calendars as xcals
-import numpy as np
-import pandas as pd
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,31}$")
 
@@ -79,39 +72,3 @@ def infer_calendar(symbol: str) -> str:
 
 def instrument_for(symbol: str) -> Instrument:
     return SYNTHETIC_INSTRUMENTS.get(symbol) or Instrument(symbol, infer_calendar(symbol))
-
-
-@lru_cache(maxsize=16)
-def _calendar(name: str) -> xcals.ExchangeCalendar:
-    return xcals.get_calendar(name)
-
-
-def session_windows(calendar: str, day: date) -> np.ndarray:
-    """Open intervals of ``calendar`` within UTC day ``day`` as an (k, 2) int64 array of ns.
-
-    Empty on a closed day (weekend, holiday). Lunch/maintenance breaks are excluded.
-    """
-    cal = _calendar(calendar)
-    day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    day_end = day_start + timedelta(days=1)
-    lo = max(pd.Timestamp(day - timedelta(days=1)), cal.first_session)
-    hi = min(pd.Timestamp(day + timedelta(days=1)), cal.last_session)
-    if lo > hi:
-        return np.empty((0, 2), dtype=np.int64)
-    sched = cal.schedule.loc[lo:hi]
-    intervals: list[tuple[pd.Timestamp, pd.Timestamp]] = []
-    for row in sched.itertuples():  # at most three sessions: not a hot loop
-        if pd.isna(row.break_start):
-            intervals.append((row.open, row.close))
-        else:
-            intervals += [(row.open, row.break_start), (row.break_end, row.close)]
-    out = []
-    for start, end in intervals:
-        s, e = max(start, pd.Timestamp(day_start)), min(end, pd.Timestamp(day_end))
-        if s < e:
-            out.append((s.value, e.value))
-    return np.asarray(out, dtype=np.int64).reshape(-1, 2)
-
-
-def is_open_day(calendar: str, day: date) -> bool:
-    return bool(session_windows(calendar, day).size)

@@ -1,13 +1,14 @@
 """Hive layout of the tick lake and the table operations that move rows between its zones.
 
-A partition is one UTC day of one symbol and is stored as exactly one Parquet object, so
-replacing a partition is a single atomic put (see ``ObjectStore.write_parquet``).
+Objects live under ``<dataset>/year=YYYY/month=MM/day=DD/symbol=SYM/`` where the date is the
+symbol's trading *session* date (``sessions``: exchange-local, extended hours in their session,
+the UTC date for 24/7 markets). Each build of a (session, symbol) writes a new object named by
+its content version, ``part-<version>.parquet``; the warehouse's ``tick_manifest`` says which
+object is current, so a reader never sees half a build (see ``manifest``).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from enum import StrEnum
 
@@ -17,9 +18,13 @@ import pyarrow.compute as pc
 
 from quant_assets.lib.ticks.cleaning import merge_order_key, row_hashes
 from quant_assets.lib.ticks.schema import TICK_SCHEMA, empty_ticks
-
-NS_PER_DAY = 86_400 * 1_000_000_000
-PARTITION_FILE = "data.parquet"
+from quant_assets.lib.ticks.sessions import (
+    SessionRange,
+    day_number,
+    from_day_number,
+    market_for,
+    session_days,
+)
 
 
 class Dataset(StrEnum):
@@ -32,18 +37,52 @@ def partition_prefix(dataset: str, day: date, symbol: str) -> str:
     return f"{dataset}/year={day.year:04d}/month={day.month:02d}/day={day.day:02d}/symbol={symbol}"
 
 
-def partition_object(dataset: str, day: date, symbol: str) -> str:
-    return f"{partition_prefix(dataset, day, symbol)}/{PARTITION_FILE}"
+def session_prefix(dataset: str, day: date) -> str:
+    return f"{dataset}/year={day.year:04d}/month={day.month:02d}/day={day.day:02d}"
 
 
-def split_by_partition(table: pa.Table) -> dict[tuple[date, str], pa.Table]:
-    """Group rows by (UTC day of ts_event, symbol), keeping each group's row order."""
+def partition_object(dataset: str, day: date, symbol: str, version: str) -> str:
+    """The object of one build of (session ``day``, ``symbol``) with content ``version``."""
+    return f"{partition_prefix(dataset, day, symbol)}/part-{version}.parquet"
+
+
+class SessionOutOfRangeError(ValueError):
+    """A tick's session falls outside the sessions the lake accepts."""
+
+    def __init__(self, row: int, ts_ns: int, symbol: str, allowed: str) -> None:
+        self.row = row  # 0-based row of the table
+        when = datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).isoformat()
+        super().__init__(
+            f"tick at {when} ({symbol}) is outside the allowed sessions {allowed} "
+            "(QUANT_FIRST_SESSION to tomorrow)"
+        )
+
+
+def split_by_partition(
+    table: pa.Table, allowed: SessionRange | None = None
+) -> dict[tuple[date, str], pa.Table]:
+    """Group rows by (session date of ts_event under the symbol's calendar, symbol), keeping
+    each group's row order. With ``allowed``, the first row outside it raises
+    :class:`SessionOutOfRangeError` (so the file is rejected as a whole)."""
     if table.num_rows == 0:
         return {}
-    days = table.column("ts_event").combine_chunks().cast(pa.int64()).to_numpy() // NS_PER_DAY
+    ts = table.column("ts_event").combine_chunks().cast(pa.int64()).to_numpy()
     enc = pc.dictionary_encode(table.column("symbol").combine_chunks())
     sym_idx = enc.indices.to_numpy()
     symbols = enc.dictionary.to_pylist()
+    calendars = [market_for(s).calendar for s in symbols]
+    names = sorted(set(calendars))
+    cal_idx = np.asarray([names.index(c) for c in calendars], dtype=np.int64)[sym_idx]
+    days = np.empty(ts.shape, dtype=np.int64)
+    for i, name in enumerate(names):  # one pass per calendar, not per symbol
+        rows = np.flatnonzero(cal_idx == i)
+        days[rows] = session_days(name, ts[rows])
+    if allowed is not None:
+        lo, hi = day_number(allowed.first), day_number(allowed.last)
+        bad = np.flatnonzero((days < lo) | (days > hi))
+        if bad.size:
+            row = int(bad[0])
+            raise SessionOutOfRangeError(row, int(ts[row]), symbols[sym_idx[row]], str(allowed))
     key = days * len(symbols) + sym_idx
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
@@ -51,8 +90,7 @@ def split_by_partition(table: pa.Table) -> dict[tuple[date, str], pa.Table]:
     out: dict[tuple[date, str], pa.Table] = {}
     for chunk in np.split(order, bounds):
         k = int(key[chunk[0]])
-        day = datetime.fromtimestamp((k // len(symbols)) * NS_PER_DAY / 1e9, tz=UTC).date()
-        out[(day, symbols[k % len(symbols)])] = table.take(chunk)
+        out[(from_day_number(k // len(symbols)), symbols[k % len(symbols)])] = table.take(chunk)
     return out
 
 
@@ -86,20 +124,3 @@ def table_fingerprint(table: pa.Table) -> str:
     with np.errstate(over="ignore"):
         digest = int(np.sum(hashes * weights, dtype=np.uint64))
     return f"{table.num_rows:x}-{digest:016x}"
-
-
-_PARTITION_RE = re.compile(
-    r"^(?P<ds>[a-z_]+)/year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/symbol=(?P<s>[^/]+)/"
-)
-
-
-def list_partitions(
-    keys: Iterable[str], dataset: str, symbol: str | None = None
-) -> list[tuple[date, str]]:
-    """(day, symbol) of every partition object of ``dataset`` among object ``keys``, sorted."""
-    found = set()
-    for key in keys:
-        m = _PARTITION_RE.match(key)
-        if m and m["ds"] == dataset and (symbol is None or m["s"] == symbol):
-            found.add((date(int(m["y"]), int(m["m"]), int(m["d"])), m["s"]))
-    return sorted(found)

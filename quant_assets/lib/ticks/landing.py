@@ -1,7 +1,8 @@
 """The landing zone: where vendor files are dropped, and what happens to each of them.
 
 ``landing/incoming/<source>/<file>`` is parsed by the adapter named by ``<source>`` (or detected
-when it is ``auto``), split into per-partition pieces under ``landing/staged/`` and archived;
+when it is ``auto``), split into per-(session, symbol) pieces under ``landing/staged/`` and
+archived;
 a malformed file moves to ``landing/rejected/`` with the reason written beside it, so nothing is
 lost and the other files carry on.
 """
@@ -22,7 +23,9 @@ from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.adapters import detect_source, read_vendor_file
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError
 from quant_assets.lib.ticks.instruments import normalize_symbol
-from quant_assets.lib.ticks.lake import partition_prefix, split_by_partition
+from quant_assets.lib.ticks.lake import partition_prefix
+from quant_assets.lib.ticks.session_guard import split_in_range
+from quant_assets.lib.ticks.sessions import SessionRange
 
 INCOMING = "landing/incoming"
 STAGED = "landing/staged"
@@ -113,17 +116,26 @@ def staged_key(day: date, symbol: str, file_id: str) -> str:
     return f"{partition_prefix(STAGED, day, symbol)}/{file_id}.parquet"
 
 
-def ingest(store: ObjectStore, f: LandedFile) -> IngestResult:
-    """Parse one landed file into staged partition pieces, then archive it.
+def ingest(store: ObjectStore, f: LandedFile, allowed: SessionRange | None = None) -> IngestResult:
+    """Parse one landed file into staged pieces per (session, symbol), then archive it.
 
-    On a malformed file: move it to ``landing/rejected/`` with ``<name>.reason.txt`` and re-raise.
+    On a malformed file, or one with ticks outside ``allowed`` sessions (default: the configured
+    first session to tomorrow): move it to ``landing/rejected/`` with ``<name>.reason.txt`` and
+    re-raise.
     """
     try:
         source, table = _read(store, f)
+        parts = split_in_range(
+            store.uri(f.key),
+            f.name,
+            store.read_bytes(f.key),
+            source,
+            table,
+            allowed or SessionRange.current(),
+        )
     except Exception as exc:
         reject(store, f, str(exc))
         raise
-    parts = split_by_partition(table)
     for (day, symbol), piece in parts.items():
         store.write_parquet(staged_key(day, symbol, f.file_id), piece)
     archived = f"{ARCHIVE}/{f.relative}"

@@ -1,64 +1,176 @@
-"""Partition builds of the tick lake, independent of the orchestrator.
+"""Builds of the tick lake, independent of the orchestrator: one market-session at a time.
 
-Each function reads its inputs from the object store, does the work, writes one object per
-output partition and returns what it did, so Dagster assets (and tests) are thin callers.
+A market-session (a Dagster partition) holds every symbol of that market with data that
+session; its symbols are built in chunks, each chunk committed to the manifest in one
+transaction after its objects are written (see ``manifest``), then orphans are swept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from quant_assets.lib.storage.object_store import ObjectStore, parquet_num_rows
-from quant_assets.lib.ticks.cleaning import CleaningConfig, CleaningResult, clean_ticks
-from quant_assets.lib.ticks.instruments import instrument_for, session_windows
-from quant_assets.lib.ticks.lake import Dataset, merge_pieces, partition_object
-from quant_assets.lib.ticks.landing import staged_pieces
+from quant_assets.lib.ticks import manifest
+from quant_assets.lib.ticks.cleaning import CleaningConfig, clean_ticks
+from quant_assets.lib.ticks.instruments import instrument_for
+from quant_assets.lib.ticks.lake import (
+    Dataset,
+    merge_pieces,
+    partition_object,
+    session_prefix,
+    table_fingerprint,
+)
+from quant_assets.lib.ticks.landing import STAGED, staged_pieces
+from quant_assets.lib.ticks.manifest import ManifestEntry, ManifestStatus, ManifestStore
+from quant_assets.lib.ticks.sessions import market_for, session_windows
 
 SyntheticSource = Callable[[str, date], pa.Table]
+DEFAULT_CHUNK_SIZE = 256  # symbols per manifest commit (and per fan-out step)
+
+_STAGED_SYMBOL = re.compile(r"/symbol=(?P<s>[^/]+)/[^/]+\.parquet$")
 
 
-@dataclass(frozen=True)
-class RawBuild:
-    rows: int
-    rows_by_source: dict[str, int]
-    staged_pieces: int
-    uri: str
+def staged_symbols(store: ObjectStore, session: date, market: str) -> set[str]:
+    """Symbols of ``market`` with staged vendor pieces for ``session``."""
+    found = set()
+    for key in store.list(session_prefix(STAGED, session)):
+        m = _STAGED_SYMBOL.search(key)
+        if m and market_for(m["s"]).name == market:
+            found.add(m["s"])
+    return found
 
 
-def build_raw(
-    store: ObjectStore, day: date, symbol: str, synthetic: SyntheticSource | None = None
-) -> RawBuild:
-    """Merge the partition's staged vendor pieces (and synthetic ticks for synthetic symbols)."""
-    pieces = staged_pieces(store, day, symbol)
-    n_staged = len(pieces)
+def session_symbols(
+    store: ObjectStore,
+    warehouse: ManifestStore,
+    session: date,
+    market: str,
+    synthetic_symbols: Sequence[str] = (),
+) -> list[str]:
+    """Every symbol a build of (session, market) covers: staged vendor data, registered
+    synthetic symbols of the market, and symbols already in the manifest (kept current)."""
+    symbols = staged_symbols(store, session, market)
+    symbols.update(s for s in synthetic_symbols if market_for(s).name == market)
+    symbols.update(e.symbol for e in manifest.session_entries(warehouse, session, market))
+    return sorted(symbols)
+
+
+def chunks(symbols: Sequence[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(symbols), max(1, size)):
+        yield list(symbols[i : i + size])
+
+
+def _put(store: ObjectStore, dataset: str, session: date, symbol: str, table: pa.Table) -> str:
+    version = table_fingerprint(table)
+    key = partition_object(dataset, session, symbol, version)
+    if not store.exists(key):  # same version = same rows: nothing to write
+        store.write_parquet(key, table)
+    return key
+
+
+def build_symbol(
+    store: ObjectStore,
+    session: date,
+    symbol: str,
+    cleaning: CleaningConfig | None = None,
+    synthetic: SyntheticSource | None = None,
+    run_id: str | None = None,
+) -> ManifestEntry:
+    """Raw (staged pieces merged, plus synthetic ticks for synthetic symbols), clean and
+    quarantine of one (session, symbol), written as new objects; not yet committed."""
+    pieces = staged_pieces(store, session, symbol)
     if synthetic is not None and instrument_for(symbol).synthetic:
-        pieces.append(synthetic(symbol, day))
-    table = merge_pieces(pieces)
-    key = partition_object(Dataset.RAW, day, symbol)
-    store.write_parquet(key, table)
-    counts = pc.value_counts(table.column("source")).to_pylist() if table.num_rows else []
-    return RawBuild(
-        rows=table.num_rows,
-        rows_by_source={c["values"]: int(c["counts"]) for c in counts},
-        staged_pieces=n_staged,
-        uri=store.uri(key),
+        pieces.append(synthetic(symbol, session))
+    raw = merge_pieces(pieces)
+    market = market_for(symbol)
+    result = clean_ticks(
+        raw, session_windows(market.calendar, session), cleaning, calendar=market.calendar
+    )
+    raw_key = _put(store, Dataset.RAW, session, symbol, raw)
+    clean_key = _put(store, Dataset.CLEAN, session, symbol, result.clean)
+    quarantine_key = _put(store, Dataset.QUARANTINE, session, symbol, result.quarantine)
+    return ManifestEntry(
+        session_date=session,
+        symbol=symbol,
+        market=market.name,
+        status=ManifestStatus.BUILT if raw.num_rows else ManifestStatus.EMPTY,
+        raw_rows=raw.num_rows,
+        clean_rows=result.clean.num_rows,
+        quarantined_rows=result.quarantine.num_rows,
+        raw_version=_version(raw_key),
+        clean_version=_version(clean_key),
+        quarantine_version=_version(quarantine_key),
+        raw_key=raw_key,
+        clean_key=clean_key,
+        quarantine_key=quarantine_key,
+        reasons={k: int(v) for k, v in result.reason_counts.items() if v},
+        run_id=run_id,
     )
 
 
-def build_clean(
-    store: ObjectStore, day: date, symbol: str, config: CleaningConfig | None = None
-) -> CleaningResult:
-    raw = store.read_parquet(partition_object(Dataset.RAW, day, symbol))
-    calendar = instrument_for(symbol).calendar
-    result = clean_ticks(raw, session_windows(calendar, day), config, calendar=calendar)
-    store.write_parquet(partition_object(Dataset.CLEAN, day, symbol), result.clean)
-    store.write_parquet(partition_object(Dataset.QUARANTINE, day, symbol), result.quarantine)
-    return result
+def _version(key: str) -> str:
+    return key.rsplit("/part-", 1)[1].removesuffix(".parquet")
+
+
+@dataclass
+class SessionBuild:
+    session: date
+    market: str
+    entries: list[ManifestEntry] = field(default_factory=list)
+    swept: list[str] = field(default_factory=list)
+
+    @property
+    def raw_rows(self) -> int:
+        return sum(e.raw_rows for e in self.entries)
+
+    @property
+    def clean_rows(self) -> int:
+        return sum(e.clean_rows for e in self.entries)
+
+    @property
+    def quarantined_rows(self) -> int:
+        return sum(e.quarantined_rows for e in self.entries)
+
+    def reasons(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for e in self.entries:
+            for k, v in e.reasons.items():
+                out[k] = out.get(k, 0) + v
+        return out
+
+
+def build_session(
+    store: ObjectStore,
+    warehouse: ManifestStore,
+    session: date,
+    market: str,
+    symbols: Sequence[str],
+    *,
+    cleaning: CleaningConfig | None = None,
+    synthetic: SyntheticSource | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    run_id: str | None = None,
+) -> SessionBuild:
+    """Build ``symbols`` of one market-session, committing each chunk, then sweep orphans."""
+    build = SessionBuild(session, market)
+    for chunk in chunks(symbols, chunk_size):
+        entries = [build_symbol(store, session, s, cleaning, synthetic, run_id) for s in chunk]
+        manifest.commit(warehouse, entries)
+        build.entries.extend(entries)
+    build.swept = manifest.sweep(store, warehouse, session, market)
+    return build
+
+
+def raw_source_counts(store: ObjectStore, entry: ManifestEntry) -> dict[str, int]:
+    table = store.read_parquet(entry.raw_key, columns=["source"])
+    counts = pc.value_counts(table.column("source")).to_pylist() if table.num_rows else []
+    return {c["values"]: int(c["counts"]) for c in counts}
 
 
 @dataclass(frozen=True)
@@ -72,23 +184,23 @@ class Reconciliation:
         return self.raw == self.clean + self.quarantined
 
 
-def reconcile(store: ObjectStore, day: date, symbol: str) -> Reconciliation:
-    """Row counts of the three zones from Parquet footers: raw must equal clean + quarantine."""
+def reconcile(store: ObjectStore, entry: ManifestEntry) -> Reconciliation:
+    """Row counts of the three zones from the committed objects' Parquet footers."""
     return Reconciliation(
-        raw=parquet_num_rows(store, partition_object(Dataset.RAW, day, symbol)),
-        clean=parquet_num_rows(store, partition_object(Dataset.CLEAN, day, symbol)),
-        quarantined=parquet_num_rows(store, partition_object(Dataset.QUARANTINE, day, symbol)),
+        raw=parquet_num_rows(store, entry.raw_key),
+        clean=parquet_num_rows(store, entry.clean_key),
+        quarantined=parquet_num_rows(store, entry.quarantine_key),
     )
 
 
-def close_gap_minutes(store: ObjectStore, day: date, symbol: str) -> float | None:
-    """Minutes between the last clean tick and the end of the day's last session window;
-    None on a closed day (nothing expected) and inf when the session has no data at all."""
-    windows = session_windows(instrument_for(symbol).calendar, day)
+def close_gap_minutes(store: ObjectStore, entry: ManifestEntry) -> float | None:
+    """Minutes between the last clean tick and the session's close; None on a closed session
+    (nothing expected) and inf when the session has no data at all."""
+    windows = session_windows(market_for(entry.symbol).calendar, entry.session_date)
     if windows.size == 0:
         return None
-    table = store.read_parquet(partition_object(Dataset.CLEAN, day, symbol), columns=["ts_event"])
-    if table.num_rows == 0:
+    if entry.clean_rows == 0:
         return float("inf")
+    table = store.read_parquet(entry.clean_key, columns=["ts_event"])
     last = pc.max(table.column("ts_event").cast(pa.int64())).as_py()
     return max(0.0, (int(windows[-1, 1]) - int(last)) / 60e9)

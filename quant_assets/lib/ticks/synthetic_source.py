@@ -8,8 +8,9 @@ from datetime import date
 
 import pyarrow as pa
 
-from quant_assets.lib.ticks.instruments import instrument_for, session_windows
+from quant_assets.lib.ticks.instruments import instrument_for
 from quant_assets.lib.ticks.schema import empty_ticks
+from quant_assets.lib.ticks.sessions import session_windows
 from quant_assets.lib.ticks.synthetic import REASON_CODES, SyntheticConfig, generate_ticks
 
 

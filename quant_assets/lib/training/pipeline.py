@@ -11,8 +11,9 @@ from typing import Any
 
 from quant_assets.lib.costs import CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
+from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.dataset import PartitionRef, load_clean_ticks
-from quant_assets.lib.ticks.lake import Dataset, list_partitions
+from quant_assets.lib.ticks.manifest import ManifestEntry, ManifestStore
 from quant_assets.lib.trading import build_time_bars
 from quant_assets.lib.training.artifact import (
     ArtifactInfo,
@@ -69,11 +70,11 @@ def download_artifact(store: ObjectStore, prefix: str, cache_dir: Path) -> Path:
     return target
 
 
-def training_days(
-    store: ObjectStore, symbol: str, start: date | None = None, end: date | None = None
-) -> list[date]:
-    days = [d for d, _ in list_partitions(store.list(Dataset.CLEAN), Dataset.CLEAN, symbol)]
-    return [d for d in days if (start is None or d >= start) and (end is None or d <= end)]
+def training_entries(
+    warehouse: ManifestStore, symbol: str, start: date | None = None, end: date | None = None
+) -> list[ManifestEntry]:
+    """The symbol's current (session, symbol) builds in the range, from the manifest."""
+    return manifest.read(warehouse, symbol=symbol, start=start, end=end)
 
 
 def run_training(
@@ -90,8 +91,7 @@ def run_training(
     cost_config: CostModelConfig | None = None,
     reason: str = "manual",
 ) -> TrainingOutcome:
-    days = training_days(store, symbol, start, end)
-    ticks, refs = load_clean_ticks(store, symbol, days)
+    ticks, refs = load_clean_ticks(store, training_entries(warehouse, symbol, start, end))
     if not refs:
         raise NoTrainingDataError(
             f"no clean_ticks partitions for {symbol} between {start or 'the start'} and "

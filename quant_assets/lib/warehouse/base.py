@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
@@ -245,6 +245,23 @@ class Warehouse(ABC):
         """Store one ingested file or cleaned partition (``ingestion_events`` columns)."""
 
     @abstractmethod
+    def upsert_tick_manifest(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Make ``rows`` (``tick_manifest`` columns) current in one transaction: the commit
+        point of a tick build (see ``quant_assets.lib.ticks.manifest``)."""
+
+    def tick_manifest(
+        self,
+        *,
+        market: str | None = None,
+        symbol: str | None = None,
+        start: date | None = None,
+        end: date | None = None,
+    ) -> list[dict[str, Any]]:
+        """Current ``tick_manifest`` rows matching the filters, by session then symbol."""
+        params = {"market": market, "symbol": symbol, "start": start, "end": end}
+        return self.query_named("tick_manifest_entries", params).to_pylist()
+
+    @abstractmethod
     def record_run_failure(self, failure: Mapping[str, Any]) -> None:
         """Store one failed orchestrator run (``run_failures`` columns)."""
 
@@ -353,6 +370,13 @@ class SqlWarehouse(Warehouse):
 
     def record_ingestion_event(self, event: Mapping[str, Any]) -> None:
         self._record("record_ingestion_event", event, "recorded_at")
+
+    def upsert_tick_manifest(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
+            require_aware(row.get("built_at"), "built_at")
+        if rows:
+            with self._transaction():
+                self._execute_many(self._q("upsert_tick_manifest"), list(rows))
 
     def _record(self, query: str, row: Mapping[str, Any], time_column: str) -> None:
         require_aware(row.get(time_column), time_column)

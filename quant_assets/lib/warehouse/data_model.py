@@ -39,8 +39,9 @@ WHERE tc.table_schema = 'public' AND tc.constraint_type IN ('PRIMARY KEY', 'UNIQ
 ORDER BY tc.table_name, kcu.ordinal_position
 """
 LAKE_PARTITION_COLUMNS = (("year", "int"), ("month", "int"), ("day", "int"))
-# Same-named columns that are not references: run_failures.run_id is any Dagster run's id.
-NOT_REFERENCES = frozenset({("run_failures", "run_id")})
+# Same-named columns that are not references: these run_ids are any Dagster run's id (a failed
+# run, the tick build that wrote a manifest row), not a training run's.
+NOT_REFERENCES = frozenset({("run_failures", "run_id"), ("tick_manifest", "run_id")})
 
 
 @dataclass
@@ -124,6 +125,9 @@ def references(entities: Sequence[Entity]) -> list[tuple[str, str, str]]:
 
 
 LAKE_FLOWS = (
+    ("tick_manifest", "lake_ticks_raw", "raw_key: current object"),
+    ("tick_manifest", "lake_ticks_clean", "clean_key: current object"),
+    ("tick_manifest", "lake_tick_quarantine", "quarantine_key: current object"),
     ("lake_ticks_raw", "lake_ticks_clean", "cleaned into"),
     ("lake_ticks_raw", "lake_tick_quarantine", "rows removed, with reason"),
     ("lake_ticks_clean", "cost_model_params", "calibrated from (symbol, trailing days)"),
@@ -163,8 +167,9 @@ def render_document(entities: Sequence[Entity], migrations: Sequence[str]) -> st
             "",
             f"Warehouse (TimescaleDB in prod, DuckDB locally with the same tables): {len(tables)} "
             f"tables, {len(views)} views; the tick lake: {len(Dataset)} Parquet datasets, one "
-            "object per `year/month/day/symbol` partition "
-            "(`<dataset>/year=YYYY/month=MM/day=DD/symbol=SYM/data.parquet`).",
+            "object per (session date, symbol) build "
+            "(`<dataset>/year=YYYY/month=MM/day=DD/symbol=SYM/part-<version>.parquet`); "
+            "`tick_manifest` names the current object of each.",
             "",
             "Lines between tables are logical references (a column named like another table's "
             "primary key); the migrations declare no foreign keys. `PK`/`UK`: primary key / unique "

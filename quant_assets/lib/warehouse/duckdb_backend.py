@@ -160,6 +160,19 @@ class DuckDBWarehouse(SqlWarehouse):
     def _json(self, value: Mapping[str, Any]) -> Any:
         return dumps_json(value)
 
+    def upsert_tick_manifest(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One statement over an Arrow batch: row-by-row upserts of 10,000 symbols take
+        seconds in DuckDB, a batch takes milliseconds."""
+        if not rows:
+            return
+        batch = pa.Table.from_pylist([dict(r) for r in rows])
+        with self._txn():
+            self._con.register("manifest_batch", batch)
+            try:
+                self._con.execute(self._q("upsert_tick_manifest_batch"))
+            finally:
+                self._con.unregister("manifest_batch")
+
     @contextmanager
     def _txn(self) -> Iterator[None]:
         with self._lock:

@@ -7,8 +7,8 @@ import pyarrow as pa
 import pytest
 
 from quant_assets.lib.ticks import cleaning as c
-from quant_assets.lib.ticks.instruments import session_windows
 from quant_assets.lib.ticks.schema import conform
+from quant_assets.lib.ticks.sessions import session_windows
 
 NS = 1_000_000_000
 OPEN = int(np.datetime64("2024-01-02T14:30:00", "ns").astype(np.int64))

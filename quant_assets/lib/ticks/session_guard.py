@@ -1,0 +1,57 @@
+"""Files whose ticks fall outside the lake's sessions are rejected whole, with a location.
+
+A tick before the configured first session or after tomorrow has no partition to go to; the
+file is rejected (never archived as ingested) with a reason naming the file, the line (or row)
+and the vendor's time column, and the allowed range, so the other files carry on.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pyarrow as pa
+
+from quant_assets.lib.ticks.adapters.errors import MalformedFileError
+from quant_assets.lib.ticks.lake import SessionOutOfRangeError, split_by_partition
+from quant_assets.lib.ticks.sessions import SessionRange
+
+_BINARY = (".dbn", ".dbn.zst", ".zst", ".gz", ".parquet", ".pq")
+
+
+def _time_column_and_header(source: str) -> tuple[str, int]:
+    """Vendor name of the event-time column and the lines before the first data row."""
+    if source == "databento":
+        return "ts_event", 0
+    if source == "tardis":
+        return "timestamp", 1
+    try:
+        from quant_assets.lib.ticks.adapters import load_mapping
+
+        mapping = load_mapping(source)
+    except Exception:  # an ad-hoc mapping path that moved: name the canonical column
+        return "ts_event", 1
+    header = mapping.csv.skip_rows + (1 if mapping.csv.header else 0)
+    return str(mapping.columns.ts_event), header
+
+
+def locate_row(name: str, data: bytes, source: str, row: int) -> tuple[str, int, str]:
+    """(kind, 1-based line or row, column) of canonical row ``row`` of a vendor file."""
+    column, header = _time_column_and_header(source)
+    if name.lower().endswith(_BINARY):
+        return "row", row + 1, column
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    nonblank = [i for i, text in enumerate(lines) if text.strip()]
+    target = header + row
+    line = nonblank[target] + 1 if target < len(nonblank) else row + header + 1
+    return "line", line, column
+
+
+def split_in_range(
+    uri: str, name: str, data: bytes, source: str, table: pa.Table, allowed: SessionRange
+) -> dict[tuple[date, str], pa.Table]:
+    """``split_by_partition`` that turns an out-of-range tick into a located file error."""
+    try:
+        return split_by_partition(table, allowed)
+    except SessionOutOfRangeError as exc:
+        kind, line, column = locate_row(name, data, source, exc.row)
+        raise MalformedFileError(uri, str(exc), line=line, column=column, kind=kind) from exc
