@@ -69,7 +69,10 @@ if [[ $offline == 1 ]]; then
             cp -n "${TORCH_WHEELS:-/opt/wheels}"/torch-*.whl "$wheels"/ 2>/dev/null || true
         fi
     fi
-    args+=(--build-arg PIP_OFFLINE=1)
+    # nothing inside the build may reach the network: proves the build is really offline
+    args+=(--build-arg PIP_OFFLINE=1 --network none)
+elif [[ $engine == podman ]]; then
+    args+=(--network host) # rootful podman without CNI bridge plugins: builds share the host's
 fi
 [[ -n "$base" ]] && args+=(--build-arg "$base_arg=$base")
 [[ -n "$wheels" ]] && args+=(--build-context "wheels=$wheels")
