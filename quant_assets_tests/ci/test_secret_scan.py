@@ -86,6 +86,8 @@ def test_secret_scan_image_clean_then_planted_env_and_arg_fail(tmp_path: Path) -
         [
             "podman",
             "build",
+            "--network",
+            "none",
             "--build-arg",
             f"DEPLOY_TOKEN={secret}",
             "-t",
