@@ -103,4 +103,4 @@ def test_secret_scan_image_clean_then_planted_env_and_arg_fail(tmp_path: Path) -
     finally:
         subprocess.run(["podman", "rmi", "-f", "quant-planted:test"], check=False)
     assert planted.returncode == 1, planted.stdout + planted.stderr
-    assert "env.txt" in planted.stdout
+    assert "env.txt" in planted.stdout + planted.stderr
