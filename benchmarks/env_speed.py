@@ -1,7 +1,10 @@
 """Env speed: our single env / vectorised env vs gym-anytrading, and SB3 PPO fps vs CartPole.
 
-Run: ``.venv/bin/python benchmarks/env_speed.py`` (synthetic random-walk bars, full costs on).
-Timings take the best of ``--repeats`` runs for every contender alike (shared, noisy machines).
+Run: ``.venv/bin/python benchmarks/env_speed.py`` (synthetic random-walk bars, the full market
+model on: next-bar fills at the mid, parent-order propagator impact with temporary impact on the
+participation rate, participation cap, commission, session-close flattening and episode-end
+liquidation). Timings take the best of ``--repeats`` rounds for every contender alike, the env
+contenders interleaved within each round (shared, noisy machines: load changes hit all alike).
 """
 
 from __future__ import annotations
@@ -26,15 +29,22 @@ from quant_assets.lib.trading.vec_env import TradingVecEnv
 
 def best_rate(run: Callable[[], float], repeats: int) -> float:
     """Highest items/s over ``repeats`` runs of ``run`` (which returns its item count)."""
-    best = 0.0
+    return best_rates({"run": run}, repeats)["run"]
+
+
+def best_rates(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Highest items/s of each contender over ``repeats`` rounds, the contenders interleaved
+    in every round so that a change of machine load hits them alike."""
+    best = dict.fromkeys(runs, 0.0)
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        items = run()
-        best = max(best, items / (time.perf_counter() - t0))
+        for name, run in runs.items():
+            t0 = time.perf_counter()
+            items = run()
+            best[name] = max(best[name], items / (time.perf_counter() - t0))
     return best
 
 
-def single_env_rate(bars: Bars, steps: int, repeats: int) -> float:
+def single_env_run(bars: Bars, steps: int) -> Callable[[], float]:
     env = TradingEnv(bars, cost_config=CostModelConfig(), config=TradingEnvConfig())
     actions = np.random.default_rng(0).uniform(-1, 1, (steps, 1)).astype(np.float32)
     env.reset(seed=0)
@@ -45,10 +55,10 @@ def single_env_rate(bars: Bars, steps: int, repeats: int) -> float:
                 env.reset()
         return float(steps)
 
-    return best_rate(run, repeats)
+    return run
 
 
-def vec_env_rate(bars: Bars, n_envs: int, steps: int, repeats: int) -> float:
+def vec_env_run(bars: Bars, n_envs: int, steps: int) -> Callable[[], float]:
     vec = TradingVecEnv(bars, n_envs, cost_config=CostModelConfig(), seed=0)
     rng = np.random.default_rng(0)
     actions = [rng.uniform(-1, 1, (n_envs, 1)).astype(np.float32) for _ in range(64)]
@@ -59,10 +69,10 @@ def vec_env_rate(bars: Bars, n_envs: int, steps: int, repeats: int) -> float:
             vec.step(actions[i & 63])
         return float(steps * n_envs)
 
-    return best_rate(run, repeats)
+    return run
 
 
-def anytrading_rate(bars: Bars, steps: int, repeats: int) -> float:
+def anytrading_run(bars: Bars, steps: int) -> Callable[[], float]:
     df = pd.DataFrame({"Close": bars.close, "Open": bars.open, "High": bars.high})
     env = StocksEnv(df=df, window_size=32, frame_bound=(32, len(df)))
     actions = np.random.default_rng(0).integers(0, 2, steps).tolist()
@@ -75,7 +85,7 @@ def anytrading_rate(bars: Bars, steps: int, repeats: int) -> float:
                 env.reset()
         return float(steps)
 
-    return best_rate(run, repeats)
+    return run
 
 
 def ppo_fps(make: Callable[[], object], timesteps: int, n_steps: int, repeats: int) -> float:
@@ -99,16 +109,21 @@ def main() -> None:
     torch.set_num_threads(1)
     bars = random_walk_bars(args.bars, seed=0)
 
-    ours = single_env_rate(bars, args.steps, args.repeats)
-    theirs = anytrading_rate(bars, args.steps, args.repeats)
+    runs = {
+        "anytrading": anytrading_run(bars, args.steps),
+        "ours": single_env_run(bars, args.steps),
+    }
+    for n in args.n_envs:
+        runs[f"vec{n}"] = vec_env_run(bars, n, max(200, args.steps // n * 4))
+    rates = best_rates(runs, args.repeats)
+    ours, theirs = rates["ours"], rates["anytrading"]
     print(f"gym-anytrading StocksEnv      : {theirs:12,.0f} steps/s (no costs model, 2 actions)")
     print(
-        f"TradingEnv (full costs)       : {ours:12,.0f} steps/s  ratio {ours / theirs:5.2f}x"
+        f"TradingEnv (full model)       : {ours:12,.0f} steps/s  ratio {ours / theirs:5.2f}x"
         f"  target >= 1.0x  {'OK' if ours >= theirs else 'MISS'}"
     )
     for n in args.n_envs:
-        vec_steps = max(200, args.steps // n * 4)
-        vec = vec_env_rate(bars, n, vec_steps, args.repeats)
+        vec = rates[f"vec{n}"]
         print(
             f"TradingVecEnv n_envs={n:<4d}     : {vec:12,.0f} env-steps/s  ratio "
             f"{vec / theirs:5.2f}x  target >= 10x  {'OK' if vec >= 10 * theirs else 'MISS'}"

@@ -12,7 +12,7 @@ from pydantic import Field
 from quant_assets.defs.partitions import session_and_market, tick_partitions
 from quant_assets.defs.retries import retry_transient
 from quant_assets.defs.ticks import TICK_BACKFILL, partition_metadata
-from quant_assets.lib.costs import CostModelConfig
+from quant_assets.lib.costs import CalibrationError, CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.dataset import load_clean_ticks
@@ -23,6 +23,7 @@ from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
 COSTS_GROUP = "costs"
+COST_PROVENANCE_CHECK = "cost_provenance"
 TRAILING_DAYS = 5
 
 # Each (session, market) calibration reads its symbols' clean ticks of the trailing window.
@@ -60,8 +61,16 @@ class CostModelParamsConfig(dg.Config):
     backfill_policy=TICK_BACKFILL,
     deps=[dg.AssetDep("clean_ticks", partition_mapping=trailing_window)],
     automation_condition=RECALIBRATE_WHEN_CLEAN_TICKS_CHANGE,
+    check_specs=[
+        dg.AssetCheckSpec(
+            COST_PROVENANCE_CHECK,
+            asset="cost_model_params",
+            description="Warns when a field fell back to a default or the window is short.",
+        )
+    ],
     description="Spread, volatility, ADV and volume profile per symbol over a trailing window "
-    "of clean ticks, versioned by a hash of inputs and config, stored in the warehouse.",
+    "of clean ticks (per calendar session, each field with its source), versioned by a hash "
+    "of inputs and config, stored in the warehouse.",
 )
 def cost_model_params(
     context: dg.AssetExecutionContext,
@@ -72,6 +81,7 @@ def cost_model_params(
     cost_config = CostModelConfig(**config.cost_model)
     store, wh = object_store.get_store(), warehouse.get_warehouse()
     per_key: dict[str, dict[str, Any]] = {}
+    warnings: dict[str, list[str]] = {}  # partition|symbol -> calibration warnings
     with retry_transient(context):
         for key in context.partition_keys:
             session, market = session_and_market(key)
@@ -83,7 +93,20 @@ def cost_model_params(
                 if any(e.session_date == session for e in entries)
             }
             per_key[key] = _summary(per_symbol)
-    return dg.MaterializeResult(metadata=partition_metadata(per_key))
+            warnings.update(
+                {f"{key}|{s}": m["warnings"] for s, m in per_symbol.items() if m.get("warnings")}
+            )
+    return dg.MaterializeResult(
+        metadata=partition_metadata(per_key),
+        check_results=[
+            dg.AssetCheckResult(
+                check_name=COST_PROVENANCE_CHECK,
+                passed=not warnings,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"warnings": dg.MetadataValue.json(warnings)},
+            )
+        ],
+    )
 
 
 def _summary(per_symbol: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -114,7 +137,15 @@ def _calibrate(
             "status": f"no clean ticks in the {config.trailing_days} days to {session}",
             "input_partitions": [r.to_dict() for r in refs],
         }
-    params = calibrate_bars(bars, cost_config)
+    try:
+        params = calibrate_bars(bars, cost_config)
+    except CalibrationError as exc:  # refused (no volume, no returns): recorded, not invented
+        return {
+            "version": None,
+            "status": f"refused: {exc}",
+            "warnings": [f"refused: {exc}"],
+            "input_partitions": [r.to_dict() for r in refs],
+        }
     as_of = datetime.combine(session + timedelta(days=1), time(), tzinfo=UTC)
     wh.upsert_cost_model_params(symbol, params.version, as_of, params.model_dump(mode="json"))
     return {
@@ -123,5 +154,8 @@ def _calibrate(
         "daily_vol": round(params.daily_vol, 6),
         "adv": round(params.adv, 1),
         "bars": params.n_bars,
+        "sessions": params.n_days,
+        "provenance": {k: v.model_dump() for k, v in params.provenance.items()},
+        "warnings": list(params.warnings),
         "input_partitions": [r.to_dict() for r in refs],
     }

@@ -167,6 +167,10 @@ def trained_policy(
             "fps": round(outcome.fps, 1),
             "device": outcome.device,
             "cost_model_version": outcome.cost_model_version,
+            "cost_model_as_of": (
+                outcome.cost_model_as_of.isoformat() if outcome.cost_model_as_of else None
+            ),
+            "cost_model_warnings": list(outcome.cost_warnings),
             "training_partitions": [r.to_dict() for r in outcome.partitions],
             "last_training_day": outcome.partitions[-1].partition_key.split("|")[0],
             **{k: round(v, 6) for k, v in outcome.metrics.items()},

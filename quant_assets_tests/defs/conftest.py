@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from quant_assets.defs.costs import cost_model_params
 from quant_assets.defs.ticks import tick_lake
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
@@ -16,7 +17,9 @@ from resources.warehouse import WarehouseResource
 Platform = tuple[dg.DagsterInstance, dict[str, Any]]
 
 
-def build_platform(tmp_path: Path, days: list[str], ticks_per_session: int) -> Platform:
+def build_platform(
+    tmp_path: Path, days: list[str], ticks_per_session: int, *, calibrate: bool = False
+) -> Platform:
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("symbols", ["SYNA"])
     resources = {
@@ -32,6 +35,14 @@ def build_platform(tmp_path: Path, days: list[str], ticks_per_session: int) -> P
             resources=resources,
             run_config=config,
         ).success
+    for day in days if calibrate else []:  # training reads the stored calibration
+        assert dg.materialize(
+            [cost_model_params, tick_lake],
+            selection=[cost_model_params],
+            partition_key=f"{day}|XNYS",
+            instance=instance,
+            resources=resources,
+        ).success
     return instance, resources
 
 
@@ -39,4 +50,5 @@ def build_platform(tmp_path: Path, days: list[str], ticks_per_session: int) -> P
 def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Platform:
     """Three trading days of SYNA (enough bars for a walk-forward split), scratch in tmp_path."""
     monkeypatch.setenv("QUANT_DATA_ROOT", str(tmp_path))
-    return build_platform(tmp_path, ["2024-01-02", "2024-01-03", "2024-01-04"], 20_000)
+    days = ["2024-01-02", "2024-01-03", "2024-01-04"]
+    return build_platform(tmp_path, days, 20_000, calibrate=True)

@@ -31,7 +31,14 @@ def test_cost_model_params_calibrated_from_trailing_clean_ticks_stored_in_wareho
     assert [p["partition_key"] for p in inputs] == ["2024-01-02|SYNA", "2024-01-03|SYNA"]
     warehouse = resources["warehouse"].get_warehouse()  # type: ignore[attr-defined]
     rows = warehouse.query("SELECT symbol, version FROM cost_model_params").to_pylist()
-    assert rows == [{"symbol": "SYNA", "version": by_symbol["SYNA"]["version"]}]  # type: ignore[index]
+    syna = by_symbol["SYNA"]  # type: ignore[index]
+    assert rows == [{"symbol": "SYNA", "version": syna["version"]}]
+    assert syna["provenance"]["spread"]["source"] == "quoted"
+    assert syna["provenance"]["adv"]["observations"] >= 1
+    check = result.get_asset_check_evaluations()[0]
+    assert check.check_name == "cost_provenance"
+    # two sessions only: the intraday volatility estimate is flagged, so the check warns
+    assert not check.passed and syna["warnings"]
 
 
 def test_cost_model_params_automation_requests_partitions_whose_window_changed(

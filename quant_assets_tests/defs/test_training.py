@@ -57,7 +57,14 @@ def test_trained_policy_ten_cpu_steps_artifact_registered_and_loadable(
 
     store = resources["object_store"].get_store()
     local = download_artifact(store, str(metadata["artifact_prefix"].value), tmp_path / "cache")
-    assert load_policy(local).policy_id == policy_id
+    loaded = load_policy(local)
+    assert loaded.policy_id == policy_id
+    # trained on the stored calibration of its window (not a recalibration), recorded in lineage
+    stored = warehouse.query("SELECT version FROM cost_model_params").to_pylist()
+    version = metadata["cost_model_version"].value
+    assert version in {r["version"] for r in stored}
+    assert loaded.lineage["cost_model_version"] == version
+    assert loaded.lineage["cost_model_params"]["version"] == version
 
 
 def test_trained_policy_profiled_on_cpu_stores_profile_and_reports_no_gpu(

@@ -1,6 +1,11 @@
 """Transaction-cost engine: config, vectorised costs by component, per-symbol calibration."""
 
-from quant_assets.lib.costs.calibration import CalibratedParams, calibrate
+from quant_assets.lib.costs.calibration import (
+    CalibratedParams,
+    CalibrationError,
+    FieldProvenance,
+    calibrate,
+)
 from quant_assets.lib.costs.config import CostModelConfig
 from quant_assets.lib.costs.engine import (
     COMPONENTS,
@@ -14,9 +19,11 @@ from quant_assets.lib.costs.engine import (
 __all__ = [
     "COMPONENTS",
     "CalibratedParams",
+    "CalibrationError",
     "CostBreakdown",
     "CostCoefficients",
     "CostModelConfig",
+    "FieldProvenance",
     "apply_costs",
     "calibrate",
     "compute_costs",

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
-ImpactModel = Literal["none", "sqrt", "almgren_chriss"]
+ImpactModel = Literal["none", "propagator", "sqrt", "almgren_chriss"]
 SpreadSource = Literal["quoted", "fixed"]
 
 
@@ -33,17 +33,34 @@ class CostModelConfig(BaseModel):
     spread_source: SpreadSource = "quoted"
     fixed_spread_bps: float = 1.0  # used when spread_source="fixed" or no quoted spread is given
 
-    # Market impact.
-    impact_model: ImpactModel = "sqrt"
+    # Market impact. "propagator" (the env's stateful model, docs/cost_engine.md): square-root
+    # impact on the parent order's cumulative size, split into a permanent part and a transient
+    # part that decays exponentially, plus temporary impact on the parent's participation rate.
+    # "sqrt" / "almgren_chriss" are per-trade static formulas (whole orders in compute_costs).
+    impact_model: ImpactModel = "propagator"
     sqrt_impact_coef: float = 1.0  # Y in Y*sigma*sqrt(Q/V) (Toth et al. 2011: Y of order 1)
+    permanent_fraction: float = 2.0 / 3.0  # of peak impact left after decay (Farmer et al. 2013)
+    transient_half_life_s: float = 1_800.0  # decay of the transient part, seconds of clock time
+    temp_eta: float = 0.142  # temporary eta*sigma*rho**beta, rho = parent participation rate
+    temp_beta: float = 0.6  # Almgren et al. 2005
     ac_eta: float = 0.142  # temporary, Almgren et al. 2005 (fitted with beta=0.6; indicative)
     ac_gamma: float = 0.314  # permanent, Almgren et al. 2005
 
     # Liquidity: never fill more than this fraction of the bar's volume (Zipline volume_limit).
     max_participation: float | None = 0.025
 
-    # Length of the trading day, to turn bar durations into fractions of a day.
+    # Length of the trading day, to turn bar durations into fractions of a day (static AC model
+    # only; calibration measures the calendar's session length).
     session_seconds: float = 23_400.0  # US equities regular session, 6.5 h
+
+    # Overnight financing of held positions (annual rate on |notional|, per calendar day held
+    # across a session boundary) when the market's overnight policy is "hold".
+    financing_rate_annual: float = 0.05
+
+    # Calibration floors: below these the calibration warns (recorded in its provenance).
+    min_window_minutes: float = 390.0  # minutes of bars covered by the trailing window
+    min_session_coverage: float = 0.8  # a session counts as full for ADV at this coverage
+    min_daily_returns: int = 5  # close-to-close returns needed for daily volatility
 
     @field_validator(
         "commission_per_share",
@@ -54,6 +71,10 @@ class CostModelConfig(BaseModel):
         "sqrt_impact_coef",
         "ac_eta",
         "ac_gamma",
+        "temp_eta",
+        "temp_beta",
+        "financing_rate_annual",
+        "min_window_minutes",
     )
     @classmethod
     def _non_negative(cls, value: float, info: ValidationInfo) -> float:
@@ -61,14 +82,21 @@ class CostModelConfig(BaseModel):
             raise ValueError(f"{info.field_name} must be >= 0, got {value}")
         return value
 
-    @field_validator("max_participation", "commission_max_pct_notional")
+    @field_validator("permanent_fraction")
+    @classmethod
+    def _fraction(cls, value: float, info: ValidationInfo) -> float:
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{info.field_name} must be in [0, 1], got {value}")
+        return value
+
+    @field_validator("max_participation", "commission_max_pct_notional", "min_session_coverage")
     @classmethod
     def _unit_interval(cls, value: float | None, info: ValidationInfo) -> float | None:
         if value is not None and not 0.0 < value <= 1.0:
             raise ValueError(f"{info.field_name} must be in (0, 1], got {value}")
         return value
 
-    @field_validator("session_seconds")
+    @field_validator("session_seconds", "transient_half_life_s")
     @classmethod
     def _positive(cls, value: float, info: ValidationInfo) -> float:
         if not value > 0.0:

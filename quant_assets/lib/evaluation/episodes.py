@@ -1,21 +1,23 @@
 """Deterministic out-of-sample episodes for a policy and for naive baselines on the same windows.
 
 Episodes: the held-out bars are cut into ``n_episodes`` contiguous, equal-length windows of
-decisions (from the first bar with a full feature window to the second-to-last bar). Episode
-``k`` starts flat at its first bar; features may look back into the previous window (they are
-causal and still held-out), so no bars are wasted on warm-up except the first ``window``.
-Consecutive episodes share one boundary instant (``end_ts`` of ``k`` = ``start_ts`` of ``k+1``)
-but their PnL intervals do not overlap. Windows are identical for every policy, which is what
-makes the paired comparison in :mod:`quant_assets.lib.evaluation.promotion` valid.
+decisions (from the first bar with a full feature window to the third-to-last bar: a decision
+fills in the next bar, and the episode's closing exit in the one after). Episode ``k`` starts
+flat at its first bar and ends flat (liquidated at the env's fill model); features may look back
+into the previous window (they are causal and still held-out), so no bars are wasted on warm-up
+except the first ``window``. Consecutive episodes share one boundary instant (``end_ts`` of ``k``
+= ``start_ts`` of ``k+1``); the exit of ``k`` fills in the first fill bar of ``k+1``.
+Windows are identical for every policy, which is what makes the paired comparison in
+:mod:`quant_assets.lib.evaluation.promotion` valid.
 
 Baselines: ``flat`` (target 0, never trades: PnL 0 by construction), ``buy_and_hold`` (target
 +1 from the first bar, so it pays entry costs once per episode) and ``random`` (uniform target,
 seeded by ``(seed, episode_id)``).
 
 Sharpe convention: per-bar simple returns of the episode's equity curve, ``mean / std (ddof=1)``
-times ``sqrt(252 * session_seconds / bar_seconds)`` (252 sessions a year of
-``CostModelConfig.session_seconds``, as the cost engine's daily volatility); 0 when the curve is
-flat. No risk-free rate: positions are intraday and unfunded.
+times ``sqrt(sessions_per_year * session_seconds / bar_seconds)``, both from the market's
+calendar as recorded by the cost calibration (252 x 6.5 h for NYSE, 365 x 24 h for a 24/7 market);
+0 when the curve is flat. No risk-free rate: overnight holdings pay financing in the env.
 """
 
 from __future__ import annotations
@@ -97,7 +99,12 @@ class EpisodeResult:
         }
 
 
-def annualised_sharpe(equity: FloatArray, bar_seconds: float, session_seconds: float) -> float:
+def annualised_sharpe(
+    equity: FloatArray,
+    bar_seconds: float,
+    session_seconds: float,
+    sessions_per_year: float = TRADING_DAYS_PER_YEAR,
+) -> float:
     """Sharpe of per-bar equity returns, annualised as described in the module docstring."""
     if equity.size < 3:
         return 0.0
@@ -105,7 +112,7 @@ def annualised_sharpe(equity: FloatArray, bar_seconds: float, session_seconds: f
     sd = float(np.std(r, ddof=1))
     if not sd > 1e-15:
         return 0.0
-    return float(np.mean(r) / sd * math.sqrt(TRADING_DAYS_PER_YEAR * session_seconds / bar_seconds))
+    return float(np.mean(r) / sd * math.sqrt(sessions_per_year * session_seconds / bar_seconds))
 
 
 def _ts(bars: Bars, i: int) -> datetime:
@@ -119,13 +126,13 @@ def episode_windows(n_bars: int, window: int, n_episodes: int) -> list[tuple[int
     """``(start bar, n_steps)`` of ``n_episodes`` contiguous windows over the decision bars."""
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
-    total = n_bars - 1 - window
+    total = n_bars - 2 - window  # the last decision's exit fills in the last bar
     if total < n_episodes:
         raise ValueError(
             f"{n_bars} bars give {max(total, 0)} decisions after the {window}-bar feature window;"
             f" cannot make {n_episodes} episodes"
         )
-    edges = np.linspace(window, n_bars - 1, n_episodes + 1).round().astype(int).tolist()
+    edges = np.linspace(window, n_bars - 2, n_episodes + 1).round().astype(int).tolist()
     return [(edges[k], edges[k + 1] - edges[k]) for k in range(n_episodes)]
 
 
@@ -141,7 +148,10 @@ def run_episode(
     cost_model_version: str,
 ) -> EpisodeResult:
     """Run ``act`` from bar ``start`` for ``n_steps`` (None: the env's own episode) and score it."""
-    obs, info = env.reset(options=None if start is None else {"start": start})
+    options: dict[str, int] = {} if start is None else {"start": start}
+    if n_steps is not None:
+        options["steps"] = n_steps  # the env truncates (and liquidates) exactly there
+    obs, info = env.reset(options=options or None)
     first = int(info["start_index"])
     ep_reward = 0.0
     steps = 0
@@ -162,7 +172,9 @@ def run_episode(
         ep_reward=ep_reward,
         max_dd=float(s["max_drawdown"]),
         final_pnl=float(curve[-1] - curve[0]),
-        sharpe=annualised_sharpe(curve, env.bars.bar_seconds, env.cost_config.session_seconds),
+        sharpe=annualised_sharpe(
+            curve, env.bars.bar_seconds, env.params.session_seconds, env.params.sessions_per_year
+        ),
         turnover=float(s["turnover"]),
         cost_commission=float(costs["commission"]),
         cost_spread=float(costs["spread"]),

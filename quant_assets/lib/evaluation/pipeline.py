@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.evaluation.episodes import EpisodeResult, evaluate_policy
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import manifest
@@ -58,7 +59,8 @@ def evaluate_stored_policy(
     seed: int = 0,
 ) -> Evaluation:
     """Deterministic episodes over the challenger's test split for the challenger, the current
-    champion (when there is one) and the baselines; costs calibrated on the train split."""
+    champion (when there is one) and the baselines, with the cost calibration recorded in the
+    challenger's lineage (the stored ``cost_model_params`` of its training window)."""
     challenger = load_policy(download_artifact(store, challenger_prefix, cache_dir))
     champion = (
         load_policy(download_artifact(store, champion_prefix, cache_dir))
@@ -67,9 +69,10 @@ def evaluate_stored_policy(
     )
     bars = policy_bars(store, warehouse, challenger)
     config = challenger.config
-    splits = config.split.split(bars, min_bars=config.env.window + 2)
-    train = splits["train"]
-    params = calibrate_bars(train)
+    splits = config.split.split(bars, min_bars=config.env.window + 3)
+    stored = challenger.lineage.get("cost_model_params")
+    # the exact calibration the policy was trained with; older artifacts: the train split's
+    params = CalibratedParams.model_validate(stored) if stored else calibrate_bars(splits["train"])
     results: list[EpisodeResult] = []
     for policy, baselines in ((challenger, BASELINES), (champion, ())):
         if policy is None:
@@ -78,6 +81,7 @@ def evaluate_stored_policy(
             policy,
             splits["test"],
             n_episodes=n_episodes,
+            cost_config=params.config,
             cost_params=params,
             env_config=config.env,
             seed=seed,

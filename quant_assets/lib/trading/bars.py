@@ -8,8 +8,11 @@ Conventions (chosen so that nothing in a bar is unknowable at the bar's timestam
 * Quotes (valid when ``0 < bid <= ask``) give the mean absolute spread over the bar.
 * A bar with quotes but no trades takes the **last mid** of that bar as its flat OHLC/VWAP (the
   latest tradable price known at ``ts``) with zero volume; mids are never used when trades exist.
-* A bar without quotes carries the previous bar's spread forward (the book persisted); before the
-  first quote the spread is ``fallback_spread_bps`` of the close.
+* A bar without quotes carries the previous bar's spread and mid forward (the book persisted);
+  before the first quote the spread is ``fallback_spread_bps`` of the close, the mid is the close
+  and ``quoted`` is False there, so consumers can tell a measured spread from a placeholder.
+* ``mid`` is the last quote mid known at ``ts``: the price the env marks to and fills around, free
+  of the bid/ask bounce that the last trade (``close``) carries.
 * Bins with no ticks at all are skipped (no flat bars overnight) unless ``fill_gaps=True``, which
   emits them with the previous close carried forward and zero volume.
 """
@@ -46,9 +49,16 @@ class Bars:
     n_trades: IntArray
     symbol: str = ""
     bar_seconds: float = 60.0
+    mid: FloatArray | None = None  # last quote mid at ts; None: the close (no quotes known)
+    quoted: NDArray[np.bool_] | None = None  # spread measured from quotes; None: all True
+    calendar: str = ""  # exchange_calendars name; "" = the symbol's instrument calendar
 
     def __post_init__(self) -> None:
         n = self.ts.shape[0]
+        if self.mid is None:
+            object.__setattr__(self, "mid", np.array(self.close, dtype=np.float64))
+        if self.quoted is None:
+            object.__setattr__(self, "quoted", np.ones(n, dtype=bool))
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, np.ndarray):
@@ -70,7 +80,15 @@ class Bars:
             for f in fields(self)
             if isinstance(getattr(self, f.name), np.ndarray)
         }
-        return Bars(**arrays, symbol=self.symbol, bar_seconds=self.bar_seconds)
+        return Bars(
+            **arrays, symbol=self.symbol, bar_seconds=self.bar_seconds, calendar=self.calendar
+        )
+
+    @property
+    def marks(self) -> FloatArray:
+        """The mid (never None after construction)."""
+        assert self.mid is not None
+        return self.mid
 
 
 def interval_ns(interval: str) -> int:
@@ -174,9 +192,10 @@ def build_time_bars(
     open_[flat] = high[flat] = low[flat] = vwap[flat] = close[flat]
 
     last_q = _ffill_index(np.isfinite(spread))
-    spread = np.where(
-        last_q >= 0, spread[np.maximum(last_q, 0)], fallback_spread_bps * 1e-4 * close
-    )
+    quoted = last_q >= 0
+    spread = np.where(quoted, spread[np.maximum(last_q, 0)], fallback_spread_bps * 1e-4 * close)
+    last_m = _ffill_index(np.isfinite(mid_last))
+    mid = np.where(last_m >= 0, mid_last[np.maximum(last_m, 0)], close)
 
     keep = np.isfinite(close)  # leading fill_gaps bins cannot occur; guard anyway
     return Bars(
@@ -191,6 +210,8 @@ def build_time_bars(
         n_trades=n_trades[keep],
         symbol=sym,
         bar_seconds=step / 1e9,
+        mid=mid[keep],
+        quoted=quoted[keep],
     )
 
 
@@ -206,18 +227,32 @@ def random_walk_bars(
     spread_bps: float = 2.0,
     symbol: str = "SYN",
     start_ns: int = 1_704_205_800_000_000_000,  # 2024-01-02 14:30 UTC (09:30 New York)
+    bounce: bool = False,
+    calendar: str = "",
 ) -> Bars:
-    """Synthetic geometric-random-walk bars for tests and benchmarks (no market data needed)."""
+    """Synthetic geometric-random-walk bars for tests and benchmarks (no market data needed).
+
+    The walk is the mid. With ``bounce`` every trade price (open, close) sits at the bid or the
+    ask of the bar's spread at random — the bid/ask bounce of real trade prints; otherwise
+    trades print at the mid.
+    """
     rng = np.random.default_rng(seed)
     sigma_bar = daily_vol * np.sqrt(bar_seconds / session_seconds)
     log_p = np.log(price0) + np.cumsum(rng.normal(0.0, sigma_bar, n))
-    close = np.exp(log_p)
-    open_ = np.r_[price0, close[:-1]]
+    mid = np.exp(log_p)
+    close = mid
+    open_ = np.r_[price0, mid[:-1]]
     wiggle = np.abs(rng.normal(0.0, sigma_bar / 2, n))
     high = np.maximum(open_, close) * (1 + wiggle)
     low = np.minimum(open_, close) * (1 - wiggle)
     volume = rng.gamma(2.0, mean_volume / 2.0, n).round()
-    spread = close * spread_bps * 1e-4 * rng.uniform(0.5, 1.5, n)
+    spread = mid * spread_bps * 1e-4 * rng.uniform(0.5, 1.5, n)
+    if bounce:
+        close = mid + 0.5 * spread * rng.choice([-1.0, 1.0], n)
+        open_ = open_ + 0.5 * spread * rng.choice([-1.0, 1.0], n)
+        high, low = np.maximum(high, np.maximum(open_, close)), np.minimum(
+            low, np.minimum(open_, close)
+        )
     step = int(bar_seconds * 1e9)
     return Bars(
         ts=start_ns + step * np.arange(1, n + 1, dtype=np.int64),
@@ -231,6 +266,8 @@ def random_walk_bars(
         n_trades=np.maximum(volume // 100, 1).astype(np.int64),
         symbol=symbol,
         bar_seconds=bar_seconds,
+        mid=mid,
+        calendar=calendar,
     )
 
 
@@ -244,4 +281,7 @@ def calibrate_bars(bars: Bars, config: CostModelConfig | None = None) -> Calibra
         symbol=bars.symbol,
         bar_seconds=bars.bar_seconds,
         config=config,
+        mid=bars.mid,
+        quoted=bars.quoted,
+        calendar=bars.calendar,
     )

@@ -1,20 +1,25 @@
 """Single-asset trading env over :class:`~quant_assets.lib.trading.bars.Bars`.
 
-Timing (no look-ahead): at the close of bar ``t`` the agent sees features built from bars
-``<= t`` and its current position, and picks a target position. The trade is priced against the
-arrival price ``close[t]`` (implementation shortfall), charged the full cost engine (commission,
-half-spread, impact) and filled up to ``max_participation`` of the volume of bar ``t+1`` — the bar
-the order works in. The reward is the position's PnL over bar ``t+1`` net of those costs.
+Timing (no look-ahead): at the end of bar ``t`` the agent sees features built from bars ``<= t``
+and its position, and picks a target position. The order fills during bar ``j = t + 1`` at that
+bar's reference price (``fill_reference``: the mid at the end of ``j``, its open or its VWAP)
+plus half the spread, the parent order's impact and the temporary impact, capped at
+``max_participation`` of the bar's volume; the unfilled rest is worked again next bar while the
+target stands. Positions are marked to the mid (shifted by the market's impact state), so the
+bid/ask bounce of trade prints is never PnL. The reward is the change of marked equity net of
+all costs. Implementation shortfall is measured from the decision mark. Sessions come from the
+market's calendar: at a session close the position is flattened (cost paid) or held with
+financing, per ``overnight``; at the end of an episode it is liquidated at the same fill model.
+Formulas and units: ``docs/cost_engine.md``.
 
-Everything that does not depend on the actions (features, per-bar cost coefficients) is
-precomputed at construction, so ``step()`` is scalar arithmetic on Python floats; the vectorised
-twin in :mod:`quant_assets.lib.trading.vec_env` shares the same precomputation.
+Everything that does not depend on the actions is precomputed
+(:func:`~quant_assets.lib.trading.market.prepare_market`), so ``step()`` is scalar arithmetic on
+Python floats; the vectorised twin in :mod:`quant_assets.lib.trading.vec_env` runs the same model.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import gymnasium as gym
@@ -24,12 +29,38 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.costs.config import CostModelConfig
-from quant_assets.lib.costs.engine import COMPONENTS, cost_coefficients
-from quant_assets.lib.trading.bars import Bars, calibrate_bars
+from quant_assets.lib.trading.bars import Bars
+from quant_assets.lib.trading.market import (
+    FEATURE_CLIP,
+    N_FEATURES,
+    FillReference,
+    MarketArrays,
+    build_features,
+    prepare_market,
+)
 
 FloatArray = NDArray[np.float64]
-N_FEATURES = 3  # normalised log return, log1p(spread bps), volume z-score
-FEATURE_CLIP = 10.0
+#: Cost components the env reports (currency, summed over the episode).
+ENV_COMPONENTS: tuple[str, ...] = (
+    "commission",
+    "spread",
+    "impact",
+    "impact_temporary",
+    "financing",
+)
+TWO_THIRDS = 2.0 / 3.0
+
+__all__ = [
+    "ENV_COMPONENTS",
+    "FEATURE_CLIP",
+    "N_FEATURES",
+    "MarketArrays",
+    "TradingEnv",
+    "TradingEnvConfig",
+    "build_features",
+    "max_drawdown",
+    "prepare_market",
+]
 
 
 class TradingEnvConfig(BaseModel):
@@ -49,6 +80,9 @@ class TradingEnvConfig(BaseModel):
     )  # ignore target changes below this fraction
     reward_scale: float = Field(default=1e4, gt=0)  # reward in basis points of capital by default
     eval_mode: bool = False  # deterministic full pass from the first valid bar
+    fill_reference: FillReference = "mid"  # price of bar t+1 an order decided at t fills at
+    overnight: Literal["auto", "flatten", "hold"] = "auto"  # auto: per market calendar
+    liquidate_at_end: bool = True  # an episode ends flat, paying the exit at the fill model
 
     @model_validator(mode="after")
     def _levels_in_range(self) -> TradingEnvConfig:
@@ -57,106 +91,21 @@ class TradingEnvConfig(BaseModel):
         return self
 
 
-def _rolling_mean_std(x: FloatArray, window: int) -> tuple[FloatArray, FloatArray]:
-    """Trailing mean/std over the last ``window`` values up to and including each index."""
-    n = x.shape[0]
-    c1 = np.r_[0.0, np.cumsum(x)]
-    c2 = np.r_[0.0, np.cumsum(x * x)]
-    hi = np.arange(1, n + 1)
-    lo = np.maximum(hi - window, 0)
-    cnt = (hi - lo).astype(np.float64)
-    mean = (c1[hi] - c1[lo]) / cnt
-    var = np.maximum((c2[hi] - c2[lo]) / cnt - mean * mean, 0.0)
-    return mean, np.sqrt(var)
-
-
-def build_features(bars: Bars, norm_window: int) -> NDArray[np.float32]:
-    """(n, N_FEATURES) causal features: row ``t`` uses bars ``<= t`` only."""
-    close = bars.close
-    r = np.r_[0.0, np.diff(np.log(close))]
-    _, r_std = _rolling_mean_std(r, norm_window)
-    safe = r_std > 1e-12
-    ret_z = np.where(safe, r / np.where(safe, r_std, 1.0), 0.0)
-    spread_bps = np.maximum(bars.spread, 0.0) / close * 1e4
-    spread_f = np.log1p(spread_bps)
-    lv = np.log1p(np.maximum(bars.volume, 0.0))
-    v_mean, v_std = _rolling_mean_std(lv, norm_window)
-    safe_v = v_std > 1e-12
-    vol_z = np.where(safe_v, (lv - v_mean) / np.where(safe_v, v_std, 1.0), 0.0)
-    feats = np.stack([ret_z, spread_f, vol_z], axis=1)
-    return np.clip(feats, -FEATURE_CLIP, FEATURE_CLIP).astype(np.float32)
-
-
-@dataclass(frozen=True)
-class MarketArrays:
-    """Action-independent precomputation for one :class:`Bars` (shared by env and vec env)."""
-
-    n: int
-    first_valid: int  # first bar with a full feature window
-    features: NDArray[np.float32]  # (n, N_FEATURES), C-contiguous
-    windows: NDArray[np.float32]  # (n, window * N_FEATURES + 1): obs rows, position slot = 0
-    close: FloatArray
-    # cost coefficients for a trade decided at bar t (index t); see costs.engine.CostCoefficients
-    commission_per_share: FloatArray
-    commission_cap_per_share: FloatArray
-    half_spread: FloatArray
-    sqrt_coef: FloatArray
-    temp_coef: FloatArray
-    perm_coef: FloatArray
-    fill_cap: FloatArray
-    commission_fixed: float
-    commission_min: float
-    params: CalibratedParams
-
-
-def prepare_market(
+def market_for(
     bars: Bars,
     cost_config: CostModelConfig,
     params: CalibratedParams | None,
     config: TradingEnvConfig,
 ) -> MarketArrays:
-    """Features and per-bar cost coefficients. Without ``params`` the cost inputs (vol, ADV) are
-    calibrated on ``bars`` themselves — in-sample; pass params from a training window instead."""
-    n = len(bars)
-    if n < config.window + 2:
-        raise ValueError(f"need at least window + 2 = {config.window + 2} bars, got {n}")
-    if params is None:
-        params = calibrate_bars(bars, cost_config)
-    # The order decided at bar t works during bar t+1: that bar's volume caps the fill.
-    working_volume = np.r_[bars.volume[1:], 0.0]
-    coeffs = cost_coefficients(
+    """:func:`prepare_market` with the env config's knobs."""
+    return prepare_market(
+        bars,
         cost_config,
-        bars.close,
-        daily_vol=params.daily_vol,
-        adv=max(params.adv, 1.0),
-        bar_seconds=bars.bar_seconds,
-        spread=bars.spread,
-        bar_volume=working_volume,
-    )
-    features = np.ascontiguousarray(build_features(bars, config.norm_window))
-    # Observation rows precomputed once (n * (window*F + 1) float32s, ~40 MB per 100k bars) so a
-    # step copies one row instead of assembling it.
-    win_len = config.window * N_FEATURES
-    windows = np.zeros((n, win_len + 1), dtype=np.float32)
-    sliding = np.lib.stride_tricks.sliding_window_view(features.reshape(-1), win_len)
-    windows[config.window - 1 :, :win_len] = sliding[::N_FEATURES]
-    windows.setflags(write=False)
-    return MarketArrays(
-        n=n,
-        first_valid=config.window,
-        features=features,
-        windows=windows,
-        close=bars.close.astype(np.float64),
-        commission_per_share=coeffs.commission_per_share,
-        commission_cap_per_share=coeffs.commission_cap_per_share,
-        half_spread=coeffs.half_spread,
-        sqrt_coef=coeffs.sqrt_coef,
-        temp_coef=coeffs.temp_coef,
-        perm_coef=coeffs.perm_coef,
-        fill_cap=coeffs.fill_cap,
-        commission_fixed=coeffs.commission_fixed,
-        commission_min=coeffs.commission_min,
-        params=params,
+        params,
+        config.window,
+        config.norm_window,
+        fill_reference=config.fill_reference,
+        overnight=config.overnight,
     )
 
 
@@ -169,7 +118,7 @@ def max_drawdown(equity: FloatArray) -> float:
 
 
 class TradingEnv(gym.Env[NDArray[np.float32], Any]):
-    """Target-position trading env with full transaction costs; see module docstring."""
+    """Target-position trading env with next-bar fills and stateful impact; see module doc."""
 
     metadata: dict[str, Any] = {"render_modes": []}
 
@@ -185,7 +134,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
         self.cost_config = cost_config if cost_config is not None else CostModelConfig()
         self.render_mode = render_mode
         self.bars = bars
-        self.market = m = prepare_market(bars, self.cost_config, params, self.config)
+        self.market = m = market_for(bars, self.cost_config, params, self.config)
         self.params = m.params
         cfg = self.config
 
@@ -203,23 +152,35 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
 
         # Python-float lists: scalar indexing of a list is ~5x cheaper than of an ndarray.
         self._windows = m.windows
-        self._close = m.close.tolist()
-        self._comm_ps = m.commission_per_share.tolist()
-        self._comm_cap = m.commission_cap_per_share.tolist()
-        self._half_spread = m.half_spread.tolist()
-        self._sqrt = m.sqrt_coef.tolist()
-        self._temp = m.temp_coef.tolist()
-        self._perm = m.perm_coef.tolist()
-        self._fill_cap = m.fill_cap.tolist()
+        self._mark = m.mark.tolist()
+        self._cap = m.fill_cap.tolist()
+        self._force = m.force_flat.tolist()
+        # one tuple per bar: a step unpacks its fill bar's inputs with a single index
+        self._rows = list(
+            zip(
+                self._mark,
+                m.ref.tolist(),
+                m.half_spread.tolist(),
+                m.bar_volume.tolist(),
+                m.decay.tolist(),
+                m.financing.tolist(),
+                m.commission_per_share.tolist(),
+                m.commission_cap_per_share.tolist(),
+                strict=True,
+            )
+        )
         self._comm_fixed = m.commission_fixed
         self._comm_min = m.commission_min
+        self._k_sqrt, self._k_temp, self._beta = m.k_sqrt, m.k_temp, m.temp_beta
+        self._perm = m.permanent_fraction
         self._capital = cfg.capital
         self._reward_per_money = cfg.reward_scale / cfg.capital
         self._reset_state(m.first_valid)
 
     # -- episode state -------------------------------------------------------------------------
     def _episode_length(self, start: int) -> int:
-        remaining = self.market.n - 1 - start  # the last step needs close[t + 1]
+        # the last decision fills in t+1; the exit fills in t+2
+        remaining = self.market.n - 2 - start
         if self.config.eval_mode:
             return remaining
         return min(self.config.max_episode_steps, remaining)
@@ -230,14 +191,19 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
         self._ep_len = self._episode_length(start)
         self._steps = 0
         self._shares = 0.0
-        self._max_shares = self.config.leverage * self._capital / self._close[start]
+        self._max_shares = self.config.leverage * self._capital / self._mark[start]
         self._threshold = self.config.trade_threshold * self._max_shares
         self._equity = self._capital
         self._equity_curve = [self._capital]
         self._n_trades = 0
         self._turnover = 0.0
         self._unfilled = 0.0
-        self._c_comm = self._c_spread = self._c_sqrt = self._c_temp = self._c_perm = 0.0
+        self._shortfall = 0.0
+        self._last_mark = self._mark[start]
+        self._dp = self._dtr = 0.0  # permanent / transient impact displacement (fraction)
+        self._side = 0.0  # side of the working parent order (0: none)
+        self._px = self._pv = 0.0  # parent shares filled, market volume since the parent began
+        self._c_comm = self._c_spread = self._c_imp = self._c_temp = self._c_fin = 0.0
 
     def _obs(self) -> NDArray[np.float32]:
         obs = self._windows[self._t].copy()
@@ -246,13 +212,8 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
 
     def costs_by_component(self) -> dict[str, float]:
         """Episode-to-date costs (currency) by component."""
-        return dict(
-            zip(
-                COMPONENTS,
-                (self._c_comm, self._c_spread, self._c_sqrt, self._c_temp, self._c_perm),
-                strict=True,
-            )
-        )
+        values = (self._c_comm, self._c_spread, self._c_imp, self._c_temp, self._c_fin)
+        return dict(zip(ENV_COMPONENTS, values, strict=True))
 
     def episode_summary(self) -> dict[str, Any]:
         """Equity curve and risk/turnover statistics of the episode so far."""
@@ -265,6 +226,7 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
             "turnover": self._turnover / self._capital,  # traded notional / capital
             "n_trades": self._n_trades,
             "unfilled_shares": self._unfilled,
+            "implementation_shortfall": self._shortfall,
             "costs": costs,
             "total_cost": sum(costs.values()),
             "start_index": self._start,
@@ -276,20 +238,84 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[NDArray[np.float32], dict[str, Any]]:
         """Random start (seeded) in training, the first valid bar in eval mode;
-        ``options={"start": i}`` forces bar ``i``."""
+        ``options={"start": i}`` forces bar ``i``, ``{"steps": k}`` ends the episode (and
+        liquidates) after at most ``k`` steps."""
         super().reset(seed=seed)
         m = self.market
         if options and "start" in options:
             start = int(options["start"])
-            if not m.first_valid <= start <= m.n - 2:
-                raise ValueError(f"start must be in [{m.first_valid}, {m.n - 2}], got {start}")
+            if not m.first_valid <= start <= m.n - 3:
+                raise ValueError(f"start must be in [{m.first_valid}, {m.n - 3}], got {start}")
         elif self.config.eval_mode:
             start = m.first_valid
         else:
-            hi = max(m.first_valid, m.n - 1 - self.config.max_episode_steps)
+            hi = max(m.first_valid, m.n - 2 - self.config.max_episode_steps)
             start = int(self.np_random.integers(m.first_valid, hi + 1))
         self._reset_state(start)
+        if options and "steps" in options:
+            self._ep_len = max(1, min(int(options["steps"]), self._ep_len))
         return self._obs(), {"start_index": start}
+
+    def _advance(self, j: int, q: float) -> tuple[float, float]:
+        """Move to bar ``j`` filling ``q`` shares in it; returns (net PnL, cost) in currency."""
+        mark_j, ref, half, bvol, decay, fin, comm_ps, comm_cap = self._rows[j]
+        dp = self._dp
+        dtr = self._dtr * decay
+        shares = self._shares
+        last = self._last_mark
+        net = cost = 0.0
+        if fin != 0.0 and shares != 0.0:  # holding across a session boundary
+            cost = fin * abs(shares) * last
+            self._c_fin += cost
+            net = -cost
+        if q != 0.0:
+            aq = abs(q)
+            s = 1.0 if q > 0.0 else -1.0
+            if s == self._side:
+                x0, pv = self._px, self._pv
+            else:
+                x0 = pv = 0.0
+                self._side = s
+            x1 = x0 + aq
+            pv += bvol
+            k = self._k_sqrt
+            sq0 = math.sqrt(x0)
+            sq1 = math.sqrt(x1)
+            avg = k * (TWO_THIRDS * (x1 * sq1 - x0 * sq0) / aq - sq0)
+            temp = self._k_temp * (x1 / pv) ** self._beta
+            comm = self._comm_fixed + comm_ps * aq
+            if comm < self._comm_min:
+                comm = self._comm_min
+            comm_cap *= aq
+            if comm > comm_cap:
+                comm = comm_cap
+            # paid above the market's own price: the standing displacement plus this child's path
+            c_imp = ref * (q * (dp + dtr) + aq * avg)
+            c_temp = aq * ref * temp
+            c_spr = half * aq
+            fill = ref * (1.0 + dp + dtr) + s * (ref * (avg + temp) + half)
+            inc = s * k * (sq1 - sq0)
+            dp += self._perm * inc
+            dtr += (1.0 - self._perm) * inc
+            self._px, self._pv = x1, pv
+            mark = mark_j * (1.0 + dp + dtr)
+            net += shares * (mark - last) - q * (fill - mark) - comm
+            self._shortfall += q * (fill - last) + comm
+            self._c_comm += comm
+            self._c_spread += c_spr
+            self._c_imp += c_imp
+            self._c_temp += c_temp
+            cost += comm + c_spr + c_imp + c_temp
+            self._n_trades += 1
+            self._turnover += aq * ref
+            self._shares = shares + q
+        else:
+            self._side = 0.0  # nothing to work: the parent order is over
+            mark = mark_j * (1.0 + dp + dtr)
+            net += shares * (mark - last)
+        self._dp, self._dtr, self._last_mark = dp, dtr, mark
+        self._equity += net
+        return net, cost
 
     def step(self, action: Any) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
         if self._discrete:
@@ -297,50 +323,31 @@ class TradingEnv(gym.Env[NDArray[np.float32], Any]):
         else:
             target = action.item() if isinstance(action, np.ndarray) else float(action[0])
             target = 1.0 if target > 1.0 else (-1.0 if target < -1.0 else target)
-        t = self._t
+        j = self._t + 1
         shares = self._shares
-        q = target * self._max_shares - shares
-        if q != 0.0 and abs(q) <= self._threshold:
-            q = 0.0
-        cap = self._fill_cap[t]
-        if q > cap:
-            self._unfilled += q - cap
-            q = cap
-        elif q < -cap:
-            self._unfilled += -cap - q
-            q = -cap
-        cost = 0.0
-        price = self._close[t]
-        if q != 0.0:
-            aq = abs(q)
-            comm = self._comm_fixed + self._comm_ps[t] * aq
-            if comm < self._comm_min:
-                comm = self._comm_min
-            comm_cap = self._comm_cap[t] * aq
-            if comm > comm_cap:
-                comm = comm_cap
-            spread = self._half_spread[t] * aq
-            q2 = aq * aq
-            isqrt = self._sqrt[t] * aq * math.sqrt(aq)
-            itemp = self._temp[t] * q2
-            iperm = self._perm[t] * q2
-            self._c_comm += comm
-            self._c_spread += spread
-            self._c_sqrt += isqrt
-            self._c_temp += itemp
-            self._c_perm += iperm
-            cost = comm + spread + isqrt + itemp + iperm
-            self._n_trades += 1
-            self._turnover += aq * price
-            shares += q
-            self._shares = shares
-        net = shares * (self._close[t + 1] - price) - cost
-        self._equity += net
-        self._equity_curve.append(self._equity)
-        self._t = t + 1
+        if self._force[j]:
+            q = -shares  # session close: flatten, uncapped, at the fill model
+        else:
+            q = target * self._max_shares - shares
+            if q != 0.0 and abs(q) <= self._threshold:
+                q = 0.0
+            cap = self._cap[j]
+            if q > cap:
+                self._unfilled += q - cap
+                q = cap
+            elif q < -cap:
+                self._unfilled += -cap - q
+                q = -cap
+        net, cost = self._advance(j, q)
+        self._t = j
         self._steps += 1
         truncated = self._steps >= self._ep_len
-        info: dict[str, Any] = {"cost": cost, "filled_shares": q, "position": shares}
+        if truncated and self.config.liquidate_at_end and self._shares != 0.0:
+            exit_net, exit_cost = self._advance(j + 1, -self._shares)
+            net += exit_net
+            cost += exit_cost
+        self._equity_curve.append(self._equity)
+        info: dict[str, Any] = {"cost": cost, "filled_shares": q, "position": self._shares}
         if truncated:
             info.update(self.episode_summary())
         return self._obs(), net * self._reward_per_money, False, truncated, info

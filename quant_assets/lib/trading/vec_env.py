@@ -1,4 +1,5 @@
-"""Native SB3 ``VecEnv``: N trading envs advanced by one set of numpy array operations per step.
+"""Native SB3 ``VecEnv``: N trading envs advanced by one compiled loop per step
+(:mod:`quant_assets.lib.trading.kernel`).
 
 Semantics match :class:`~quant_assets.lib.trading.env.TradingEnv` exactly (same precomputation,
 same cost formulas, same timing); only the per-env Python loop is gone. Several ``Bars`` are
@@ -25,15 +26,16 @@ from stable_baselines3.common.vec_env.base_vec_env import (
 
 from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.costs.config import CostModelConfig
-from quant_assets.lib.costs.engine import COMPONENTS
+from quant_assets.lib.trading import kernel
 from quant_assets.lib.trading.bars import Bars
 from quant_assets.lib.trading.env import (
+    ENV_COMPONENTS,
     FEATURE_CLIP,
     N_FEATURES,
     MarketArrays,
     TradingEnvConfig,
+    market_for,
     max_drawdown,
-    prepare_market,
 )
 
 
@@ -63,7 +65,7 @@ class TradingVecEnv(VecEnv):
             if len(params_list) != len(bars_list):
                 raise ValueError("params must match bars one to one")
         self.markets: list[MarketArrays] = [
-            prepare_market(b, self.cost_config, p, cfg)
+            market_for(b, self.cost_config, p, cfg)
             for b, p in zip(bars_list, params_list, strict=True)
         ]
         self._concat_markets()
@@ -71,7 +73,8 @@ class TradingVecEnv(VecEnv):
         self._seg_offset = self._offsets[seg]
         self._seg_first = self._offsets[seg] + cfg.window
         self._seg_n = np.array([m.n for m in self.markets], dtype=np.int64)[seg]
-        self._seg_end = self._seg_offset + self._seg_n - 1  # last bar (needs no action)
+        # last decision bar: it fills in the next bar and the exit in the one after
+        self._seg_end = self._seg_offset + self._seg_n - 2
 
         self.obs_dim = cfg.window * N_FEATURES + 1
         obs_space = gym.spaces.Box(
@@ -94,39 +97,54 @@ class TradingVecEnv(VecEnv):
         self._start = self._t.copy()
         self._ep_len = np.ones(n_envs, dtype=np.int64)
         self._steps = np.zeros(n_envs, dtype=np.int64)
-        self._shares = zeros.copy()
         self._max_shares = np.ones(n_envs)
         self._threshold = zeros.copy()
-        self._equity = np.full(n_envs, cfg.capital)
+        # All per-env money state in one matrix the compiled kernel updates in place; the named
+        # attributes are column views of it.
+        self._state = np.zeros((n_envs, kernel.N_STATE))
+        self._shares = self._state[:, kernel.SHARES]
+        self._last = self._state[:, kernel.LAST]
+        self._side = self._state[:, kernel.SIDE]
+        self._px = self._state[:, kernel.PX]
+        self._pv = self._state[:, kernel.PV]
+        self._dp = self._state[:, kernel.DP]
+        self._dtr = self._state[:, kernel.DTR]
+        self._equity = self._state[:, kernel.EQUITY]
+        self._shortfall = self._state[:, kernel.SHORTFALL]
+        self._turnover = self._state[:, kernel.TURNOVER]
+        self._unfilled = self._state[:, kernel.UNFILLED]
+        self._equity[:] = cfg.capital
         self._n_trades = np.zeros(n_envs, dtype=np.int64)
-        self._turnover = zeros.copy()
-        self._unfilled = zeros.copy()
-        self._costs = np.zeros((n_envs, len(COMPONENTS)))
+        self._costs = np.zeros((n_envs, len(ENV_COMPONENTS)))
         self._curve = np.zeros((n_envs, 1))
 
     def _concat_markets(self) -> None:
         ms = self.markets
         self._offsets = np.cumsum([0] + [m.n for m in ms[:-1]]).astype(np.int64)
         self._windows = np.concatenate([m.windows for m in ms])
-        self._close = np.concatenate([m.close for m in ms])
-        self._close_next = np.r_[self._close[1:], np.nan]  # never read across segment ends
-        # One (n_total, 9) per-bar matrix so a step gathers all bar data with one fancy index.
-        # Columns 0-4 follow COMPONENTS (0 = linear commission per share).
-        cols = [
-            "commission_per_share",
-            "half_spread",
-            "sqrt_coef",
-            "temp_coef",
-            "perm_coef",
-            "commission_cap_per_share",
-            "fill_cap",
-        ]
-        per_bar = [np.concatenate([getattr(m, c) for m in ms]) for c in cols]
+        self._mark = np.concatenate([m.mark for m in ms])
+        # One (n_total, kernel.N_BAR) per-bar matrix, columns in kernel order.
+        cols = {
+            kernel.MARK: [m.mark for m in ms],
+            kernel.REF: [m.ref for m in ms],
+            kernel.HALF: [m.half_spread for m in ms],
+            kernel.CAP: [m.fill_cap for m in ms],
+            kernel.BVOL: [m.bar_volume for m in ms],
+            kernel.DECAY: [m.decay for m in ms],
+            kernel.FORCE: [m.force_flat.astype(np.float64) for m in ms],
+            kernel.FIN: [m.financing for m in ms],
+            kernel.COMM_PS: [m.commission_per_share for m in ms],
+            kernel.COMM_CAP: [m.commission_cap_per_share for m in ms],
+            kernel.K_SQRT: [np.full(m.n, m.k_sqrt) for m in ms],
+            kernel.K_TEMP: [np.full(m.n, m.k_temp) for m in ms],
+            kernel.PERM: [np.full(m.n, m.permanent_fraction) for m in ms],
+        }
         self._bar = np.ascontiguousarray(
-            np.stack([*per_bar, self._close, self._close_next], axis=1)
+            np.stack([np.concatenate(cols[c]) for c in range(kernel.N_BAR)], axis=1)
         )
         self._comm_fixed = ms[0].commission_fixed
         self._comm_min = ms[0].commission_min
+        self._beta = ms[0].temp_beta
 
     # -- episode bookkeeping (array ops over the envs being reset) --------------------------------
     def _draw_starts(self, idx: NDArray[np.intp]) -> NDArray[np.int64]:
@@ -145,13 +163,13 @@ class TradingVecEnv(VecEnv):
             remaining if cfg.eval_mode else np.minimum(cfg.max_episode_steps, remaining)
         )
         self._steps[idx] = 0
-        self._shares[idx] = 0.0
-        self._max_shares[idx] = cfg.leverage * cfg.capital / self._close[starts]
+        self._state[idx] = 0.0  # flat, no impact, no working parent, nothing accrued
+        mark = self._mark[starts]
+        self._max_shares[idx] = cfg.leverage * cfg.capital / mark
+        self._last[idx] = mark
         self._threshold[idx] = cfg.trade_threshold * self._max_shares[idx]
         self._equity[idx] = cfg.capital
         self._n_trades[idx] = 0
-        self._turnover[idx] = 0.0
-        self._unfilled[idx] = 0.0
         self._costs[idx] = 0.0
         need = int(self._ep_len.max()) + 1
         if self._curve.shape[1] < need:
@@ -167,7 +185,7 @@ class TradingVecEnv(VecEnv):
 
     def _summary(self, i: int) -> dict[str, Any]:
         curve = self._curve[i, : self._steps[i] + 1].copy()
-        costs = dict(zip(COMPONENTS, self._costs[i].tolist(), strict=True))
+        costs = dict(zip(ENV_COMPONENTS, self._costs[i].tolist(), strict=True))
         return {
             "equity_curve": curve,
             "total_return": float(curve[-1] / curve[0] - 1.0),
@@ -175,6 +193,7 @@ class TradingVecEnv(VecEnv):
             "turnover": float(self._turnover[i] / self.config.capital),
             "n_trades": int(self._n_trades[i]),
             "unfilled_shares": float(self._unfilled[i]),
+            "implementation_shortfall": float(self._shortfall[i]),
             "costs": costs,
             "total_cost": sum(costs.values()),
             "start_index": int(self._start[i] - self._seg_offset[i]),
@@ -193,8 +212,8 @@ class TradingVecEnv(VecEnv):
             if opts and "start" in opts:
                 local = int(opts["start"])
                 n_i = int(self._seg_n[i])
-                if not self.config.window <= local <= n_i - 2:
-                    raise ValueError(f"env {i}: start must be in [{self.config.window}, {n_i - 2}]")
+                if not self.config.window <= local <= n_i - 3:
+                    raise ValueError(f"env {i}: start must be in [{self.config.window}, {n_i - 3}]")
                 starts[i] = self._seg_offset[i] + local
         self._reset_envs(idx, starts)
         self.reset_infos = [
@@ -214,56 +233,28 @@ class TradingVecEnv(VecEnv):
         else:
             target = self._actions.reshape(n).astype(np.float64)
             np.minimum(np.maximum(target, -1.0, out=target), 1.0, out=target)
-        t = self._t
-        bar = self._bar[t]  # (n, 9): one gather for every per-bar input
-        shares = self._shares
-        q = target * self._max_shares
-        q -= shares
-        if self.config.trade_threshold > 0.0:
-            q *= np.abs(q) > self._threshold
-        cap = bar[:, 6]
-        filled = np.minimum(np.maximum(q, -cap), cap)
-        q -= filled
-        self._unfilled += np.abs(q)
-        aq = np.abs(filled)
-        traded = aq > 0.0
-        q2 = aq * aq
-        comps = np.empty((n, 5))
-        np.multiply(bar[:, 1], aq, out=comps[:, 1])
-        np.multiply(bar[:, 2], aq * np.sqrt(aq), out=comps[:, 2])
-        np.multiply(bar[:, 3], q2, out=comps[:, 3])
-        np.multiply(bar[:, 4], q2, out=comps[:, 4])
-        comm = bar[:, 0] * aq
-        comm += self._comm_fixed
-        np.maximum(comm, self._comm_min, out=comm)
-        np.minimum(comm, bar[:, 5] * aq, out=comm)
-        np.multiply(comm, traded, out=comps[:, 0])
-        self._costs += comps
-        cost = comps.sum(axis=1)
-        self._n_trades += traded
-        price = bar[:, 7]
-        self._turnover += aq * price
-        shares += filled
-        net = bar[:, 8] - price
-        net *= shares
-        net -= cost
-        self._equity += net
+        j = self._t + 1
+        args = (self._bar, self._state, self._costs, self._n_trades)
+        consts = (self._comm_fixed, self._comm_min, self._beta)
+        net = kernel.step(j, target, self._max_shares, self._threshold, *args, *consts)
         self._steps += 1
-        self._curve[self._arange, self._steps] = self._equity
-        self._t = t + 1
-        rewards = (net * (self.config.reward_scale / self.config.capital)).astype(np.float32)
+        self._t = j
         dones = self._steps >= self._ep_len
+        done_idx = np.flatnonzero(dones)
+        if done_idx.size and self.config.liquidate_at_end:
+            net[done_idx] += kernel.liquidate(done_idx, j[done_idx] + 1, *args, *consts)
+        self._curve[self._arange, self._steps] = self._equity
+        rewards = (net * (self.config.reward_scale / self.config.capital)).astype(np.float32)
         obs = self._obs()
         infos: list[dict[str, Any]] = [{} for _ in range(n)]
-        if dones.any():
-            done_idx = np.flatnonzero(dones)
+        if done_idx.size:
             for i in done_idx.tolist():
                 info = infos[i]
                 info.update(self._summary(i))
                 info["terminal_observation"] = obs[i].copy()
                 info["TimeLimit.truncated"] = True
             self._reset_envs(done_idx, self._draw_starts(done_idx))
-            obs[done_idx] = self._obs()[done_idx]
+            obs[done_idx] = self._windows[self._t[done_idx]]  # fresh episodes start flat
         return obs, rewards, dones, infos
 
     def close(self) -> None:

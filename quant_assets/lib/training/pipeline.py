@@ -3,13 +3,16 @@ train with metrics streaming to the warehouse, store the artifact, register the 
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from quant_assets.lib.costs import CostModelConfig
+from pydantic import ValidationError
+
+from quant_assets.lib.costs import CalibratedParams, CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.dataset import PartitionRef, load_clean_ticks
@@ -31,6 +34,42 @@ class NoTrainingDataError(ValueError):
     """The requested symbol/date range has no clean ticks to train on."""
 
 
+class NoCostModelError(ValueError):
+    """No stored ``cost_model_params`` cover the training window: calibrate them first."""
+
+
+@dataclass(frozen=True)
+class StoredCostParams:
+    """A ``cost_model_params`` row: the calibration and the end of the window it covers."""
+
+    params: CalibratedParams
+    as_of: datetime
+
+
+def stored_cost_params(warehouse: Warehouse, symbol: str, not_after: datetime) -> StoredCostParams:
+    """The latest stored calibration of ``symbol`` whose window ends by ``not_after`` (the end
+    of the train split), so training costs never see validation or test data."""
+    rows = warehouse.query(
+        "SELECT as_of, params FROM cost_model_params WHERE symbol = :s AND as_of <= :t "
+        "ORDER BY as_of DESC LIMIT 1",
+        {"s": symbol, "t": not_after},
+    ).to_pylist()
+    if not rows:
+        raise NoCostModelError(
+            f"no cost_model_params for {symbol} with a window ending by {not_after.isoformat()}: "
+            "materialize cost_model_params for the training days first"
+        )
+    raw = rows[0]["params"]
+    try:
+        params = CalibratedParams.model_validate(json.loads(raw) if isinstance(raw, str) else raw)
+    except ValidationError as exc:
+        raise NoCostModelError(
+            f"stored cost_model_params of {symbol} are of an older schema: recalibrate ({exc})"
+        ) from exc
+    as_of = rows[0]["as_of"]
+    return StoredCostParams(params, as_of if as_of.tzinfo else as_of.replace(tzinfo=UTC))
+
+
 @dataclass(frozen=True)
 class TrainingOutcome:
     policy_id: str
@@ -44,6 +83,8 @@ class TrainingOutcome:
     fps: float
     device: str
     cost_model_version: str
+    cost_model_as_of: datetime | None = None
+    cost_warnings: tuple[str, ...] = ()
 
 
 def artifact_prefix(symbol: str, policy_id: str) -> str:
@@ -98,6 +139,9 @@ def run_training(
             f"{end or 'now'}: materialize clean_ticks first"
         )
     bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
+    train_bars = config.split.split(bars, min_bars=config.env.window + 3)["train"]
+    train_end = datetime.fromtimestamp(int(train_bars.ts[-1]) / 1e9, tz=UTC)
+    stored = stored_cost_params(warehouse, symbol, train_end)
     started = datetime.now(tz=UTC)
     run_config: dict[str, Any] = {
         **config.model_dump(mode="json"),
@@ -120,7 +164,8 @@ def run_training(
         result = train_policy(
             bars,
             config,
-            cost_config=cost_config,
+            cost_config=cost_config if cost_config is not None else stored.params.config,
+            cost_params=stored.params,
             out_dir=checkpoints,
             metrics=metrics,
             run_id=run_id,
@@ -131,6 +176,10 @@ def run_training(
             local,
             partitions=[r.to_dict() for r in refs],
             overwrite=True,
+            extra_lineage={
+                "cost_model_as_of": stored.as_of.isoformat(),
+                "cost_model_params": stored.params.model_dump(mode="json"),
+            },
         )
         prefix = artifact_prefix(symbol, info.policy_id)
         uri = upload_artifact(store, local, prefix)
@@ -178,4 +227,6 @@ def run_training(
         fps=result.fps,
         device=result.device,
         cost_model_version=result.cost_params.version,
+        cost_model_as_of=stored.as_of,
+        cost_warnings=stored.params.warnings,
     )

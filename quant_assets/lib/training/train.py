@@ -330,7 +330,7 @@ def train_policy(
     """
     torch.set_num_threads(config.torch_threads)
     cost_config = cost_config if cost_config is not None else CostModelConfig()
-    splits = config.split.split(bars, min_bars=config.env.window + 2)
+    splits = config.split.split(bars, min_bars=config.env.window + 3)
     train_bars, val_bars = splits["train"], splits["validation"]
     if cost_params is None:
         cost_params = calibrate_bars(train_bars, cost_config)

@@ -59,10 +59,10 @@ def test_evaluate_policy_all_policies_share_contiguous_utc_windows() -> None:
     w = windows["short"]
     assert all(a[1] == b[0] for a, b in itertools.pairwise(w))  # contiguous
     assert all(s < e and s.tzinfo == UTC for s, e in w)
-    assert sum(r.n_steps for r in _by(results, "short")) == len(BARS) - 1 - ENV.window
+    assert sum(r.n_steps for r in _by(results, "short")) == len(BARS) - 2 - ENV.window
     first = BARS.ts[ENV.window] // 1000
     assert w[0][0] == w[0][0].fromtimestamp(first / 1e6, tz=UTC)
-    assert w[-1][1] - w[0][0] == timedelta(seconds=BARS.bar_seconds * (len(BARS) - 1 - ENV.window))
+    assert w[-1][1] - w[0][0] == timedelta(seconds=BARS.bar_seconds * (len(BARS) - 2 - ENV.window))
 
 
 def test_evaluate_policy_flat_baseline_zero_pnl_zero_costs() -> None:
@@ -125,7 +125,7 @@ def test_evaluate_policy_more_episodes_than_decisions_raises() -> None:
 
 def test_episode_windows_cover_decisions_without_gaps() -> None:
     w = episode_windows(100, 8, 7)
-    assert w[0][0] == 8 and sum(n for _, n in w) == 91
+    assert w[0][0] == 8 and sum(n for _, n in w) == 90  # 100 bars - 2 - window
     assert all(a[0] + a[1] == b[0] for a, b in itertools.pairwise(w))
 
 

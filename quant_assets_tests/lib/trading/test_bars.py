@@ -67,6 +67,17 @@ def test_bars_without_quotes_carry_spread_forward() -> None:
 def test_bars_before_any_quote_use_fallback_bps() -> None:
     b = build_time_bars(_ticks(TICKS[1:2]), "1min", fallback_spread_bps=10.0)
     assert b.spread[0] == pytest.approx(10.0 * 1e-4 * 10.0)
+    assert b.quoted is not None and not b.quoted[0]  # a placeholder, not a measured spread
+    assert b.mid is not None and b.mid[0] == b.close[0]  # no quote known: the close
+
+
+def test_bars_mid_is_the_last_quote_mid_carried_forward_not_the_trade_price() -> None:
+    b = build_time_bars(_ticks(TICKS), "1min")
+    assert b.mid is not None and b.quoted is not None
+    assert b.close[0] == 9.5 and b.mid[0] == pytest.approx(10.0)  # quote 9.9/10.1
+    assert b.mid[1] == pytest.approx(10.5)  # quote 10.4/10.6 in bar 2
+    assert b.close[2] == 12.0 and b.mid[2] == pytest.approx(10.5)  # carried: no new quote
+    assert b.quoted.all()
 
 
 def test_bars_fill_gaps_emits_flat_bar_with_previous_close() -> None:

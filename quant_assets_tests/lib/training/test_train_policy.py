@@ -166,7 +166,9 @@ def test_sink_output_format_non_numeric_and_non_finite_dropped() -> None:
 def test_train_policy_validation_covers_full_validation_split(tmp_path: Path) -> None:
     result = train_policy(BARS, _config(total_timesteps=256), out_dir=tmp_path, run_id="r")
     n_val = result.splits["validation"]["n_bars"]
-    assert result.validation.n_steps == n_val - 1 - ENV.window  # full deterministic pass
+    assert (
+        result.validation.n_steps == n_val - 2 - ENV.window
+    )  # full pass; the exit fills in the last bar
     assert result.validation.split == "validation"
     assert result.splits["train"]["last_ts"] < result.splits["validation"]["first_ts"]
     assert result.fps > 0
