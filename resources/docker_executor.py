@@ -16,13 +16,15 @@ from typing import Any
 import dagster as dg
 
 from quant_assets.lib.settings import Deployment, Settings, SettingsError
-from quant_assets.lib.training.placement import REQUIRE_GPU_ENV
 
 TRAINING_IMAGE_ENV = "QUANT_TRAINING_IMAGE"
 TRAINING_NETWORK_ENV = "QUANT_TRAINING_NETWORK"  # e.g. the compose network of the prod stack
 REGISTRY_URL_ENV = "QUANT_TRAINING_REGISTRY_URL"
 REGISTRY_USERNAME_ENV = "QUANT_TRAINING_REGISTRY_USERNAME"
 REGISTRY_PASSWORD_ENV = "QUANT_TRAINING_REGISTRY_PASSWORD"
+# Marks GPU step containers; quant_assets/lib/training/placement.py (same name) fails a training
+# that finds no GPU. Not imported from there: step workers import this module without numpy/torch.
+REQUIRE_GPU_ENV = "QUANT_REQUIRE_GPU"
 
 # Forwarded into the step container (by name) when set where the step is launched: deployment
 # switch and data locations, S3 credentials/endpoint, the Postgres instance storage that

@@ -27,3 +27,10 @@ def test_placement_gpu_present_or_not_expected_unchanged() -> None:
     )
     assert resolve_placement("cpu", {}, cuda_available=False).device == "cpu"
     assert resolve_placement("auto", {}, cuda_available=False).device == "auto"
+
+
+def test_placement_marker_matches_the_executor_constant() -> None:
+    from quant_assets.lib.training.placement import REQUIRE_GPU_ENV
+    from resources.docker_executor import REQUIRE_GPU_ENV as EXECUTOR_MARKER
+
+    assert REQUIRE_GPU_ENV == EXECUTOR_MARKER
