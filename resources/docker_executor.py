@@ -151,19 +151,25 @@ def step_container_names(run_id: str, attempts: Mapping[str, int]) -> list[str]:
     return names
 
 
-def remove_exited_step_containers(client: Any, names: list[str]) -> list[str]:
+def remove_exited_step_containers(client: Any, names: list[str], wait_s: float = 30.0) -> list[str]:
     """Remove those of ``names`` that exist and have exited; returns the removed names.
     dagster-docker never removes step containers, and ``auto_remove`` would race its health
-    check (a vanished container reads as a failed step)."""
+    check (a vanished container reads as a failed step). Called once the run is over, so a
+    container still ``running`` is only finishing its exit: wait up to ``wait_s`` for it."""
     import docker
 
     removed = []
     for name in names:
         try:
             container = client.containers.get(name)
-        except docker.errors.NotFound:
+            if container.status == "running":
+                container.wait(timeout=wait_s)
+                container.reload()
+        except (docker.errors.NotFound, docker.errors.APIError):
             continue
-        if container.status in {"exited", "dead", "created"}:
+        except Exception:  # wait() timed out: a step still alive after its run ended; leave it
+            continue
+        if container.status in {"exited", "dead", "created", "stopped"}:
             container.remove(v=True)
             removed.append(name)
     return removed
