@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from quant_assets.cli_mapping import mapping
+
 DEFAULT_DAGSTER_HOME = ".quant/dagster_home"
 SHARED_TICKS = Path("../shared/data/ticks")
 
@@ -23,6 +25,9 @@ def _dagster_home() -> Path:
 @click.group()
 def main() -> None:
     """quant-platform: tick lake → cleaning → costs → RL policies, on Dagster."""
+
+
+main.add_command(mapping)
 
 
 @main.command()
@@ -62,8 +67,7 @@ def _expand(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
 @click.option("--symbols", default="SYNA,SYNB,SYNC", show_default=True, help="synthetic symbols")
 @click.option(
     "--vendor-files",
-    type=click.Path(path_type=Path),
-    default=SHARED_TICKS,
+    default=str(SHARED_TICKS),
     show_default=True,
     help="directory of real vendor files to ingest through the landing zone ('' to skip)",
 )
@@ -73,7 +77,10 @@ def _expand(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
     show_default=True,
     help="symbol to train, evaluate and gate a small policy for ('' to skip)",
 )
-def demo(start: str, days: int, symbols: str, vendor_files: Path, train_symbol: str) -> None:
+@click.option("--allow-rejects", is_flag=True, help="exit 0 even when a vendor file was rejected")
+def demo(
+    start: str, days: int, symbols: str, vendor_files: str, train_symbol: str, allow_rejects: bool
+) -> None:
     """The main job: synthetic and real vendor ticks → raw and clean partitions, with checks."""
     from quant_assets.main_job import run_main_job
 
@@ -82,15 +89,25 @@ def demo(start: str, days: int, symbols: str, vendor_files: Path, train_symbol: 
     report = run_main_job(
         days=[first + timedelta(days=i) for i in range(days)],
         synthetic_symbols=[s.strip() for s in symbols.split(",") if s.strip()],
-        vendor_files=(
-            _expand((vendor_files,)) if str(vendor_files) and vendor_files.exists() else []
-        ),
+        vendor_files=_vendor_files(vendor_files),
         echo=click.echo,
         train_symbol=train_symbol or None,
     )
     click.echo(report.render())
-    if report.unexpected_failures:
+    if report.unexpected_failures or (report.rejected and not allow_rejects):
         sys.exit(1)
+
+
+def _vendor_files(option: str) -> list[tuple[Path, str]]:
+    """'' (or blanks) skips vendor files; a missing path is an error, not a silent skip."""
+    if not option.strip():
+        return []
+    path = Path(option)
+    if not path.exists():
+        if path == SHARED_TICKS:
+            return []  # the default samples are optional
+        raise click.BadParameter(f"{option} does not exist", param_hint="--vendor-files")
+    return _expand((path,))
 
 
 @main.command("train-smoke")

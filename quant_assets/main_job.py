@@ -36,6 +36,7 @@ class MainJobReport:
     partitions: list[PartitionOutcome] = field(default_factory=list)
     ingested: dict[str, list[str]] = field(default_factory=dict)  # file -> session|market keys
     rejected: dict[str, str] = field(default_factory=dict)  # file -> reason
+    unsupported: dict[str, str] = field(default_factory=dict)  # well-formed, deliberately unread
     calibrated: dict[str, bool] = field(default_factory=dict)  # partition -> cost run succeeded
     training: dict[str, object] = field(default_factory=dict)
 
@@ -60,6 +61,8 @@ class MainJobReport:
             lines.append(f"ingested {f} -> {', '.join(parts)}")
         for f, reason in self.rejected.items():
             lines.append(f"rejected {f}: {reason}")
+        for f, reason in self.unsupported.items():
+            lines.append(f"not ingested (unsupported) {f}: {reason}")
         ok = sum(self.calibrated.values())
         lines.append(f"cost_model_params calibrated for {ok} of {len(self.calibrated)} partitions")
         if self.training:
@@ -115,8 +118,14 @@ def run_main_job(
             report.ingested[f.key] = parts
             tick_keys.update(parts)
         else:
-            failure = result.get_step_failure_events()[0].step_failure_data.error
-            report.rejected[f.key] = failure.message.strip() if failure else "failed"
+            data = result.get_step_failure_events()[0].step_failure_data
+            message = data.error.message.strip() if data.error else "failed"
+            user = data.user_failure_data
+            meta = user.metadata if user is not None else {}
+            unsupported = "unsupported" in meta and bool(meta["unsupported"].value)
+            if user is not None and user.description:
+                message = user.description  # without the exception class name
+            (report.unsupported if unsupported else report.rejected)[f.key] = message
 
     instance.add_dynamic_partitions(symbol_partitions.name or "symbols", list(synthetic_symbols))
     tick_keys.update(

@@ -49,28 +49,31 @@ def landing_files(
     landed = landing.find_incoming(store, context.partition_key)
     try:
         result = landing.ingest(store, landed)
-    except Exception as exc:
+    except landing.FileRejected as exc:  # one line; the full trace is in the reason file
+        moved_to = f"{landing.REJECTED}/{landed.relative}"
         raise dg.Failure(
-            description=f"rejected {landed.key}: {exc}",
-            metadata={"file": landed.key, "moved_to": f"{landing.REJECTED}/{landed.relative}"},
-        ) from exc
+            description=f"rejected {landed.key}: {exc} (reason: {moved_to}.reason.txt)",
+            metadata={"file": landed.key, "moved_to": moved_to, "unsupported": exc.unsupported},
+        ) from None
     symbols = sorted({symbol for _, symbol in result.partitions})
     new = [s for s in symbols if not context.instance.has_dynamic_partition("symbols", s)]
     if new:
         context.instance.add_dynamic_partitions(symbol_partitions.name or "symbols", new)
     by_key: dict[str, set[str]] = {}
-    for session, symbol in result.partitions:
+    # Partitions a corrected re-drop no longer covers are rebuilt too (their stale rows go).
+    for session, symbol in set(result.partitions) | set(result.removed):
         by_key.setdefault(tick_partition_key(session, market_for(symbol).name), set()).add(symbol)
     return dg.MaterializeResult(
         metadata={
             "file": result.file.key,
             "source": result.source,
             "rows": result.rows,
+            "skipped_rows": result.skipped_rows,
             "tick_partitions": dg.MetadataValue.json(sorted(by_key)),
             "symbols_by_partition": dg.MetadataValue.json(
                 {k: sorted(v) for k, v in sorted(by_key.items())}
             ),
-            "archived_to": result.archived_to,
+            "archived_to": result.archived_to or "(changed during ingest: stays in incoming/)",
         }
     )
 
@@ -86,12 +89,16 @@ class CleanTicksConfig(dg.Config):
     trade_band_min_bps: float = 0.0
     max_quote_age_ms: float | None = None  # None: a standing quote never goes stale
     valid_conditions: dict[str, list[str]] | None = None  # per source; None keeps the defaults
+    outlier_min_ticks: float = 3.0
+    tick_sizes: dict[str, float] = {}  # per symbol; others inferred from the price grid
 
     def to_cleaning_config(self) -> CleaningConfig:
         config = CleaningConfig(
             spread_median_multiple=self.spread_median_multiple,
             outlier_window=self.outlier_window,
             outlier_mads=self.outlier_mads,
+            outlier_min_ticks=self.outlier_min_ticks,
+            tick_sizes=dict(self.tick_sizes),
             wide_spread_min_bps=self.wide_spread_min_bps,
             trade_band_min_bps=self.trade_band_min_bps,
             max_quote_age_ms=(math.inf if self.max_quote_age_ms is None else self.max_quote_age_ms),
@@ -126,7 +133,7 @@ def partition_metadata(per_key: dict[str, dict[str, Any]]) -> dict[str, Any]:
     totals = {
         name: sum(int(m[name]) for m in per_key.values())
         for name in next(iter(per_key.values()))
-        if name.endswith("rows")
+        if name.endswith("rows") or name == "possible_duplicates"
     }
     return {**totals, "partitions": len(per_key), "by_partition": dg.MetadataValue.json(per_key)}
 
@@ -216,6 +223,7 @@ def tick_lake(
                 "symbols": len(build.entries),
                 # rule -> rows removed, copied into ingestion_events.reasons
                 "quarantine_reasons": {k: v for k, v in build.reasons().items() if v},
+                "possible_duplicates": build.possible_duplicates,  # kept, see cleaning_rules.md
             }
             quarantine[key] = {"rows": build.quarantined_rows, "reasons": build.reasons()}
             if build.swept:

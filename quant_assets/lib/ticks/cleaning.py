@@ -22,9 +22,19 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from quant_assets.lib.ticks.adapters.mapping import condition_tables, duplicate_policies
 from quant_assets.lib.ticks.schema import RecordType
 from quant_assets.lib.ticks.synthetic import SOURCE as SYNTHETIC_SOURCE
 from quant_assets.lib.ticks.synthetic import VALID_CONDITIONS as SYNTHETIC_VALID_CONDITIONS
+from quant_assets.lib.ticks.vendor_rules import (
+    DuplicatePolicy,
+    absurd,
+    contiguous,
+    duplicate_verdicts,
+    infer_tick_size,
+    matching_times,
+    nonfinite,
+)
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -32,10 +42,14 @@ IntArray = npt.NDArray[np.int64]
 
 
 class Reason(StrEnum):
-    """Quarantine reason codes, in the order the rules run."""
+    """Quarantine reason codes, in the order the rules run. ``VENDOR_FLAG`` rows are labelled
+    with the reason their mapping names for the flag (``vendor_correction``, ...)."""
 
+    VENDOR_FLAG = "vendor_flag"
     NON_MONOTONIC_TIME = "non_monotonic_time"
     DUPLICATE = "duplicate"
+    NON_FINITE = "non_finite_value"
+    ABSURD_VALUE = "absurd_value"
     MISSING_PRICE = "missing_price"
     NONPOSITIVE_PRICE = "nonpositive_price"
     NONPOSITIVE_SIZE = "nonpositive_size"
@@ -49,6 +63,10 @@ class Reason(StrEnum):
 
 
 REASONS: tuple[Reason, ...] = tuple(Reason)
+
+
+def _mapping_conditions() -> dict[str, frozenset[str]]:
+    return {SYNTHETIC_SOURCE: SYNTHETIC_VALID_CONDITIONS, **condition_tables()}
 
 
 @dataclass(frozen=True)
@@ -68,12 +86,24 @@ class CleaningConfig:
     # quote stream the mean absolute deviation is ~0 and a one-tick flicker would count as an
     # outlier (measured: 1% of 10M dense synthetic quotes at 0 bps).
     outlier_min_bps: float = 2.0
-    # Sale-condition codes that mark a regular trade, per source (the ``source`` column):
+    # Tick floor: no outlier threshold below this many ticks of the instrument's tick size
+    # (``tick_sizes`` per symbol, else inferred from the price grid), so a one-tick bid/ask
+    # bounce is never an outlier whatever the price level (one cent on $13.75 is 7.3 bps).
+    outlier_min_ticks: float = 3.0
+    tick_sizes: Mapping[str, float] = field(default_factory=dict)
+    # Bounds: a finite price or size beyond these is a unit or scaling error, not a market.
+    max_price: float = 1e9
+    max_size: float = 1e15
+    # Identical rows: "evidence" removes a repeat only when it carries a trade id or sequence
+    # number (a re-sent message); without them two identical fills are possible and the row is
+    # kept and counted as a possible duplicate. Per source; "drop"/"keep" force either.
+    duplicate_policy: Mapping[str, DuplicatePolicy] = field(
+        default_factory=lambda: dict(duplicate_policies())
+    )  # Sale-condition codes that mark a regular trade, per source (the ``source`` column):
     # condition codes mean different things per vendor, and a source not listed here is not
-    # judged. An empty/NULL condition is always regular.
-    valid_conditions: Mapping[str, frozenset[str]] = field(
-        default_factory=lambda: {SYNTHETIC_SOURCE: SYNTHETIC_VALID_CONDITIONS}
-    )
+    # judged. An empty/NULL condition is always regular. Mappings add their own tables
+    # (``valid_conditions`` in the mapping file).
+    valid_conditions: Mapping[str, frozenset[str]] = field(default_factory=_mapping_conditions)
     # Minutes added before the open / after the close, per calendar (e.g. extended hours).
     session_extension_minutes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     # Per-calendar replacements of the numeric fields above. Crypto's median spread is one tick
@@ -100,6 +130,8 @@ class CleaningResult:
     clean: pa.Table
     quarantine: pa.Table  # input columns + "reason"
     reason_counts: dict[str, int]
+    possible_duplicates: int = 0  # identical rows kept for lack of evidence they are errors
+    tick_size: float | None = None  # the tick the outlier floor used (configured or inferred)
 
     @property
     def raw_rows(self) -> int:
@@ -216,7 +248,11 @@ def exact_duplicates(table: pa.Table, ts: IntArray) -> BoolArray:
 def missing_prices(
     is_trade: BoolArray, price: FloatArray, bid: FloatArray, ask: FloatArray
 ) -> BoolArray:
-    return np.where(is_trade, np.isnan(price), np.isnan(bid) | np.isnan(ask))
+    """A trade without price; a quote without a bid or an ask. A side of exactly 0 is the usual
+    "no bid/offer" convention (TAQ NBBO, one-sided feeds), so it counts as missing too."""
+    with np.errstate(invalid="ignore"):
+        one_sided = np.isnan(bid) | np.isnan(ask) | (bid == 0) | (ask == 0)
+    return np.where(is_trade, np.isnan(price), one_sided)
 
 
 def nonpositive_prices(
@@ -293,15 +329,21 @@ def centred_rolling_median(x: FloatArray, window: int) -> FloatArray:
 
 
 def rolling_outliers(
-    x: FloatArray, window: int, n_mads: float, min_obs: int, min_bps: float = 0.0
+    x: FloatArray,
+    window: int,
+    n_mads: float,
+    min_obs: int,
+    min_bps: float = 0.0,
+    min_abs: float = 0.0,
 ) -> BoolArray:
     """Points more than ``n_mads`` mean absolute deviations (plus ``min_bps`` of the median)
-    from a centred rolling median."""
+    from a centred rolling median, and more than ``min_abs`` (the tick floor) from it."""
     if x.size < min_obs:
         return np.zeros(x.size, dtype=bool)
     median = centred_rolling_median(x, window)
     dev = np.abs(x - median)
-    return dev > n_mads * _centred(bn.move_mean, dev, window) + min_bps * 1e-4 * median
+    limit = n_mads * _centred(bn.move_mean, dev, window) + min_bps * 1e-4 * median
+    return dev > np.maximum(limit, min_abs)
 
 
 def prevailing_quotes(
@@ -341,15 +383,13 @@ def _ms_to_ns(ms: float) -> int:
 # -- the pipeline ------------------------------------------------------------------------------
 
 
-def contiguous(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """One Arrow array; a single chunk is used in place (``combine_chunks`` copies it)."""
-    if isinstance(col, pa.Array):
-        return col
-    return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
-
-
 def _floats(table: pa.Table, name: str) -> FloatArray:
-    """A float64 column as numpy with NaN for nulls.
+    """A float64 column as numpy with NaN for nulls (see :func:`_floats_valid`)."""
+    return _floats_valid(table, name)[0]
+
+
+def _floats_valid(table: pa.Table, name: str) -> tuple[FloatArray, BoolArray]:
+    """A float64 column as numpy with NaN for nulls, and its non-finite present values.
 
     Reads the Arrow value buffer in place and masks it with the unpacked validity bitmap:
     ~6x faster than Arrow's own null-to-NaN conversion on half-null tick columns.
@@ -359,9 +399,16 @@ def _floats(table: pa.Table, name: str) -> FloatArray:
     validity, data = col.buffers()
     values = np.frombuffer(data, dtype=np.float64, count=offset + n)[offset:]
     if col.null_count == 0 or validity is None:
-        return values
+        # A finite sum proves every value finite (one pass, no allocation); else look closer.
+        if math.isfinite(float(np.sum(values))):
+            return values, np.zeros(n, dtype=bool)
+        return values, ~np.isfinite(values)
     bits = np.unpackbits(np.frombuffer(validity, np.uint8), count=offset + n, bitorder="little")
-    return np.where(bits[offset:].view(bool), values, np.nan)
+    valid = bits[offset:].view(bool)
+    with_nan = np.where(valid, values, np.nan)
+    if math.isfinite(float(np.sum(values))):  # null slots included: finite proves all finite
+        return with_nan, np.zeros(n, dtype=bool)
+    return with_nan, nonfinite(values, valid)
 
 
 def extended_windows(windows: IntArray, extension_minutes: tuple[int, int]) -> IntArray:
@@ -372,6 +419,38 @@ def extended_windows(windows: IntArray, extension_minutes: tuple[int, int]) -> I
     return out
 
 
+@dataclass(frozen=True)
+class Classification:
+    """Reason code per row (0 = clean, k = ``REASONS[k - 1]``) and what the rules measured."""
+
+    reason: npt.NDArray[np.int8]
+    possible_duplicates: BoolArray
+    tick_size: float | None
+
+
+def _prevailing_like_clocks(
+    table: pa.Table, ts: IntArray, is_trade: BoolArray, valid_quote: BoolArray, max_age: int
+) -> tuple[IntArray, BoolArray]:
+    recv = matching_times(table, is_trade)
+    if recv is None:
+        return prevailing_quotes(valid_quote, ts, max_age)
+    order = np.argsort(recv, kind="stable")
+    idx, fresh = prevailing_quotes(valid_quote[order], recv[order], max_age)
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    return order[idx][inverse], fresh[inverse]
+
+
+def _tick_floor(
+    table: pa.Table, cfg: CleaningConfig, prices: tuple[FloatArray, ...]
+) -> float | None:
+    symbols = pc.unique(table.column("symbol")).to_pylist() if table.num_rows else []
+    configured = [cfg.tick_sizes[s] for s in symbols if s in cfg.tick_sizes]
+    if configured:
+        return float(min(configured))
+    return infer_tick_size(np.concatenate(prices)) if table.num_rows else None
+
+
 def classify_ticks(
     table: pa.Table,
     session_windows: IntArray,
@@ -379,6 +458,16 @@ def classify_ticks(
     calendar: str | None = None,
 ) -> npt.NDArray[np.int8]:
     """Reason code of every row: 0 = clean, k = ``REASONS[k - 1]`` (the first rule it fails)."""
+    return classify(table, session_windows, config, calendar).reason
+
+
+def classify(
+    table: pa.Table,
+    session_windows: IntArray,
+    config: CleaningConfig | None = None,
+    calendar: str | None = None,
+) -> Classification:
+    """Every rule over one partition, in order (see the module docstring)."""
     cfg = (config or CleaningConfig()).for_calendar(calendar)
     n = table.num_rows
     reason = np.zeros(n, dtype=np.int8)  # 0 = clean, k = REASONS[k - 1]
@@ -389,8 +478,15 @@ def classify_ticks(
     ts = contiguous(table.column("ts_event")).cast(pa.int64()).to_numpy()
     is_trade = pc.equal(table.column("record_type"), RecordType.TRADE.value)
     is_trade = np.asarray(pc.fill_null(is_trade, False).to_numpy(), dtype=bool)
-    price, size = _floats(table, "price"), _floats(table, "size")
-    bid, ask = _floats(table, "bid_price"), _floats(table, "ask_price")
+    price, bad_price = _floats_valid(table, "price")
+    size, bad_size = _floats_valid(table, "size")
+    bid, bad_bid = _floats_valid(table, "bid_price")
+    ask, bad_ask = _floats_valid(table, "ask_price")
+    bid_size, bad_bid_size = _floats_valid(table, "bid_size")
+    ask_size, bad_ask_size = _floats_valid(table, "ask_size")
+
+    if "flag" in table.column_names and table.column("flag").null_count < n:
+        apply(Reason.VENDOR_FLAG, np.asarray(pc.is_valid(table.column("flag")), dtype=bool))
 
     apply(Reason.NON_MONOTONIC_TIME, local_time_spikes(ts))
     keep = reason == 0
@@ -398,16 +494,31 @@ def classify_ticks(
     later[keep] = behind_running_max(ts[keep])
     apply(Reason.NON_MONOTONIC_TIME, later)
 
-    apply(Reason.DUPLICATE, exact_duplicates(table, ts))
+    error, possible = duplicate_verdicts(exact_duplicates(table, ts), table, cfg.duplicate_policy)
+    apply(Reason.DUPLICATE, error)
+    apply(
+        Reason.NON_FINITE,
+        np.where(
+            is_trade,
+            bad_price | bad_size,
+            bad_bid | bad_ask | bad_bid_size | bad_ask_size,
+        ),
+    )
+    apply(
+        Reason.ABSURD_VALUE,
+        np.where(
+            is_trade,
+            absurd(price, cfg.max_price) | absurd(size, cfg.max_size),
+            absurd(bid, cfg.max_price)
+            | absurd(ask, cfg.max_price)
+            | absurd(bid_size, cfg.max_size)
+            | absurd(ask_size, cfg.max_size),
+        ),
+    )
     apply(Reason.MISSING_PRICE, missing_prices(is_trade, price, bid, ask))
     with np.errstate(invalid="ignore"):
         apply(Reason.NONPOSITIVE_PRICE, nonpositive_prices(is_trade, price, bid, ask))
-        apply(
-            Reason.NONPOSITIVE_SIZE,
-            nonpositive_sizes(
-                is_trade, size, _floats(table, "bid_size"), _floats(table, "ask_size")
-            ),
-        )
+        apply(Reason.NONPOSITIVE_SIZE, nonpositive_sizes(is_trade, size, bid_size, ask_size))
     windows = session_windows
     if calendar is not None and calendar in cfg.session_extension_minutes:
         windows = extended_windows(windows, cfg.session_extension_minutes[calendar])
@@ -436,10 +547,14 @@ def classify_ticks(
     )
     apply(Reason.WIDE_SPREAD, wide)
 
+    clean_trades = is_trade & (reason == 0)
+    quotes = np.flatnonzero(is_quote & (reason == 0))
+    tick = _tick_floor(table, cfg, (price[clean_trades], bid[quotes], ask[quotes]))
+    min_abs = cfg.outlier_min_ticks * tick if tick else 0.0
+
     # BN-H judge quotes by the rolling-median rule (Q4) and trades by the prevailing quote
     # (T4). Quote outliers go first so a bad mid never serves as a prevailing quote; trades
     # with no fresh quote to compare with fall back to the rolling-median rule.
-    quotes = np.flatnonzero(is_quote & (reason == 0))
     outlier = np.zeros(n, dtype=bool)
     outlier[quotes] = rolling_outliers(
         (bid[quotes] + ask[quotes]) * 0.5,
@@ -447,11 +562,12 @@ def classify_ticks(
         cfg.outlier_mads,
         cfg.min_outlier_observations,
         cfg.outlier_min_bps,
+        min_abs,
     )
     apply(Reason.PRICE_OUTLIER, outlier)
 
-    quote_idx, has_quote = prevailing_quotes(
-        is_quote & (reason == 0), ts, _ms_to_ns(cfg.max_quote_age_ms)
+    quote_idx, has_quote = _prevailing_like_clocks(
+        table, ts, is_trade, is_quote & (reason == 0), _ms_to_ns(cfg.max_quote_age_ms)
     )
     apply(
         Reason.TRADE_OUTSIDE_QUOTES,
@@ -468,10 +584,11 @@ def classify_ticks(
         cfg.outlier_mads,
         cfg.min_outlier_observations,
         cfg.outlier_min_bps,
+        min_abs,
     )
     apply(Reason.PRICE_OUTLIER, outlier)
 
-    return reason
+    return Classification(reason, possible & (reason == 0), tick)
 
 
 def clean_ticks(
@@ -481,17 +598,29 @@ def clean_ticks(
     calendar: str | None = None,
 ) -> CleaningResult:
     """Split a canonical tick table (in arrival order) into clean rows and quarantined rows."""
-    reason = classify_ticks(table, session_windows, config, calendar)
+    verdict = classify(table, session_windows, config, calendar)
+    reason = verdict.reason
     clean_mask = reason == 0
     counts = np.bincount(reason, minlength=len(REASONS) + 1)
-    reason_counts = {r.value: int(counts[i + 1]) for i, r in enumerate(REASONS)}
+    reason_counts = {
+        r.value: int(counts[i + 1]) for i, r in enumerate(REASONS) if r is not Reason.VENDOR_FLAG
+    }
     bad = np.flatnonzero(~clean_mask)
     quarantine = table.take(bad)
-    labels = np.array([r.value for r in REASONS], dtype=object)[reason[bad] - 1]
-    quarantine = quarantine.append_column("reason", pa.array(labels, type=pa.string()))
+    labels = pa.array(
+        np.array([r.value for r in REASONS], dtype=object)[reason[bad] - 1], type=pa.string()
+    )
+    flagged = reason[bad] == REASONS.index(Reason.VENDOR_FLAG) + 1
+    if flagged.any():  # the mapping's reason for the flag, e.g. vendor_correction
+        labels = pc.if_else(pa.array(flagged), quarantine.column("flag").combine_chunks(), labels)
+        flag_counts = pc.value_counts(pc.filter(labels, pa.array(flagged))).to_pylist()
+        reason_counts.update({c["values"]: int(c["counts"]) for c in flag_counts})
+    quarantine = quarantine.append_column("reason", labels)
     return CleaningResult(
         # take() with indices: a boolean filter over many small chunks is ~5x slower
         clean=table.take(np.flatnonzero(clean_mask)),
         quarantine=quarantine,
         reason_counts=reason_counts,
+        possible_duplicates=int(verdict.possible_duplicates.sum()),
+        tick_size=verdict.tick_size,
     )

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.manifest import ManifestEntry
-from quant_assets.lib.ticks.schema import TICK_SCHEMA, empty_ticks
+from quant_assets.lib.ticks.schema import conform, empty_ticks
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,6 @@ def load_clean_ticks(
     for entry in sorted(entries, key=lambda e: (e.session_date, e.symbol)):
         if entry.clean_rows == 0:
             continue
-        tables.append(store.read_parquet(entry.clean_key).cast(TICK_SCHEMA))
+        tables.append(conform(store.read_parquet(entry.clean_key)))  # older objects: no flag/clock
         refs.append(PartitionRef(entry.partition_key, entry.clean_rows, entry.clean_version))
     return (pa.concat_tables(tables) if tables else empty_ticks()), refs

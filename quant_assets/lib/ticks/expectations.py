@@ -13,7 +13,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from quant_assets.lib.ticks.cleaning import CleaningConfig
 from quant_assets.lib.ticks.schema import RecordType
+
+MAX_PRICE = CleaningConfig.max_price
+MAX_SIZE = CleaningConfig.max_size
+FINITE = "numbers_finite"  # derived column: every price and size of the row is finite or null
+_NUMBERS = ("price", "size", "bid_price", "bid_size", "ask_price", "ask_size")
+
+
+def _finite_rows(table: pa.Table) -> pa.Array:
+    ok = pa.array([True] * table.num_rows, pa.bool_())
+    for name in _NUMBERS:
+        finite = pc.fill_null(pc.is_finite(table.column(name)), True)
+        ok = pc.and_(ok, finite)
+    return ok
 
 
 @dataclass(frozen=True)
@@ -45,10 +59,20 @@ def _suite(symbol: str) -> Any:
         )
     )
     suite.add_expectation(gxe.ExpectColumnValuesToBeIncreasing(column="ts_event", strictly=False))
-    for column in ("price", "size", "bid_price", "ask_price"):  # nulls are skipped by GX
+    # Bounds: nulls are skipped by GX, and so is NaN (pandas' null), hence FINITE below.
+    for column in ("price", "bid_price", "ask_price"):
         suite.add_expectation(
-            gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0, strict_min=True)
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, min_value=0, strict_min=True, max_value=MAX_PRICE
+            )
         )
+    for column in ("size", "bid_size", "ask_size"):
+        suite.add_expectation(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, min_value=0, strict_min=True, max_value=MAX_SIZE
+            )
+        )
+    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column=FINITE, value_set=[True]))
     suite.add_expectation(
         gxe.ExpectColumnPairValuesAToBeGreaterThanB(
             column_A="ask_price", column_B="bid_price", ignore_row_if="either_value_is_missing"
@@ -71,7 +95,7 @@ def validate_clean_ticks(table: pa.Table, symbol: str) -> SuiteOutcome:
 
     # Integer nanoseconds: GX compares them exactly and needs no time-zone handling.
     ts = pc.cast(table.column("ts_event"), pa.int64())
-    df = table.set_column(0, "ts_event", ts).to_pandas()
+    df = table.set_column(0, "ts_event", ts).append_column(FINITE, _finite_rows(table)).to_pandas()
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     source = context.data_sources.add_pandas("ticks")

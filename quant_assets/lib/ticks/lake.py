@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quant_assets.lib.ticks.cleaning import merge_order_key, row_hashes
-from quant_assets.lib.ticks.schema import TICK_SCHEMA, empty_ticks
+from quant_assets.lib.ticks.schema import conform, empty_ticks
 from quant_assets.lib.ticks.sessions import (
     SessionRange,
     day_number,
@@ -109,7 +109,7 @@ def merge_pieces(pieces: list[pa.Table]) -> pa.Table:
             for p in pieces
         ]
     )
-    merged = pa.concat_tables([p.cast(TICK_SCHEMA) for p in pieces])
+    merged = pa.concat_tables([conform(p) for p in pieces])
     return merged.take(np.argsort(keys, kind="stable"))
 
 

@@ -2,26 +2,35 @@
 
 ``landing/incoming/<source>/<file>`` is parsed by the adapter named by ``<source>`` (or detected
 when it is ``auto``), split into per-(session, symbol) pieces under ``landing/staged/`` and
-archived;
-a malformed file moves to ``landing/rejected/`` with the reason written beside it, so nothing is
-lost and the other files carry on.
+archived; a malformed file moves to ``landing/rejected/`` with the reason written beside it (one
+line, then the full trace), so nothing is lost and the other files carry on. A file replaced while
+it is being ingested stays in ``incoming/`` for the next ingest, and a re-dropped file replaces
+every staged row of its previous version. File names that collide after sanitising get distinct
+keys; names that are not UTF-8 are moved to ``rejected/`` under an escaped name, alone.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
-from dataclasses import dataclass
+import traceback
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 
 from quant_assets.lib.storage.object_store import ObjectStore
-from quant_assets.lib.ticks.adapters import detect_source, read_vendor_file
-from quant_assets.lib.ticks.adapters.errors import MalformedFileError
+from quant_assets.lib.ticks.adapters import detect_source, read_vendor_report
+from quant_assets.lib.ticks.adapters.errors import (
+    MalformedFileError,
+    UnsupportedFileError,
+    relocated,
+)
 from quant_assets.lib.ticks.instruments import normalize_symbol
 from quant_assets.lib.ticks.lake import partition_prefix
 from quant_assets.lib.ticks.session_guard import split_in_range
@@ -57,13 +66,24 @@ class LandedFile:
 
     @property
     def partition_key(self) -> str:
-        """Dagster partition key of this file (the landing_files asset)."""
-        return _UNSAFE.sub("_", self.relative).replace("...", "_")
+        """Dagster partition key of this file (the landing_files asset). A name changed by
+        sanitising gets a hash of the real name, so ``a b.csv`` and ``a_b.csv`` stay apart."""
+        safe = _UNSAFE.sub("_", self.relative).replace("...", "_")
+        if safe == self.relative:
+            return safe
+        return f"{safe}~{hashlib.sha256(self.relative.encode()).hexdigest()[:8]}"
 
 
 def list_incoming(store: ObjectStore) -> list[LandedFile]:
+    """Files waiting in ``incoming/<source>/``; non-UTF-8 names are rejected first (they make
+    the whole listing fail otherwise)."""
+    try:
+        infos = store.list_info(INCOMING)
+    except UnicodeDecodeError:
+        reject_undecodable_names(store)
+        infos = store.list_info(INCOMING)
     files = []
-    for info in store.list_info(INCOMING):
+    for info in infos:
         rel = info.key[len(INCOMING) + 1 :]
         if "/" not in rel or PurePosixPath(rel).name.startswith("."):
             continue  # files must sit in a <source>/ folder; dotfiles are partial uploads
@@ -78,27 +98,85 @@ def find_incoming(store: ObjectStore, partition_key: str) -> LandedFile:
     raise FileNotFoundError(f"no file for landing partition {partition_key!r} in {INCOMING}/")
 
 
+def reject_undecodable_names(store: ObjectStore) -> list[str]:
+    """Move files under ``incoming/`` whose names are not UTF-8 (local filesystem only: S3 keys
+    are UTF-8) to ``rejected/`` under a backslash-escaped name, with a reason file."""
+    if not isinstance(store.filesystem, pafs.LocalFileSystem):
+        return []
+    root = os.fsencode(store.path(INCOMING))
+    moved = []
+    for folder, _dirs, names in os.walk(root):
+        for raw in names:
+            try:
+                raw.decode("utf-8")
+                continue
+            except UnicodeDecodeError:
+                pass
+            rel = os.path.relpath(os.path.join(folder, raw), root).decode(
+                "utf-8", "backslashreplace"
+            )
+            safe = _UNSAFE.sub("_", rel)
+            target = f"{REJECTED}/{safe}"
+            dest = os.fsencode(store.path(target))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            os.replace(os.path.join(folder, raw), dest)
+            store.write_bytes(
+                f"{target}.reason.txt",
+                f"{_stamp()} file name is not UTF-8 ({rel!r}); renamed to {safe}\n".encode(),
+            )
+            moved.append(target)
+    return moved
+
+
+class FileRejected(ValueError):
+    """A landed file could not be ingested; the message is one line, the trace is in the
+    reason file beside the rejected file. ``unsupported``: a well-formed file of a kind the
+    adapters deliberately do not read (e.g. DBN mbo), not a broken one."""
+
+    def __init__(self, message: str, *, unsupported: bool = False) -> None:
+        super().__init__(message)
+        self.unsupported = unsupported
+
+
 @dataclass(frozen=True)
 class IngestResult:
     file: LandedFile
     source: str
     rows: int
     partitions: dict[tuple[date, str], int]  # (day, symbol) -> rows
-    archived_to: str
+    archived_to: str  # "" when the file changed during ingest and stays in incoming/
+    skipped_rows: int = 0  # rows a mapping's row filter left out on purpose
+    removed: list[tuple[date, str]] = field(default_factory=list)  # no longer covered
+
+    @property
+    def changed_during_ingest(self) -> bool:
+        return not self.archived_to
 
 
-def _read(store: ObjectStore, f: LandedFile) -> tuple[str, pa.Table]:
+def _stamp() -> str:
+    return datetime.now(tz=UTC).isoformat(timespec="seconds")
+
+
+def _version(store: ObjectStore, key: str) -> str | None:
+    info = store.filesystem.get_file_info(store.path(key))
+    if info.type != pafs.FileType.File:
+        return None
+    return f"{int(info.size or 0)}-{int(info.mtime_ns or 0)}"
+
+
+def _read(store: ObjectStore, f: LandedFile) -> tuple[str, pa.Table, int]:
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / f.name  # keep the name: adapters detect formats from it
         local.write_bytes(store.read_bytes(f.key))
-        source = detect_source(local) if f.source == AUTO_SOURCE else f.source
+        uri = store.uri(f.key)
         try:
-            table = read_vendor_file(local, source)
+            source = detect_source(local) if f.source == AUTO_SOURCE else f.source
+            read = read_vendor_report(local, source)
         except MalformedFileError as exc:  # name the landed object, not our temporary copy
-            raise MalformedFileError(
-                store.uri(f.key), exc.problem, line=exc.line, column=exc.column, kind=exc.kind
-            ) from exc
-    return source, normalize_symbols(table)
+            raise relocated(exc, str(local), uri) from exc
+        except Exception as exc:
+            raise ValueError(str(exc).replace(str(local), uri)) from exc
+    return source, normalize_symbols(read.table), read.skipped
 
 
 def normalize_symbols(table: pa.Table) -> pa.Table:
@@ -116,15 +194,24 @@ def staged_key(day: date, symbol: str, file_id: str) -> str:
     return f"{partition_prefix(STAGED, day, symbol)}/{file_id}.parquet"
 
 
+def _one_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines() or [type(exc).__name__]
+    more = " (details in the reason file)" if len(lines) > 1 else ""
+    return f"{lines[0]}{more}"
+
+
 def ingest(store: ObjectStore, f: LandedFile, allowed: SessionRange | None = None) -> IngestResult:
-    """Parse one landed file into staged pieces per (session, symbol), then archive it.
+    """Parse one landed file into staged pieces per (session, symbol) (replacing every piece of
+    its previous version), then archive it, unless it was replaced meanwhile: then it stays in
+    incoming/.
 
     On a malformed file, or one with ticks outside ``allowed`` sessions (default: the configured
-    first session to tomorrow): move it to ``landing/rejected/`` with ``<name>.reason.txt`` and
-    re-raise.
+    first session to tomorrow): move it to ``landing/rejected/`` with ``<name>.reason.txt`` (one
+    line, then the full trace) and raise :class:`FileRejected` with the one line.
     """
+    version = _version(store, f.key)
     try:
-        source, table = _read(store, f)
+        source, table, skipped = _read(store, f)
         parts = split_in_range(
             store.uri(f.key),
             f.name,
@@ -134,25 +221,53 @@ def ingest(store: ObjectStore, f: LandedFile, allowed: SessionRange | None = Non
             allowed or SessionRange.current(),
         )
     except Exception as exc:
-        reject(store, f, str(exc))
-        raise
+        line = _one_line(exc)
+        reject(store, f, f"{line}\n\n{traceback.format_exc()}")
+        raise FileRejected(line, unsupported=isinstance(exc, UnsupportedFileError)) from None
     for (day, symbol), piece in parts.items():
         store.write_parquet(staged_key(day, symbol, f.file_id), piece)
+    removed = _drop_stale_pieces(store, f.file_id, set(parts))
     archived = f"{ARCHIVE}/{f.relative}"
-    store.move(f.key, archived)
+    if _version(store, f.key) == version:
+        store.move(f.key, archived)
+    else:
+        archived = ""  # replaced while we read it: the new version is ingested next
     return IngestResult(
         file=f,
         source=source,
         rows=table.num_rows,
         partitions={k: v.num_rows for k, v in parts.items()},
         archived_to=archived,
+        skipped_rows=skipped,
+        removed=removed,
     )
+
+
+_STAGED_RE = re.compile(
+    r"/year=(?P<y>\d{4})/month=(?P<m>\d{2})/day=(?P<d>\d{2})/symbol=(?P<s>[^/]+)/(?P<id>[^/]+)\.parquet$"
+)
+
+
+def _drop_stale_pieces(
+    store: ObjectStore, file_id: str, keep: set[tuple[date, str]]
+) -> list[tuple[date, str]]:
+    """Delete staged pieces of ``file_id`` outside ``keep`` (a corrected re-drop that no longer
+    covers a partition); their partitions must be rebuilt, so they are returned."""
+    removed = []
+    for key in list(store.list(STAGED)):
+        m = _STAGED_RE.search(key)
+        if m is None or m["id"] != file_id:
+            continue
+        part = (date(int(m["y"]), int(m["m"]), int(m["d"])), m["s"])
+        if part not in keep:
+            store.delete(key)
+            removed.append(part)
+    return sorted(removed)
 
 
 def reject(store: ObjectStore, f: LandedFile, reason: str) -> str:
     target = f"{REJECTED}/{f.relative}"
-    stamp = datetime.now(tz=UTC).isoformat(timespec="seconds")
-    store.write_bytes(f"{target}.reason.txt", f"{stamp} {reason}\n".encode())
+    store.write_bytes(f"{target}.reason.txt", f"{_stamp()} {reason}\n".encode())
     store.move(f.key, target)
     return target
 

@@ -47,6 +47,7 @@ class ManifestEntry:
     reasons: dict[str, int] = field(default_factory=dict)
     run_id: str | None = None
     built_at: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
+    possible_duplicates: int = 0  # identical rows kept by this build (metadata, not stored)
 
     @property
     def partition_key(self) -> str:
@@ -66,6 +67,7 @@ class ManifestEntry:
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
+        row.pop("possible_duplicates")
         row["reasons"] = json.dumps(self.reasons, sort_keys=True)
         return row
 

@@ -111,6 +111,7 @@ def build_symbol(
         quarantine_key=quarantine_key,
         reasons={k: int(v) for k, v in result.reason_counts.items() if v},
         run_id=run_id,
+        possible_duplicates=result.possible_duplicates,
     )
 
 
@@ -136,6 +137,10 @@ class SessionBuild:
     @property
     def quarantined_rows(self) -> int:
         return sum(e.quarantined_rows for e in self.entries)
+
+    @property
+    def possible_duplicates(self) -> int:
+        return sum(e.possible_duplicates for e in self.entries)
 
     def reasons(self) -> dict[str, int]:
         out: dict[str, int] = {}

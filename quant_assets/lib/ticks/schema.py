@@ -36,6 +36,8 @@ TICK_SCHEMA = pa.schema(
         pa.field("sequence", pa.int64()),  # vendor sequence number
         pa.field("trade_id", pa.string()),  # vendor trade id: tells apart fills of one order
         pa.field("source", pa.string(), nullable=False),  # adapter that produced the row
+        pa.field("flag", pa.string()),  # vendor flag mapped to a quarantine reason; null = none
+        pa.field("clock", pa.string()),  # clock of ts_event: "receive", or null = exchange clock
     ]
 )
 

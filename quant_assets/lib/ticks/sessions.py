@@ -167,3 +167,17 @@ class SessionRange:
 
     def __str__(self) -> str:
         return f"{self.first.isoformat()} to {self.last.isoformat()}"
+
+
+def session_opens(calendar: str, start_ns: int, end_ns: int) -> np.ndarray:
+    """Open times (ns, sorted) of ``calendar``'s sessions opening from two days before
+    ``start_ns`` to a day after ``end_ns``: the carry-reset points of a quote book."""
+    cal = get_calendar(calendar)
+    lo = max(
+        pd.Timestamp(start_ns, unit="ns").normalize() - pd.Timedelta(days=2), cal.first_session
+    )
+    hi = min(pd.Timestamp(end_ns, unit="ns").normalize() + pd.Timedelta(days=1), cal.last_session)
+    if lo > hi:
+        return np.empty(0, dtype=np.int64)
+    opens = cal.schedule.loc[lo:hi, "open"]
+    return np.sort(np.asarray([t.value for t in opens], dtype=np.int64))

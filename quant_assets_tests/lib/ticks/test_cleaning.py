@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -167,8 +168,8 @@ def test_clean_ticks_each_bad_row_gets_its_reason_and_rows_reconcile() -> None:
     rows = [quote(i) for i in range(1, 40)]
     rows += [trade(40 + i / 100, price=100.0 + 0.02 * (i % 2)) for i in range(20)]
     rows += [
-        trade(41),
-        trade(41),  # duplicate
+        trade(41, sequence=7),
+        trade(41, sequence=7),  # duplicate: the same sequence number twice is a re-send
         trade(42, price=0.0),  # nonpositive_price
         trade(43, size=-1.0),  # nonpositive_size
         quote(44, 100.05, 100.01),  # crossed
@@ -233,3 +234,122 @@ def test_floats_sliced_nullable_column_gives_nan_for_nulls() -> None:
     got = c._floats(table, "x")
     expected = np.array([np.nan, 3.0, np.nan, 5.0, 1.0, np.nan, 3.0, np.nan, 5.0])
     np.testing.assert_array_equal(got, expected)
+
+
+def _counts(result: c.CleaningResult) -> dict[str, int]:
+    return {k: v for k, v in result.reason_counts.items() if v}
+
+
+def test_identical_prints_without_trade_ids_kept_and_counted_as_possible_duplicates() -> None:
+    rows = [trade(1 + i) for i in range(20)] + [trade(30, exchange="N"), trade(30, exchange="N")]
+    result = c.clean_ticks(ticks(rows), WINDOWS)
+    assert _counts(result) == {}
+    assert result.possible_duplicates == 1
+    assert result.clean.num_rows == 22
+
+
+def test_identical_rows_with_same_trade_id_are_duplicates() -> None:
+    rows = [trade(1 + i) for i in range(20)] + [trade(30, trade_id="x9"), trade(30, trade_id="x9")]
+    result = c.clean_ticks(ticks(rows), WINDOWS)
+    assert _counts(result) == {"duplicate": 1}
+    assert result.possible_duplicates == 0
+
+
+def test_duplicate_policy_drop_configured_per_source() -> None:
+    rows = [trade(1 + i) for i in range(20)] + [trade(30), trade(30)]
+    result = c.clean_ticks(
+        ticks(rows), WINDOWS, c.CleaningConfig(duplicate_policy={"test": "drop"})
+    )
+    assert _counts(result) == {"duplicate": 1}
+
+
+def test_one_tick_bid_ask_bounces_never_outliers_without_quotes() -> None:
+    rng = np.random.default_rng(0)
+    prices = np.where(rng.random(2_000) < 0.03, 13.74, 13.75)  # mostly flat, rare bounces
+    rows = [trade(1 + i / 100, price=float(p)) for i, p in enumerate(prices)]
+    table = ticks(rows)
+    assert _counts(c.clean_ticks(table, WINDOWS)) == {}
+    untouched = c.clean_ticks(table, WINDOWS, c.CleaningConfig(outlier_min_ticks=0.0))
+    assert _counts(untouched).get("price_outlier", 0) > 0  # the floor is what saves them
+
+
+def test_tick_floor_still_catches_real_outliers() -> None:
+    rows = [trade(1 + i / 10, price=13.75 - 0.01 * (i % 2)) for i in range(200)]
+    rows[100] = trade(11, price=14.75)
+    result = c.clean_ticks(ticks(rows), WINDOWS)
+    assert _counts(result) == {"price_outlier": 1}
+    assert result.tick_size == pytest.approx(0.01)
+
+
+def test_configured_tick_size_wins_over_inferred() -> None:
+    rows = [trade(1 + i / 10, price=13.75 - 0.01 * (i % 2)) for i in range(50)]
+    cfg = c.CleaningConfig(tick_sizes={"SPY": 0.05})
+    assert c.clean_ticks(ticks(rows), WINDOWS, cfg).tick_size == 0.05
+
+
+def test_non_finite_and_absurd_prices_and_sizes_quarantined() -> None:
+    rows = [trade(1 + i) for i in range(20)]
+    rows += [
+        trade(30, price=float("inf")),
+        trade(31, price=1e308),
+        trade(32, size=float("nan")),
+        trade(33, size=1e300),
+        trade(34, size=float("inf")),
+        quote(35, bid=float("nan")),
+    ]
+    result = c.clean_ticks(ticks(rows), WINDOWS)
+    assert _counts(result) == {"non_finite_value": 4, "absurd_value": 2}
+
+
+def test_one_sided_quote_with_zero_side_is_missing_price() -> None:
+    rows = [quote(1 + i) for i in range(20)] + [quote(30, bid=0.0), quote(31, ask=0.0)]
+    assert _counts(c.clean_ticks(ticks(rows), WINDOWS)) == {"missing_price": 2}
+
+
+def test_vendor_flag_becomes_its_quarantine_reason() -> None:
+    rows = [trade(1 + i) for i in range(20)] + [trade(30, flag="vendor_cancelled")]
+    result = c.clean_ticks(ticks(rows), WINDOWS)
+    assert _counts(result) == {"vendor_cancelled": 1}
+    assert result.quarantine.column("reason").to_pylist() == ["vendor_cancelled"]
+
+
+def test_mapping_sale_condition_table_judges_its_source() -> None:
+    rows = [trade(1 + i, source="wrds_taq_trades", conditions="@,I") for i in range(20)]
+    rows.append(trade(30, source="wrds_taq_trades", conditions="@,Z"))
+    assert _counts(c.clean_ticks(ticks(rows), WINDOWS)) == {"invalid_condition": 1}
+
+
+def test_trades_judged_by_quotes_on_the_same_clock() -> None:
+    def recv(t: float) -> int:
+        return OPEN + int(t * NS)
+
+    # quotes recorded with our receive time only; exchange-stamped trades, received 50 ms later
+    rows = [
+        {**quote(9.9), "clock": "receive", "ts_recv": recv(9.9)},
+        {**trade(10.0, price=101.01), "ts_recv": recv(10.05)},
+        {**quote(10.02, 101.0, 101.02), "clock": "receive", "ts_recv": recv(10.02)},
+    ]
+    assert _counts(c.clean_ticks(ticks(rows), WINDOWS)) == {}
+    mixed = [{k: v for k, v in r.items() if k != "clock"} for r in rows]
+    assert _counts(c.clean_ticks(ticks(mixed), WINDOWS)) == {"trade_outside_quotes": 1}
+
+
+def test_receive_clock_mapping_records_clock_and_receive_time(tmp_path: Path) -> None:
+    from quant_assets.lib.ticks.adapters.mapped_reader import read_mapped
+    from quant_assets.lib.ticks.adapters.mapping import VendorMapping
+
+    m = VendorMapping.model_validate(
+        {
+            "name": "rec",
+            "format": "csv",
+            "record_type": "quote",
+            "symbol": "BTCUSDT",
+            "columns": {"ts_event": "t", "bid_price": "b", "ask_price": "a"},
+            "time": {"unit": "ms", "clock": "receive"},
+        }
+    )
+    path = tmp_path / "q.csv"
+    path.write_text("t,b,a\n1700000000000,1,2\n")
+    table = read_mapped(path, m)
+    assert table.column("clock").to_pylist() == ["receive"]
+    assert table.column("ts_recv").to_pylist() == table.column("ts_event").to_pylist()

@@ -1,5 +1,9 @@
+"""The landing zone on a real local object store: sessions, and faults that used to lose or jam
+files."""
+
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -8,8 +12,105 @@ import pytest
 
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import landing
-from quant_assets.lib.ticks.adapters.errors import MalformedFileError
 from quant_assets.lib.ticks.sessions import SessionRange
+
+TARDIS_HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+DAY1 = "bitmex,XBTUSD,1585699200245000,1585699200247000,a1,buy,6421.5,100\n"
+DAY2 = "bitmex,XBTUSD,1585785600245000,1585785600247000,a2,buy,6422.5,100\n"
+
+
+def _drop(store: ObjectStore, name: str, text: str, source: str = "auto") -> landing.LandedFile:
+    key = f"{landing.INCOMING}/{source}/{name}"
+    store.write_bytes(key, text.encode())
+    (f,) = [f for f in landing.list_incoming(store) if f.key == key]
+    return f
+
+
+def test_ingest_file_replaced_during_ingest_stays_in_incoming(tmp_path: Path) -> None:
+    store = ObjectStore.local(tmp_path)
+    f = _drop(store, "t.csv", TARDIS_HEADER + DAY1)
+    read = store.read_bytes
+
+    def read_then_replace(key: str) -> bytes:  # the vendor re-uploads while we parse
+        data = read(key)
+        store.write_bytes(key, (TARDIS_HEADER + DAY1 + DAY2).encode())
+        return data
+
+    store.read_bytes = read_then_replace  # type: ignore[method-assign]
+    result = landing.ingest(store, f)
+    assert result.changed_during_ingest
+    assert store.exists(f.key)
+    store.read_bytes = read  # type: ignore[method-assign]
+    (again,) = landing.list_incoming(store)
+    assert again.version != f.version and len(landing.ingest(store, again).partitions) == 2
+
+
+def test_redrop_covering_fewer_days_removes_its_stale_rows(tmp_path: Path) -> None:
+    store = ObjectStore.local(tmp_path)
+    first = landing.ingest(store, _drop(store, "t.csv", TARDIS_HEADER + DAY1 + DAY2))
+    assert len(first.partitions) == 2
+    second = landing.ingest(store, _drop(store, "t.csv", TARDIS_HEADER + DAY2))
+    assert [d.isoformat() for d, _ in second.removed] == ["2020-04-01"]
+    staged = [k for k in store.list(landing.STAGED)]
+    assert len(staged) == 1 and "day=02" in staged[0]
+
+
+def test_names_colliding_after_sanitising_get_distinct_keys(tmp_path: Path) -> None:
+    store = ObjectStore.local(tmp_path)
+    a = _drop(store, "a b.csv", TARDIS_HEADER + DAY1)
+    b = _drop(store, "a_b.csv", TARDIS_HEADER + DAY2)
+    assert a.partition_key != b.partition_key
+    assert b.partition_key == "auto/a_b.csv"
+    assert landing.find_incoming(store, a.partition_key).key == a.key
+
+
+def test_non_utf8_name_rejected_alone_and_other_files_listed(tmp_path: Path) -> None:
+    store = ObjectStore.local(tmp_path)
+    good = _drop(store, "good.csv", TARDIS_HEADER + DAY1)
+    folder = os.fsencode(store.path(f"{landing.INCOMING}/auto"))
+    with open(os.path.join(folder, b"bad\xff.csv"), "wb") as out:
+        out.write(b"x")
+    assert [f.key for f in landing.list_incoming(store)] == [good.key]
+    reasons = [k for k in store.list(landing.REJECTED) if k.endswith(".reason.txt")]
+    assert len(reasons) == 1
+    assert "not UTF-8" in store.read_bytes(reasons[0]).decode()
+
+
+def test_rejection_is_one_line_naming_the_landed_file_with_trace_in_reason_file(
+    tmp_path: Path,
+) -> None:
+    store = ObjectStore.local(tmp_path)
+    f = _drop(store, "t.csv", TARDIS_HEADER + DAY1 + "bitmex,XBTUSD,oops,1,a,buy,1,1\n")
+    with pytest.raises(landing.FileRejected) as info:
+        landing.ingest(store, f)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(store.uri(f.key))
+    assert "line 3" in message and "'timestamp'" in message
+    reason = store.read_bytes(f"{landing.REJECTED}/auto/t.csv.reason.txt").decode()
+    assert "Traceback" in reason and not store.exists(f.key)
+
+
+def test_filter_skipped_rows_reported_by_ingest(tmp_path: Path) -> None:
+    store = ObjectStore.local(tmp_path)
+    lobster = "34200.1,1,1,18,5853300,1\n34200.2,4,1,18,5853300,1\n"
+    f = _drop(store, "AAPL_2012-06-21_0_1_message_1.csv", lobster, source="lobster_messages")
+    result = landing.ingest(store, f)
+    assert (result.rows, result.skipped_rows) == (1, 1)
+
+
+def test_deliberately_unsupported_kind_is_rejected_as_unsupported(tmp_path: Path) -> None:
+    name = "orderbooks_mbo_2024-05-08T00-00-00_2024-05-08T00-00-02.dbn.zst"
+    sample = Path(__file__).resolve().parents[4] / "shared/data/ticks/nautilus_trader" / name
+    if not sample.is_file():
+        pytest.skip("shared DBN mbo sample not present")
+    store = ObjectStore.local(tmp_path)
+    key = f"{landing.INCOMING}/auto/{sample.name}"
+    store.write_bytes(key, sample.read_bytes())
+    (f,) = landing.list_incoming(store)
+    with pytest.raises(landing.FileRejected) as info:
+        landing.ingest(store, f)
+    assert info.value.unsupported
+
 
 NY = ZoneInfo("America/New_York")
 HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
@@ -58,7 +159,7 @@ def test_ingest_out_of_range_ticks_file_rejected_alone_naming_line_column_and_ra
     bad = land(store, "bad.csv", HEADER + trade(good, 0) + trade(when, 1))
     ok = land(store, "ok.csv", HEADER + trade(good, 2, "MSFT"))
     allowed = SessionRange(date(1990, 1, 1), date(2026, 11, 29))
-    with pytest.raises(MalformedFileError) as caught:
+    with pytest.raises(landing.FileRejected) as caught:
         landing.ingest(store, bad, allowed)
     message = str(caught.value)
     assert "bad.csv: line 3, column 'timestamp'" in message, bound

@@ -8,17 +8,25 @@ from quant_assets.lib.ticks.adapters.errors import (
     UnknownSourceError,
     UnsupportedFileError,
 )
+from quant_assets.lib.ticks.adapters.mapped_reader import VendorRead
 from quant_assets.lib.ticks.adapters.mapping import VendorMapping, available_mappings, load_mapping
-from quant_assets.lib.ticks.adapters.registry import detect_source, read_vendor_file, sources
+from quant_assets.lib.ticks.adapters.registry import (
+    detect_source,
+    read_vendor_file,
+    read_vendor_report,
+    sources,
+)
 
 __all__ = [
     "MalformedFileError",
     "UnknownSourceError",
     "UnsupportedFileError",
     "VendorMapping",
+    "VendorRead",
     "available_mappings",
     "detect_source",
     "load_mapping",
     "read_vendor_file",
+    "read_vendor_report",
     "sources",
 ]

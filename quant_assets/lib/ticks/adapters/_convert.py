@@ -70,9 +70,18 @@ def _strip(arr: pa.Array) -> pa.Array:
 
 
 def to_float(arr: ArrayLike, scale: float = 1.0) -> pa.Array:
+    """Numbers times ``scale``; a scale of 1/k (fixed-point 1e-4, 1e-9) divides by the integer
+    k, which rounds correctly (5853000 x 1e-4 = 585.3000000000001, 5853000 / 1e4 = 585.3)."""
+    inverse = 1.0 / scale
+    divisor = (
+        round(inverse) if scale < 1.0 and abs(inverse - round(inverse)) < 1e-9 * inverse else 0
+    )
+
     def fn(a: pa.Array) -> pa.Array:
         out = pc.cast(_strip(a), pa.float64())
-        return out if scale == 1.0 else pc.multiply(out, scale)
+        if scale == 1.0:
+            return out
+        return pc.divide(out, float(divisor)) if divisor else pc.multiply(out, scale)
 
     return convert(arr, fn, lambda v: f"could not parse {v!r} as a number")
 
@@ -123,15 +132,42 @@ def parse_origin(origin: str | int) -> int:
     return int(pa.scalar(dt, pa.timestamp("ns", tz="UTC")).value)
 
 
+_DECIMAL = r"^(?P<sign>[-+]?)(?P<int>\d+)(?:\.(?P<frac>\d*))?$"
+
+
+def _decimal_to_ns(text: pa.Array, factor: int) -> pa.Array:
+    """Exact ns from decimal text (``1583020803146000.0`` us, ``-3.25`` s): integer and fraction
+    digits are scaled as integers, so no value goes through float64 (53-bit) rounding.
+    Fraction digits below 1 ns are truncated. Rows that are not plain decimals (``1.5e15``)
+    fall back to float64."""
+    digits = len(str(factor)) - 1  # factor is a power of ten
+    parts = pc.extract_regex(text, _DECIMAL)
+    whole = pc.cast(pc.struct_field(parts, "int"), pa.int64())
+    ns = pc.multiply_checked(whole, factor)
+    if digits:
+        frac = pc.utf8_slice_codeunits(pc.fill_null(pc.struct_field(parts, "frac"), ""), 0, digits)
+        frac_ns = pc.cast(pc.utf8_rpad(frac, width=digits, padding="0"), pa.int64())
+        ns = pc.add_checked(ns, frac_ns)
+    negative = pc.equal(pc.struct_field(parts, "sign"), "-")
+    ns = pc.if_else(negative, pc.negate_checked(ns), ns)
+    other = pc.and_(pc.is_valid(text), pc.is_null(parts))
+    if pc.any(other).as_py():
+        as_float = pc.cast(pc.cast(text, pa.float64()), pa.float64())  # raises on junk
+        approx = pc.cast(pc.round(pc.multiply(as_float, float(factor))), pa.int64())
+        ns = pc.if_else(other, approx, ns)
+    return ns
+
+
 def _numeric_to_ns(a: pa.Array, unit: TimeUnit, origin_ns: int) -> pa.Array:
+    """Epoch numbers to ns: integers and decimal text exactly, float columns rounded."""
     factor = _NS_PER_UNIT[unit]
     if pa.types.is_string(a.type):
-        stripped = pc.utf8_trim_whitespace(a)
-        try:
-            a = pc.cast(stripped, pa.int64())
+        text = pc.utf8_trim_whitespace(a)
+        try:  # the common case: integer text, one cast
+            ns = pc.multiply_checked(pc.cast(text, pa.int64()), factor)
         except _ARROW_ERRORS:
-            a = pc.cast(stripped, pa.float64())
-    if pa.types.is_floating(a.type):
+            ns = _decimal_to_ns(text, factor)
+    elif pa.types.is_floating(a.type):
         ns = pc.cast(pc.round(pc.multiply(pc.cast(a, pa.float64()), float(factor))), pa.int64())
     else:
         ns = pc.multiply_checked(pc.cast(a, pa.int64()), factor)
@@ -178,18 +214,31 @@ def to_timestamp(
     fmt: str | None = None,
     origin_ns: int = 0,
     timezone: str = "UTC",
+    midnight: pa.Array | None = None,
 ) -> pa.Array:
     """Convert any vendor time column to ``timestamp[ns, UTC]``: epoch numbers (``unit`` +
     ``origin``), ISO strings (with or without offset), strptime text, or Arrow timestamps. Naive
-    wall-clock values are interpreted in ``timezone`` (so DST is handled by the tz database)."""
+    wall-clock values are interpreted in ``timezone`` (so DST is handled by the tz database);
+    values that carry their own offset with a non-UTC ``timezone`` are an error, not a silent
+    choice. ``midnight`` (naive ``timestamp[ns]`` per row, the local date) makes the values
+    wall-clock times after that midnight: ``unit`` numbers or ``fmt`` time-of-day text."""
     flat = _combine(arr)
+    if midnight is not None:
+        return _relative_to_midnight(flat, midnight, unit, fmt, timezone)
 
     def localize(ts: pa.Array) -> pa.Array:
         if ts.type.tz is None:
             ts = pc.assume_timezone(ts, timezone, ambiguous="raise", nonexistent="raise")
+        elif timezone != "UTC":
+            raise TimezoneConflict(
+                f"values carry their own UTC offset, so timezone {timezone!r} cannot apply; "
+                "remove timezone from the mapping"
+            )
         return pc.cast(ts, TIMESTAMP)
 
     if pa.types.is_timestamp(flat.type):
+        if flat.type.tz is not None and timezone != "UTC":
+            localize(flat.slice(0, 0))  # raises TimezoneConflict for the whole column
         return convert(flat, localize, lambda v: f"invalid timestamp {v!r}")
     if pa.types.is_date(flat.type):
         return convert(
@@ -220,11 +269,52 @@ def to_timestamp(
         except _ARROW_ERRORS:
             aware = False
     target = TIMESTAMP if aware else pa.timestamp("ns")
+    if aware and timezone != "UTC":
+        localize(pa.array([0], TIMESTAMP))  # raises TimezoneConflict
     return convert(
         flat,
         lambda a: localize(pc.cast(pc.utf8_trim_whitespace(a), target)),
         lambda v: f"could not parse {v!r} as an ISO-8601 timestamp"
         + (" with UTC offset" if aware else ""),
+    )
+
+
+class TimezoneConflict(ValueError):
+    """A mapping's ``timezone`` cannot apply to the values (they carry offsets)."""
+
+
+def _relative_to_midnight(
+    flat: pa.Array, midnight: pa.Array, unit: TimeUnit | None, fmt: str | None, timezone: str
+) -> pa.Array:
+    """Local midnight (naive) + wall-clock offset, localised in ``timezone`` (DST-correct: the
+    tz database gives each day its own UTC offset)."""
+    base = pc.cast(pc.cast(midnight, pa.timestamp("ns")), pa.int64())
+
+    def offsets(a: pa.Array) -> pa.Array:
+        if unit is not None:
+            if pa.types.is_string(a.type):
+                return _decimal_to_ns(pc.utf8_trim_whitespace(a), _NS_PER_UNIT[unit])
+            return pc.cast(_numeric_to_ns(a, unit, 0), pa.int64())
+        assert fmt is not None
+        text = a if pa.types.is_string(a.type) else pc.cast(a, pa.string())
+        tod = _strptime_to_ts(
+            pc.binary_join_element_wise("1970-01-01 ", text, ""), f"%Y-%m-%d {fmt}"
+        )
+        return pc.cast(tod, pa.int64())
+
+    describe = (
+        (lambda v: f"could not parse {v!r} as {unit} after midnight")
+        if unit is not None
+        else (lambda v: f"could not parse {v!r} as a time of day with format {fmt!r}")
+    )
+    off = convert(flat, offsets, describe)
+    naive = pc.cast(pc.add_checked(base, off), pa.timestamp("ns"))
+    return convert(
+        naive,
+        lambda a: pc.cast(
+            pc.assume_timezone(a, timezone, ambiguous="raise", nonexistent="raise"), TIMESTAMP
+        ),
+        lambda v: f"local time {v} does not exist or is ambiguous in {timezone}",
     )
 
 

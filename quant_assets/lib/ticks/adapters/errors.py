@@ -59,3 +59,10 @@ class UnsupportedFileError(MalformedFileError):
 
 class UnknownSourceError(ValueError):
     """No adapter/mapping matches the file (``detect_source``) or the source name is unknown."""
+
+
+def relocated(exc: MalformedFileError, old: str, new: str) -> MalformedFileError:
+    """The same error naming ``new`` instead of the path prefix ``old`` (a temporary copy)."""
+    path = exc.path.replace(old, new, 1) if exc.path.startswith(old) else exc.path
+    cls = type(exc)
+    return cls(path, exc.problem, line=exc.line, column=exc.column, kind=exc.kind)

@@ -1,7 +1,8 @@
 """One entry point for every vendor file: ``read_vendor_file`` and ``detect_source``.
 
 The landing-zone sensor only knows a path; ``detect_source`` names the adapter from extension and
-header so new vendors need a mapping file, not a code change.
+header so new vendors need a mapping file, not a code change. Zip archives are opened here for
+every adapter, so errors name ``archive.zip!member``.
 """
 
 from __future__ import annotations
@@ -10,17 +11,22 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from quant_assets.lib.ticks.adapters.containers import inner_name, is_zip, open_container
 from quant_assets.lib.ticks.adapters.dbn import SOURCE as DATABENTO
 from quant_assets.lib.ticks.adapters.dbn import is_dbn_file, read_dbn
-from quant_assets.lib.ticks.adapters.errors import UnknownSourceError
-from quant_assets.lib.ticks.adapters.mapping import (
-    available_mappings,
-    load_mapping,
-    match_mapping,
-    read_mapped,
+from quant_assets.lib.ticks.adapters.detection import match_mapping, read_header
+from quant_assets.lib.ticks.adapters.errors import (
+    MalformedFileError,
+    UnknownSourceError,
+    relocated,
 )
+from quant_assets.lib.ticks.adapters.mapped_reader import VendorRead, read_mapped_report
+from quant_assets.lib.ticks.adapters.mapping import available_mappings, load_mapping
 from quant_assets.lib.ticks.adapters.tardis import SOURCE as TARDIS
-from quant_assets.lib.ticks.adapters.tardis import is_tardis_file, read_tardis
+from quant_assets.lib.ticks.adapters.tardis import is_tardis_header, read_tardis
+
+_TEXT = (".csv", ".txt")
+_COLUMNAR = (".parquet", ".pq")
 
 
 def sources() -> list[str]:
@@ -28,36 +34,61 @@ def sources() -> list[str]:
     return [DATABENTO, TARDIS, *available_mappings()]
 
 
-def read_vendor_file(path: str | Path, source: str, *, symbol: str | None = None) -> pa.Table:
-    """Canonical ticks (``schema.conform``-ed, in the vendor's row order) from one vendor file.
+def read_vendor_report(path: str | Path, source: str, *, symbol: str | None = None) -> VendorRead:
+    """Canonical ticks (``schema.conform``-ed, in the vendor's row order) from one vendor file,
+    with the rows a mapping's row filter skipped.
 
-    ``source`` is ``"databento"``, ``"tardis"``, a shipped mapping name or a mapping file path.
+    ``source`` is ``"databento"``, ``"tardis"``, a mapping name or a mapping file path.
     ``symbol`` overrides the symbol of mapping-driven sources (files without a symbol column).
     Bad content raises :class:`MalformedFileError` naming file, line/row and column.
     """
     p = Path(path)
-    if source == DATABENTO:
-        return read_dbn(p)
-    if source == TARDIS:
-        return read_tardis(p)
-    return read_mapped(p, load_mapping(source), symbol=symbol)
+    if source not in (DATABENTO, TARDIS):
+        return read_mapped_report(p, load_mapping(source), symbol=symbol)
+    with open_container(p) as opened:
+        try:
+            table = read_dbn(opened.path) if source == DATABENTO else read_tardis(opened.path)
+        except MalformedFileError as exc:
+            raise relocated(exc, str(opened.path), opened.display) from exc
+    return VendorRead(table=table, rows_read=table.num_rows, skipped=0)
+
+
+def read_vendor_file(path: str | Path, source: str, *, symbol: str | None = None) -> pa.Table:
+    """Canonical ticks only (see :func:`read_vendor_report`)."""
+    return read_vendor_report(path, source, symbol=symbol).table
 
 
 def detect_source(path: str | Path) -> str:
     """Guess the ``source`` of a landing-zone file: ``*.dbn``/``*.dbn.zst`` -> databento; a CSV
     whose header has Tardis' exchange/symbol/timestamp/local_timestamp -> tardis; otherwise the
-    shipped mapping whose columns all appear in the header (most columns wins)."""
+    mapping whose columns all appear in the header (most columns wins). A file whose header
+    cannot be read raises :class:`MalformedFileError` saying why (truncated stream, ...)."""
     p = Path(path)
+    if not is_zip(p):
+        return _detect(p, str(p))
+    with open_container(p) as opened:
+        try:
+            return _detect(opened.path, opened.display)
+        except MalformedFileError as exc:
+            raise relocated(exc, str(opened.path), opened.display) from exc
+
+
+def _detect(p: Path, display: str) -> str:
     if is_dbn_file(p):
         return DATABENTO
-    name = p.name.lower()
-    if not name.endswith((".csv", ".csv.gz", ".csv.zst", ".parquet", ".pq", ".txt")):
-        raise UnknownSourceError(f"{p}: unknown file type; expected .dbn[.zst], .csv or .parquet")
-    if not name.endswith((".parquet", ".pq")) and is_tardis_file(p):
+    name = inner_name(p).lower()
+    if not name.endswith(_TEXT + _COLUMNAR):
+        raise UnknownSourceError(
+            f"{display}: unknown file type; expected .dbn[.zst], .csv[.gz|.zst], .parquet or "
+            "a zip of one of them (JSON lines need an explicit source folder)"
+        )
+    names = read_header(p)
+    if not name.endswith(_COLUMNAR) and is_tardis_header(names):
         return TARDIS
-    found = match_mapping(p)
+    found = match_mapping(p, names)
     if found is None:
         raise UnknownSourceError(
-            f"{p}: no adapter recognises this file; pass source= explicitly ({sources()})"
+            f"{display}: no adapter recognises the header {names[:12]}; land it under a "
+            f"source folder naming its mapping ({sources()})"
         )
     return found

@@ -14,14 +14,10 @@ from typing import Literal
 
 import pyarrow as pa
 
+from quant_assets.lib.ticks.adapters.detection import header_names
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError, UnsupportedFileError
-from quant_assets.lib.ticks.adapters.mapping import (
-    Columns,
-    TimeSpec,
-    VendorMapping,
-    header_names,
-    read_mapped,
-)
+from quant_assets.lib.ticks.adapters.mapped_reader import read_mapped
+from quant_assets.lib.ticks.adapters.mapping import Columns, TimeSpec, VendorMapping
 
 SOURCE = "tardis"
 TardisKind = Literal["trades", "quotes", "book_snapshot"]
@@ -84,9 +80,13 @@ def tardis_mapping(kind: TardisKind) -> VendorMapping:
     )
 
 
+def is_tardis_header(names: list[str]) -> bool:
+    return set(_COMMON) <= set(names)
+
+
 def is_tardis_file(path: str | Path) -> bool:
     names = header_names(Path(path))
-    return names is not None and set(_COMMON) <= set(names)
+    return names is not None and is_tardis_header(names)
 
 
 def read_tardis(path: str | Path) -> pa.Table:

@@ -9,7 +9,8 @@ import pyarrow.compute as pc
 import pytest
 
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError
-from quant_assets.lib.ticks.adapters.mapping import VendorMapping, load_mapping, read_mapped
+from quant_assets.lib.ticks.adapters.mapped_reader import read_mapped
+from quant_assets.lib.ticks.adapters.mapping import VendorMapping, load_mapping
 from quant_assets.lib.ticks.schema import TICK_SCHEMA
 
 REPO = Path(__file__).resolve().parents[4]
