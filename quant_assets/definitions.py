@@ -21,11 +21,15 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
 
     bound = deployment_defs(settings)
     jobs = [j for j in loaded.jobs or [] if j.name != TRAINING_JOB]
+    bound_sensors = {s.name: s for s in bound.sensors or []}
     return dg.Definitions(
         assets=loaded.assets,
         asset_checks=loaded.asset_checks,
         schedules=loaded.schedules,
-        sensors=loaded.sensors,
+        sensors=[
+            *(s for s in loaded.sensors or [] if s.name not in bound_sensors),
+            *bound_sensors.values(),
+        ],
         jobs=[*jobs, *(bound.jobs or [])],
         resources=bound.resources,
     )

@@ -20,19 +20,23 @@ from quant_assets.lib.storage.object_store import ObjectStore, S3Location
 
 try:
     from quant_assets_tests.services import (
+        MotoServer,
         S3Server,
         dsn_with_database,
         ensure_timescaledb,
         restart_timescaledb,
+        start_moto,
         start_seaweedfs,
         temporary_database,
     )
 except ImportError:  # repo root not on sys.path (plain `pytest`, rootdir-relative imports)
     from services import (  # type: ignore[no-redef]
+        MotoServer,
         S3Server,
         dsn_with_database,
         ensure_timescaledb,
         restart_timescaledb,
+        start_moto,
         start_seaweedfs,
         temporary_database,
     )
@@ -93,6 +97,17 @@ def s3_bucket(s3_server: S3Server) -> Iterator[str]:
         yield bucket
     finally:
         s3_server.delete_bucket(bucket)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """moto's standalone AWS server (S3 transitions, Secrets Manager) on a free port."""
+    pytest.importorskip("moto.server", reason="moto[server] not installed (dev extras)")
+    server = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # ----------------------------------------------------------------------------- object store

@@ -34,7 +34,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from resources.docker_executor import docker_executor_config
+from resources.docker_executor import (
+    docker_executor_config,
+    remove_exited_step_containers,
+    step_container_names,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PODMAN_SCRIPT = REPO_ROOT / "scripts" / "services" / "podman.sh"
@@ -209,6 +213,17 @@ def test_docker_executor_podman_steps_run_in_containers(
                 for node in ("where_am_i", "downstream")
                 for mat in result.asset_materializations_for_node(node)
             }
+            # the prod cleanup sensor's helpers find and remove exactly these exited containers
+            stats = instance.get_run_step_stats(result.run_id)
+            names = step_container_names(
+                result.run_id, {s.step_key: s.attempts or 1 for s in stats}
+            )
+            removed = remove_exited_step_containers(client, names)
+            assert len(removed) == 2, (names, removed)
+            for cid in ids.values():
+                with pytest.raises(docker.errors.NotFound):
+                    client.containers.get(cid)
+            removed_ids, ids = ids, {}
     finally:
         for cid in ids.values():
             client.containers.get(cid).remove(force=True)
@@ -216,6 +231,7 @@ def test_docker_executor_podman_steps_run_in_containers(
     elapsed = time.monotonic() - started
     print(f"docker_executor run: {elapsed:.1f} s; facts: {json.dumps(facts, indent=1)}")
 
+    ids = removed_ids
     assert set(ids) == {"where_am_i", "downstream"}
     assert len(set(ids.values())) == 2, "each step gets its own container"
     host = _where_am_i()

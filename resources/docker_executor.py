@@ -14,13 +14,16 @@ from typing import Any
 
 import dagster as dg
 
-from quant_assets.lib.settings import Deployment, Settings, SettingsError
+from quant_assets.lib.settings import Deployment, Settings, SettingsError, process_environment
 
 TRAINING_IMAGE_ENV = "QUANT_TRAINING_IMAGE"
 TRAINING_NETWORK_ENV = "QUANT_TRAINING_NETWORK"  # e.g. the compose network of the prod stack
 REGISTRY_URL_ENV = "QUANT_TRAINING_REGISTRY_URL"
 REGISTRY_USERNAME_ENV = "QUANT_TRAINING_REGISTRY_USERNAME"
 REGISTRY_PASSWORD_ENV = "QUANT_TRAINING_REGISTRY_PASSWORD"
+# Marks GPU step containers; quant_assets/lib/training/placement.py (same name) fails a training
+# that finds no GPU. Not imported from there: step workers import this module without numpy/torch.
+REQUIRE_GPU_ENV = "QUANT_REQUIRE_GPU"
 
 # Forwarded into the step container (by name) when set where the step is launched: deployment
 # switch and data locations, S3 credentials/endpoint, the Postgres instance storage that
@@ -67,6 +70,8 @@ def docker_executor_config(
     network = env.get(TRAINING_NETWORK_ENV, "").strip()
     if "QUANT_DEPLOYMENT" not in env:  # settings built from an explicit mapping
         config["env_vars"].append("QUANT_DEPLOYMENT=prod")
+    if gpus:  # the step checks it got a GPU (lib/training/placement.py): engines drop requests
+        config["env_vars"].append(f"{REQUIRE_GPU_ENV}=1")
     if network:
         config["networks"] = [network]
     if env.get(REGISTRY_URL_ENV):
@@ -79,6 +84,32 @@ def docker_executor_config(
     if max_concurrent is not None:
         config["max_concurrent"] = max_concurrent
     return config
+
+
+@dg.executor(
+    name="quant_training_docker_executor",
+    requirements=dg.multiple_process_executor_requirements(),
+)
+def deferred_training_executor(init_context: dg.InitExecutorContext) -> Any:
+    """The docker executor, configured from the environment *of the run* when it starts: a
+    missing ``QUANT_TRAINING_IMAGE`` fails this training run with a clear error (not the load of
+    every code location)."""
+    from dagster._config import process_config
+    from dagster._core.executor.init import InitExecutorContext
+    from dagster_docker import docker_executor
+
+    config = docker_executor_config(process_environment())  # SettingsError names the variable
+    processed = process_config(docker_executor.config_schema.config_type, config)
+    if not processed.success:
+        raise SettingsError(f"invalid training executor config: {processed.errors}")
+    return docker_executor.executor_creation_fn(  # type: ignore[misc]
+        InitExecutorContext(
+            job=init_context.job,
+            executor_def=docker_executor,
+            executor_config=processed.value,  # type: ignore[arg-type]
+            instance=init_context.instance,
+        )
+    )
 
 
 def training_executor(
@@ -95,6 +126,10 @@ def training_executor(
         from dagster_docker import docker_executor
 
         e = settings.env if env is None else env
+        if not e.get(TRAINING_IMAGE_ENV, "").strip():
+            # Loading the definitions (webserver, daemon, sensors, non-training jobs) must not
+            # need the training image; a training run without it fails at its start, saying so.
+            return deferred_training_executor
         return docker_executor.configured(
             docker_executor_config(e), name="quant_training_docker_executor"
         )
@@ -106,3 +141,77 @@ def training_executor(
         },
         name="quant_training_local_executor",
     )
+
+
+# ------------------------------------------------------------------ exited step containers
+
+
+def step_container_names(run_id: str, attempts: Mapping[str, int]) -> list[str]:
+    """Names dagster-docker gives a run's step containers (``DockerStepHandler``: one per step
+    and retry, ``dagster-step-<hash(run_id + step_key)>[-<retry>]``)."""
+    from dagster_shared.serdes.utils import hash_str
+
+    names = []
+    for step_key, count in sorted(attempts.items()):
+        base = f"dagster-step-{hash_str(run_id + step_key)}"
+        names += [base] + [f"{base}-{retry}" for retry in range(1, max(count, 1))]
+    return names
+
+
+def remove_exited_step_containers(client: Any, names: list[str], wait_s: float = 30.0) -> list[str]:
+    """Remove those of ``names`` that exist and have exited; returns the removed names.
+    dagster-docker never removes step containers, and ``auto_remove`` would race its health
+    check (a vanished container reads as a failed step). Called once the run is over, so a
+    container still ``running`` is only finishing its exit: wait up to ``wait_s`` for it."""
+    import docker
+
+    removed = []
+    for name in names:
+        try:
+            container = client.containers.get(name)
+            if container.status == "running":
+                container.wait(timeout=wait_s)
+                container.reload()
+        except (docker.errors.NotFound, docker.errors.APIError):
+            continue
+        except Exception:  # wait() timed out: a step still alive after its run ended; leave it
+            continue
+        if container.status in {"exited", "dead", "created", "stopped"}:
+            container.remove(v=True)
+            removed.append(name)
+    return removed
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    name="training_containers_cleanup_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description="Removes a finished training run's exited step containers (prod).",
+)
+def training_containers_cleanup_sensor(context: dg.RunStatusSensorContext) -> dg.SkipReason:
+    return _cleanup(context)
+
+
+@dg.run_failure_sensor(
+    name="training_containers_cleanup_on_failure_sensor",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Removes a failed training run's exited step containers (prod).",
+)
+def training_containers_cleanup_on_failure_sensor(
+    context: dg.RunFailureSensorContext,
+) -> dg.SkipReason:
+    return _cleanup(context)
+
+
+def _cleanup(context: dg.RunStatusSensorContext) -> dg.SkipReason:
+    run = context.dagster_run
+    if run.tags.get("quant/gpu") != "1":  # only train_policy runs use the docker executor
+        return dg.SkipReason("not a containerised training run")
+    import docker
+
+    stats = context.instance.get_run_step_stats(run.run_id)
+    attempts = {s.step_key: int(s.attempts or 1) for s in stats}
+    client = docker.from_env()  # type: ignore[attr-defined]  # DOCKER_HOST (podman: unix:///run/podman/podman.sock)
+    removed = remove_exited_step_containers(client, step_container_names(run.run_id, attempts))
+    return dg.SkipReason(f"removed {len(removed)} exited step container(s)")

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from quant_assets.lib.settings import Settings
-from resources.docker_executor import training_executor
+from quant_assets.defs.alerts import AlertWebhookResource
+from quant_assets.lib.settings import Deployment, Settings
+from resources.docker_executor import (
+    training_containers_cleanup_on_failure_sensor,
+    training_containers_cleanup_sensor,
+    training_executor,
+)
 from resources.platform import platform_resources
 
 TRAINING_JOB = "train_policy"
@@ -28,7 +33,17 @@ def training_job(settings: Settings) -> dg.UnresolvedAssetJobDefinition:
 
 
 def deployment_defs(settings: Settings) -> dg.Definitions:
-    return dg.Definitions(resources=platform_resources(settings), jobs=[training_job(settings)])
+    # prod: exited training-step containers are removed after each run (success or failure)
+    cleanup = (
+        [training_containers_cleanup_sensor, training_containers_cleanup_on_failure_sensor]
+        if settings.deployment is Deployment.PROD
+        else []
+    )
+    resources = {
+        **platform_resources(settings),
+        "alert_webhook": AlertWebhookResource.from_env(settings.env),
+    }
+    return dg.Definitions(resources=resources, jobs=[training_job(settings)], sensors=cleanup)
 
 
 @dg.definitions

@@ -6,6 +6,7 @@ from typing import Any
 
 import dagster as dg
 
+from quant_assets.defs.alerts import failure_reason
 from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
 from quant_assets.defs.partitions import landing_file_partitions, symbol_partitions
 from quant_assets.lib.settings import Settings
@@ -174,7 +175,8 @@ def retrain_sensor(
 
 @dg.run_failure_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Records every failed run in the warehouse (run_failures) for dashboards.",
+    description="Records every failed run in the warehouse (run_failures) for dashboards, with "
+    "the failing steps' errors as the reason.",
 )
 def failed_run_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
     run = context.dagster_run
@@ -183,13 +185,20 @@ def failed_run_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseR
             "run_id": run.run_id,
             "job_name": run.job_name,
             "partition_key": run.tags.get("dagster/partition"),
-            "error": (context.failure_event.message or "")[:4000],
+            "error": failure_reason(context),
             "failed_at": datetime.now(tz=UTC),
         }
     )
 
 
 INGESTION_ASSETS = ("landing_files", "clean_ticks")
+
+
+def _reasons(counts: Any) -> str | None:
+    """Quarantine reason counts as JSON (``{"rule": rows}``, sorted); ``{}`` when none fired."""
+    if counts is None:
+        return None
+    return json.dumps({str(k): int(v) for k, v in dict(counts).items()}, sort_keys=True)
 
 
 def ingestion_rows(
@@ -222,7 +231,7 @@ def ingestion_rows(
             "rows_in": m.get("raw_rows"),
             "rows_clean": m.get("rows"),
             "rows_quarantined": m.get("quarantined_rows"),
-            "reasons": None,
+            "reasons": _reasons(m.get("quarantine_reasons")),
         }
         for key, m in by_partition.items()
     ]

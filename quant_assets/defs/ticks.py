@@ -223,6 +223,8 @@ def tick_lake(
                 "raw_rows": build.raw_rows,
                 "quarantined_rows": build.quarantined_rows,
                 "symbols": len(build.entries),
+                # rule -> rows removed, copied into ingestion_events.reasons
+                "quarantine_reasons": {k: v for k, v in build.reasons().items() if v},
                 "possible_duplicates": build.possible_duplicates,  # kept, see cleaning_rules.md
             }
             quarantine[key] = {"rows": build.quarantined_rows, "reasons": build.reasons()}

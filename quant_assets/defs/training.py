@@ -1,12 +1,17 @@
 """trained_policy: a Stable-Baselines3 policy per symbol, trained on its clean ticks."""
 
-from datetime import date
+from contextlib import ExitStack
+from datetime import UTC, date, datetime
 from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
 from quant_assets.defs.partitions import symbol_partitions
+from quant_assets.lib.monitoring.system_sampler import SystemSampler
+from quant_assets.lib.settings import process_environment
+from quant_assets.lib.training.profiling import profile_training
+from quant_assets.lib.warehouse.base import TrainingRun
 from quant_assets.lib.warehouse.metrics_writer import MetricsWriter
 from resources.object_store import ObjectStoreResource
 from resources.platform import PlatformSettingsResource
@@ -14,6 +19,7 @@ from resources.warehouse import WarehouseResource
 
 TRAINING_GROUP = "research"
 GPU_POOL = "gpu"  # one slot per GPU: two trainings never share a device
+GPU_SAMPLE_INTERVAL_ENV = "QUANT_GPU_SAMPLE_INTERVAL_S"  # NVML/writer sampling period
 
 # A symbol's policy reads its sessions through the manifest; in Dagster's graph it depends on
 # the market-session partitions as a whole (the symbol is not a partition dimension of ticks).
@@ -46,6 +52,11 @@ class TrainedPolicyConfig(dg.Config):
     end_date: str | None = Field(default=None, description="last session of data (inclusive)")
     checkpoint_every: int = 10_000
     reason: str = Field(default="manual", description="why this run was requested (sensors)")
+    profile: bool = Field(
+        default=False,
+        description="profile this training with the torch profiler (env stepping, H2D copies, "
+        "forward/backward); trace and summary stored under profiles/<symbol>/<run_id>/",
+    )
 
     def training_config(self) -> Any:
         from quant_assets.lib.training import TrainingConfig, WalkForwardSplit
@@ -94,17 +105,55 @@ def trained_policy(
     warehouse: WarehouseResource,
     platform: PlatformSettingsResource,
 ) -> dg.MaterializeResult:
-    from quant_assets.lib.training.pipeline import run_training
+    import torch
 
+    from quant_assets.lib.training.pipeline import run_training
+    from quant_assets.lib.training.placement import resolve_placement
+
+    placement = resolve_placement(
+        config.device,
+        process_environment(),
+        cuda_available=torch.cuda.is_available(),
+        cuda_devices=torch.cuda.device_count(),
+    )
+    if placement.warning:
+        context.log.warning(placement.warning)
+    training_config = config.training_config().model_copy(update={"device": placement.device})
     symbol = context.partition_key
+    run_id = context.run.run_id
     wh = warehouse.get_warehouse()
     scratch = platform.scratch_dir
-    with MetricsWriter(wh.metrics_sink(), scratch / "metrics_spool", close_sink=False) as metrics:
+    store = object_store.get_store()
+    interval = float(process_environment().get(GPU_SAMPLE_INTERVAL_ENV) or "10")
+    # Registered now (run_training completes the row) so the sampler's system/* metrics of this
+    # run are accepted from its first sample.
+    wh.upsert_training_run(
+        TrainingRun(run_id, config.algorithm, datetime.now(tz=UTC), config={"symbol": symbol})
+    )
+    with ExitStack() as stack:
+        metrics = stack.enter_context(
+            MetricsWriter(wh.metrics_sink(), scratch / "metrics_spool", close_sink=False)
+        )
+        sampler = stack.enter_context(
+            SystemSampler(
+                lambda name, step, value: metrics.log(run_id, name, step, value, on_invalid="skip"),
+                interval_s=interval,
+                writer_stats=metrics.stats,
+            )
+        )
+        context.log.info(f"system sampler: {sampler.status}, every {interval:g} s")
+        profile = (
+            stack.enter_context(
+                profile_training(scratch / "profiles" / run_id, placement.device, config.algorithm)
+            )
+            if config.profile
+            else None
+        )
         outcome = run_training(
-            store=object_store.get_store(),
+            store=store,
             warehouse=wh,
             symbol=symbol,
-            config=config.training_config(),
+            config=training_config,
             run_id=context.run.run_id,
             scratch=scratch,
             metrics=metrics,
@@ -119,6 +168,15 @@ def trained_policy(
     dashboard = training_dashboard_url(platform.grafana_url, context.run.run_id)
     if dashboard:
         metadata["training_metrics_dashboard"] = dg.MetadataValue.url(dashboard)
+    extra: dict[str, Any] = {"gpu_sampler": sampler.status, "system_samples": sampler.samples}
+    if sampler.error:
+        context.log.warning(f"system sampler stopped: {sampler.error}")
+    if profile is not None and profile.summary is not None:
+        prefix = f"profiles/{symbol}/{run_id}"
+        store.write_bytes(f"{prefix}/trace.json", profile.trace_path.read_bytes())
+        store.write_bytes(f"{prefix}/summary.json", profile.summary_path.read_bytes())
+        extra["profile_uri"] = dg.MetadataValue.path(store.uri(prefix))
+        extra["profile_phases_ms"] = dg.MetadataValue.json(profile.summary.phases_ms)
     return dg.MaterializeResult(
         metadata={
             **metadata,
@@ -150,6 +208,7 @@ def trained_policy(
             "training_partitions": [r.to_dict() for r in outcome.partitions],
             "last_training_day": outcome.partitions[-1].partition_key.split("|")[0],
             **{k: round(v, 6) for k, v in outcome.metrics.items()},
+            **extra,
         },
         data_version=dg.DataVersion(outcome.policy_id),
     )

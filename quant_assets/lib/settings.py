@@ -47,6 +47,12 @@ VARIABLES: dict[str, tuple[str, str]] = {
 }
 
 
+def process_environment() -> Mapping[str, str]:
+    """This process's environment: the one place outside ``Settings.from_env`` that reads it
+    (secret stores, the training container's variables, third-party switches)."""
+    return os.environ
+
+
 def env_value(name: str, env: Mapping[str, str] | None = None) -> str | None:
     """One variable, for lib code that needs it before any resource exists (partition bounds)."""
     return (os.environ if env is None else env).get(name)

@@ -154,7 +154,13 @@ def test_failed_run_sensor_records_failure_in_warehouse(env: dict[str, Any]) -> 
     rows = (
         env["resources"]["warehouse"]
         .get_warehouse()
-        .query("SELECT run_id, job_name FROM run_failures")
+        .query("SELECT run_id, job_name, error FROM run_failures")
         .to_pylist()
     )
-    assert rows == [{"run_id": result.run_id, "job_name": "fragile"}]
+    assert rows == [
+        {
+            "run_id": result.run_id,
+            "job_name": "fragile",
+            "error": "boom: RuntimeError: S3 unreachable",
+        }
+    ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -9,6 +10,7 @@ from dagster._core.definitions.partitions.context import partition_loading_conte
 from quant_assets.definitions import build_defs
 from quant_assets.defs.sensors import (
     ingestion_events_sensor,
+    ingestion_rows,
     landed_partitions_sensor,
     landing_sensor,
 )
@@ -147,8 +149,8 @@ def test_ingestion_events_sensor_records_ingests_and_clean_partitions_once(
     rows = (
         warehouse.get_warehouse()
         .query(
-            "SELECT asset, partition_key, source, rows_in, rows_clean FROM ingestion_events "
-            "ORDER BY asset"
+            "SELECT asset, partition_key, source, rows_in, rows_clean, reasons "
+            "FROM ingestion_events ORDER BY asset"
         )
         .to_pylist()
     )
@@ -159,6 +161,7 @@ def test_ingestion_events_sensor_records_ingests_and_clean_partitions_once(
             "source": None,
             "rows_in": 1,
             "rows_clean": 1,
+            "reasons": "{}",  # cleaned, no rule fired (NULL would mean "not recorded")
         },
         {
             "asset": "landing_files",
@@ -166,5 +169,27 @@ def test_ingestion_events_sensor_records_ingests_and_clean_partitions_once(
             "source": "truefx",
             "rows_in": 2,
             "rows_clean": None,
+            "reasons": None,
         },
     ]
+
+
+def test_ingestion_rows_clean_backfill_reasons_per_partition_as_json() -> None:
+    metadata = {
+        "by_partition": {
+            "2024-01-02|SPY": {
+                "raw_rows": 10,
+                "rows": 7,
+                "quarantined_rows": 3,
+                "quarantine_reasons": {"bounce": 2, "negative_price": 1},
+            },
+            "2024-01-03|SPY": {
+                "raw_rows": 5,
+                "rows": 5,
+                "quarantined_rows": 0,
+                "quarantine_reasons": {},
+            },
+        }
+    }
+    rows = ingestion_rows("clean_ticks", "r1", metadata, datetime(2024, 1, 4, tzinfo=UTC))
+    assert [r["reasons"] for r in rows] == ['{"bounce": 2, "negative_price": 1}', "{}"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -67,3 +68,43 @@ def test_trained_policy_ten_cpu_steps_artifact_registered_and_loadable(
     assert version in {r["version"] for r in stored}
     assert loaded.lineage["cost_model_version"] == version
     assert loaded.lineage["cost_model_params"]["version"] == version
+
+
+def test_trained_policy_profiled_on_cpu_stores_profile_and_reports_no_gpu(
+    platform: Platform, monkeypatch: Any
+) -> None:
+    """No GPU here: the sampler says so without failing the run, and writes the writer's backlog
+    beside the training metrics; the profile is stored with the run in the object store."""
+    monkeypatch.setenv("QUANT_GPU_SAMPLE_INTERVAL_S", "0.2")
+    instance, resources = platform
+    config = {"ops": {"trained_policy": {"config": {**_config(), "profile": True}}}}
+    result = dg.materialize(
+        [trained_policy, cost_model_params, tick_lake],
+        selection=[trained_policy],
+        partition_key="SYNA",
+        instance=instance,
+        resources=resources,
+        run_config=config,
+    )
+    assert result.success
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert str(metadata["gpu_sampler"].value).startswith("no GPU")
+    phases = metadata["profile_phases_ms"].value
+    assert phases["env_step"] > 0 and phases["train_update"] > 0
+    store = resources["object_store"].get_store()
+    prefix = f"profiles/SYNA/{result.run_id}"
+    assert store.exists(f"{prefix}/trace.json") and store.exists(f"{prefix}/summary.json")
+    names = (
+        resources["warehouse"]
+        .get_warehouse()
+        .query(
+            "SELECT DISTINCT name FROM metrics WHERE run_id = :run_id", {"run_id": result.run_id}
+        )
+        .column(0)
+        .to_pylist()
+    )
+    assert "system/writer/spool_segments" in names and "time/fps" in names
+
+
+def _config() -> dict[str, Any]:
+    return dict(TEN_STEPS["ops"]["trained_policy"]["config"])  # type: ignore[index]

@@ -70,6 +70,7 @@ def test_docker_executor_config_env_vars_are_names_only_no_values() -> None:
         "QUANT_S3_BUCKET",
         "QUANT_TRAINING_IMAGE",
         "QUANT_TSDB_DSN",
+        "QUANT_REQUIRE_GPU=1",  # a marker, not a credential: the step checks it got its GPU
     ]
     flat = repr(config)
     for secret in ("s3cr3t", "pgpass", "quant:secret"):
@@ -144,3 +145,62 @@ def test_training_executor_local_is_multiprocess(tmp_path: Path) -> None:
     executor_def = training_executor(settings)
     assert executor_def.name == "quant_training_local_executor"
     assert executor_def.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn
+
+
+def test_docker_executor_config_secret_settings_forwarded_by_name_values_absent() -> None:
+    env = {
+        **PROD_ENV,
+        "QUANT_SECRETS_BACKEND": "aws",
+        "QUANT_TSDB_PASSWORD_SECRET": "QUANT_TSDB_PASSWORD",
+        "QUANT_TSDB_PASSWORD": "planted-tsdb-password",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": "http://secrets.internal:4566",
+    }
+    config = docker_executor_config(env)
+
+    assert {"QUANT_SECRETS_BACKEND", "QUANT_TSDB_PASSWORD_SECRET", "QUANT_TSDB_PASSWORD"} <= set(
+        config["env_vars"]
+    )
+    assert "AWS_ENDPOINT_URL_SECRETS_MANAGER" in config["env_vars"]
+    assert "planted-tsdb-password" not in repr(config)
+
+
+def test_training_executor_prod_without_image_loads_definitions(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from quant_assets.definitions import build_defs
+    from resources.docker_executor import deferred_training_executor
+
+    env = {k: v for k, v in PROD_ENV.items() if k != "QUANT_TRAINING_IMAGE"}
+    assert training_executor(Settings.from_env(env), env=env) is deferred_training_executor
+    monkeypatch.delenv("QUANT_TRAINING_IMAGE", raising=False)
+    defs = build_defs(Settings.from_env(env))  # the whole code location loads without it
+    assert defs.resolve_job_def("train_policy").executor_def is deferred_training_executor
+
+
+def test_deferred_training_executor_fails_at_run_start_without_image_builds_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.executor.init import InitExecutorContext
+    from dagster._core.executor.step_delegating import StepDelegatingExecutor
+
+    from resources.docker_executor import deferred_training_executor
+
+    @dg.op
+    def noop() -> None:
+        return None
+
+    job = dg.GraphDefinition(name="train", node_defs=[noop]).to_job()
+    context = InitExecutorContext(
+        job=InMemoryJob(job),
+        executor_def=deferred_training_executor,
+        executor_config={},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    monkeypatch.delenv("QUANT_TRAINING_IMAGE", raising=False)
+    with pytest.raises(SettingsError, match="set QUANT_TRAINING_IMAGE"):
+        deferred_training_executor.executor_creation_fn(context)  # type: ignore[misc]
+    for key, value in PROD_ENV.items():
+        monkeypatch.setenv(key, value)
+    executor = deferred_training_executor.executor_creation_fn(context)  # type: ignore[misc]
+    assert isinstance(executor, StepDelegatingExecutor)

@@ -3,12 +3,19 @@
 Layout (a directory, or the same files in a ``.zip``)::
 
     model.zip          SB3 model (weights, optimiser state, hyperparameters)
-    vecnormalize.pkl   VecNormalize statistics, stored with training=False, norm_reward=False
-                       (absent when the config has normalize=False)
+    vecnormalize.npz   observation-normalisation statistics (mean, var, count, epsilon, clip_obs)
+                       as plain numpy arrays, read with allow_pickle=False (absent when the
+                       config has normalize=False)
     config.json        TrainingConfig
     lineage.json       policy_id, run_id, created_at (UTC), code version, cost-model version,
-                       clean partitions + data versions used, library versions
+                       clean partitions + data versions used, library versions, and
+                       ``files_sha256``: the sha256 of every other file
     metrics.json       validation (or any) figures, name -> float
+
+Loading checks every file against ``files_sha256`` *before* anything is deserialised: SB3's
+model.zip holds cloudpickled objects, so a tampered zip must be rejected on its bytes, not after
+``load`` has run its pickles. ``lineage_sha256`` (the digest of lineage.json, which covers the
+others) can be recorded elsewhere (the policy registry) and passed as ``expected_sha256``.
 
 ``policy_id`` is a content hash of what determines the policy's actions: the config hash, the
 policy network's parameters and the observation-normalisation statistics. It does not hash the
@@ -23,7 +30,6 @@ import importlib.metadata
 import io
 import json
 import os
-import pickle
 import shutil
 import subprocess
 import zipfile
@@ -42,9 +48,11 @@ from stable_baselines3.common.vec_env import VecNormalize
 from quant_assets.lib.training.config import TrainingConfig, algorithm_class
 from quant_assets.lib.training.train import TrainingResult
 
-ARTIFACT_SCHEMA_VERSION = 1
+ARTIFACT_SCHEMA_VERSION = 2
+HASHED_SCHEMA_VERSION = 1  # policy_id hash domain, unchanged since schema 1
 MODEL_FILE = "model.zip"
-VECNORM_FILE = "vecnormalize.pkl"
+VECNORM_FILE = "vecnormalize.npz"
+LEGACY_VECNORM_FILE = "vecnormalize.pkl"  # schema 1 artifacts; read only with verify=False
 CONFIG_FILE = "config.json"
 LINEAGE_FILE = "lineage.json"
 METRICS_FILE = "metrics.json"
@@ -81,6 +89,29 @@ class ObsNormalizer:
             clip_obs=float(vec_normalize.clip_obs),
         )
 
+    def to_npz(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            mean=self.mean,
+            var=self.var,
+            count=np.float64(self.count),
+            epsilon=np.float64(self.epsilon),
+            clip_obs=np.float64(self.clip_obs),
+        )
+        return buf.getvalue()
+
+    @classmethod
+    def from_npz(cls, data: bytes) -> ObsNormalizer:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            return cls(
+                mean=np.asarray(npz["mean"], dtype=np.float64),
+                var=np.asarray(npz["var"], dtype=np.float64),
+                count=float(npz["count"]),
+                epsilon=float(npz["epsilon"]),
+                clip_obs=float(npz["clip_obs"]),
+            )
+
     def __call__(self, obs: NDArray[np.float32]) -> NDArray[np.float32]:
         z = (obs - self.mean) / np.sqrt(self.var + self.epsilon)
         return np.clip(z, -self.clip_obs, self.clip_obs).astype(np.float32)
@@ -91,7 +122,7 @@ def policy_content_hash(
 ) -> str:
     """sha256 over config hash, network parameters (name, dtype, shape, bytes; sorted) and the
     observation-normalisation statistics — see module docstring."""
-    h = hashlib.sha256(f"quant-policy-v{ARTIFACT_SCHEMA_VERSION}\0".encode())
+    h = hashlib.sha256(f"quant-policy-v{HASHED_SCHEMA_VERSION}\0".encode())
     h.update(config.config_hash().encode())
     for name, tensor in sorted(model.policy.state_dict().items()):
         arr = np.ascontiguousarray(tensor.detach().cpu().numpy())
@@ -130,15 +161,8 @@ def detect_code_version() -> str:
         return "unknown"
 
 
-def _eval_vecnormalize_bytes(vec_normalize: VecNormalize) -> bytes:
-    """Pickle switched to inference mode (stats frozen, rewards untouched); the live wrapper's
-    flags are restored afterwards (``__getstate__`` drops the venv)."""
-    flags = vec_normalize.training, vec_normalize.norm_reward
-    try:
-        vec_normalize.training = vec_normalize.norm_reward = False
-        return pickle.dumps(vec_normalize)
-    finally:
-        vec_normalize.training, vec_normalize.norm_reward = flags
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _json(obj: Any) -> bytes:
@@ -152,6 +176,7 @@ class ArtifactInfo:
     path: Path
     policy_id: str
     name: str  # "<algorithm>-<policy_id[:12]>", the policy name in evaluations
+    lineage_sha256: str = ""  # digest of lineage.json (covers every file): pin it elsewhere
 
 
 def policy_name(algorithm: str, policy_id: str) -> str:
@@ -192,6 +217,13 @@ def save_artifact(
     policy_id = policy_content_hash(model, normalizer, config)
     buf = io.BytesIO()
     model.save(buf)
+    files: dict[str, bytes] = {
+        MODEL_FILE: buf.getvalue(),
+        CONFIG_FILE: _json(config.model_dump(mode="json")),
+        METRICS_FILE: _json({k: float(v) for k, v in metrics.items()}),
+    }
+    if normalizer is not None:
+        files[VECNORM_FILE] = normalizer.to_npz()
     lineage = {
         "schema_version": ARTIFACT_SCHEMA_VERSION,
         "policy_id": policy_id,
@@ -207,15 +239,9 @@ def save_artifact(
             for lib in ("stable-baselines3", "torch", "gymnasium", "numpy")
         },
         **dict(extra_lineage or {}),
+        "files_sha256": {name: sha256_hex(data) for name, data in sorted(files.items())},
     }
-    files: dict[str, bytes] = {
-        MODEL_FILE: buf.getvalue(),
-        CONFIG_FILE: _json(config.model_dump(mode="json")),
-        LINEAGE_FILE: _json(lineage),
-        METRICS_FILE: _json({k: float(v) for k, v in metrics.items()}),
-    }
-    if vec_normalize is not None:
-        files[VECNORM_FILE] = _eval_vecnormalize_bytes(vec_normalize)
+    files[LINEAGE_FILE] = _json(lineage)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
@@ -232,7 +258,9 @@ def save_artifact(
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
-    return ArtifactInfo(path, policy_id, policy_name(config.algorithm, policy_id))
+    return ArtifactInfo(
+        path, policy_id, policy_name(config.algorithm, policy_id), sha256_hex(files[LINEAGE_FILE])
+    )
 
 
 def save_training_artifact(
@@ -305,7 +333,7 @@ class LoadedPolicy:
 
 
 def _read_files(path: Path) -> dict[str, bytes]:
-    names = (MODEL_FILE, VECNORM_FILE, CONFIG_FILE, LINEAGE_FILE, METRICS_FILE)
+    names = (MODEL_FILE, VECNORM_FILE, LEGACY_VECNORM_FILE, CONFIG_FILE, LINEAGE_FILE, METRICS_FILE)
     if path.is_file():
         with zipfile.ZipFile(path) as zf:
             present = set(zf.namelist())
@@ -313,26 +341,68 @@ def _read_files(path: Path) -> dict[str, bytes]:
     return {n: (path / n).read_bytes() for n in names if (path / n).is_file()}
 
 
-def load_policy(path: Path, *, device: str = "cpu", verify: bool = True) -> LoadedPolicy:
-    """Load an artifact directory or zip; ``verify`` recomputes ``policy_id`` from the content.
+def verify_files(
+    path: Path, files: Mapping[str, bytes], expected_sha256: str | None = None
+) -> dict[str, Any]:
+    """Check every file's bytes against lineage.json's ``files_sha256`` (and lineage.json against
+    ``expected_sha256`` when given); returns the parsed lineage. Reads JSON only: nothing is
+    unpickled before this passes."""
+    if LINEAGE_FILE not in files:
+        raise FileNotFoundError(f"artifact {path} lacks {LINEAGE_FILE}")
+    actual_lineage = sha256_hex(files[LINEAGE_FILE])
+    if expected_sha256 is not None and actual_lineage != expected_sha256:
+        raise ArtifactIntegrityError(
+            f"artifact {path}: {LINEAGE_FILE} sha256 {actual_lineage} != expected {expected_sha256}"
+        )
+    lineage: dict[str, Any] = json.loads(files[LINEAGE_FILE])
+    recorded = lineage.get("files_sha256")
+    if not isinstance(recorded, dict):
+        raise ArtifactIntegrityError(
+            f"artifact {path} records no files_sha256 (schema < 2): refusing to unpickle it; "
+            "re-train, or load with verify=False if you trust its origin"
+        )
+    present = {name for name in files if name != LINEAGE_FILE}
+    if present != set(recorded):
+        raise ArtifactIntegrityError(
+            f"artifact {path}: files {sorted(present)} != recorded {sorted(recorded)}"
+        )
+    for name in sorted(present):
+        if sha256_hex(files[name]) != recorded[name]:
+            raise ArtifactIntegrityError(f"artifact {path}: {name} sha256 differs from lineage")
+    return lineage
 
-    The VecNormalize pickle and SB3 zip are trusted formats (pickle): load only artifacts this
-    platform wrote.
+
+def load_policy(
+    path: Path, *, device: str = "cpu", verify: bool = True, expected_sha256: str | None = None
+) -> LoadedPolicy:
+    """Load an artifact directory or zip.
+
+    ``verify`` (default) first checks every file's sha256 against lineage.json (and lineage.json
+    against ``expected_sha256``) — before SB3 unpickles anything in model.zip — then recomputes
+    ``policy_id`` from the loaded content. ``verify=False`` loads legacy pickled normalisers too:
+    only for artifacts whose origin you trust.
     """
     path = Path(path)
     files = _read_files(path)
     missing = {MODEL_FILE, CONFIG_FILE, LINEAGE_FILE} - set(files)
     if missing:
         raise FileNotFoundError(f"artifact {path} lacks {sorted(missing)}")
+    if verify:
+        lineage = verify_files(path, files, expected_sha256)
+    else:
+        lineage = json.loads(files[LINEAGE_FILE])
     config = TrainingConfig.model_validate_json(files[CONFIG_FILE])
-    lineage = json.loads(files[LINEAGE_FILE])
     metrics = json.loads(files[METRICS_FILE]) if METRICS_FILE in files else {}
-    model = algorithm_class(config.algorithm).load(io.BytesIO(files[MODEL_FILE]), device=device)
     normalizer: ObsNormalizer | None = None
     if VECNORM_FILE in files:
-        normalizer = ObsNormalizer.from_vec_normalize(pickle.loads(files[VECNORM_FILE]))
+        normalizer = ObsNormalizer.from_npz(files[VECNORM_FILE])
+    elif LEGACY_VECNORM_FILE in files and not verify:
+        import pickle
+
+        normalizer = ObsNormalizer.from_vec_normalize(pickle.loads(files[LEGACY_VECNORM_FILE]))
     elif config.normalize:
         raise FileNotFoundError(f"artifact {path} lacks {VECNORM_FILE} but config.normalize")
+    model = algorithm_class(config.algorithm).load(io.BytesIO(files[MODEL_FILE]), device=device)
     if verify:
         actual = policy_content_hash(model, normalizer, config)
         if actual != lineage.get("policy_id"):

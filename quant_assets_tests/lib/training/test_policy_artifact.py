@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import pickle
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -86,7 +89,7 @@ def test_save_artifact_files_lineage_and_metrics_written(
         trained, tmp_path / "p", partitions=PARTITIONS, created_at=created, code_version="git:x"
     )
     names = {p.name for p in info.path.iterdir()}
-    assert names == {"model.zip", "vecnormalize.pkl", "config.json", "lineage.json", "metrics.json"}
+    assert names == {"model.zip", "vecnormalize.npz", "config.json", "lineage.json", "metrics.json"}
     lineage = json.loads((info.path / "lineage.json").read_text())
     assert lineage["partitions"] == PARTITIONS
     assert lineage["cost_model_version"] == trained.cost_params.version
@@ -97,9 +100,11 @@ def test_save_artifact_files_lineage_and_metrics_written(
     assert json.loads((info.path / "metrics.json").read_text()) == trained.metrics
     cfg = TrainingConfig.model_validate_json((info.path / "config.json").read_text())
     assert cfg.config_hash() == trained.config.config_hash()
-    vn = pickle.loads((info.path / "vecnormalize.pkl").read_bytes())
-    assert vn.training is False and vn.norm_reward is False
-    assert trained.vec_normalize is not None and trained.vec_normalize.training is True
+    with np.load(info.path / "vecnormalize.npz", allow_pickle=False) as npz:
+        assert sorted(npz.files) == ["clip_obs", "count", "epsilon", "mean", "var"]
+        assert trained.vec_normalize is not None and trained.vec_normalize.training is True
+        np.testing.assert_array_equal(npz["mean"], trained.vec_normalize.obs_rms.mean)
+    assert set(lineage["files_sha256"]) == names - {"lineage.json"}
 
 
 def test_save_artifact_default_code_version_recorded(
@@ -131,16 +136,64 @@ def test_save_artifact_naive_created_at_raises(trained: TrainingResult, tmp_path
         )
 
 
-def test_load_policy_tampered_normalisation_raises(trained: TrainingResult, tmp_path: Path) -> None:
+def test_load_policy_tampered_normalisation_raises_before_loading(
+    trained: TrainingResult, tmp_path: Path
+) -> None:
     info = save_training_artifact(trained, tmp_path / "p", partitions=PARTITIONS)
-    path = info.path / "vecnormalize.pkl"
-    vn = pickle.loads(path.read_bytes())
-    vn.obs_rms.mean = vn.obs_rms.mean + 0.5
-    vn.class_attributes = vn.returns = None  # dropped by __getstate__, needed to pickle again
-    path.write_bytes(pickle.dumps(vn))
-    with pytest.raises(ArtifactIntegrityError, match="content hash"):
+    path = info.path / "vecnormalize.npz"
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["mean"] = arrays["mean"] + 0.5
+    np.savez(path, **arrays)
+
+    with pytest.raises(ArtifactIntegrityError, match=r"vecnormalize\.npz sha256"):
         load_policy(info.path)
     assert load_policy(info.path, verify=False).policy_id == info.policy_id
+
+
+class _Planted:
+    """A pickle payload that leaves a file behind when it is unpickled."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.marker,))
+
+
+def test_load_policy_model_zip_with_planted_pickle_rejected_before_unpickling(
+    trained: TrainingResult, tmp_path: Path
+) -> None:
+    """SB3's model.zip carries cloudpickled objects (":serialized:" entries in ``data``): a
+    swapped zip must fail on its sha256 before SB3 runs them."""
+    info = save_training_artifact(trained, tmp_path / "p", partitions=PARTITIONS)
+    marker = tmp_path / "pwned"
+    model = info.path / "model.zip"
+    with zipfile.ZipFile(model) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    data = json.loads(members["data"])
+    payload = base64.b64encode(pickle.dumps(_Planted(marker))).decode()
+    data["planted"] = {":type:": "<class 'object'>", ":serialized:": payload}
+    members["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(model, "w") as zf:
+        for name, content in members.items():
+            zf.writestr(name, content)
+
+    with pytest.raises(ArtifactIntegrityError, match=r"model\.zip sha256"):
+        load_policy(info.path)
+    assert not marker.exists()
+    load_policy(info.path, verify=False)  # the payload is live: unverified loading runs it
+    assert marker.exists()
+
+
+def test_load_policy_expected_sha256_mismatch_raises(
+    trained: TrainingResult, tmp_path: Path
+) -> None:
+    info = save_training_artifact(trained, tmp_path / "p", partitions=PARTITIONS)
+
+    assert load_policy(info.path, expected_sha256=info.lineage_sha256).policy_id == info.policy_id
+    with pytest.raises(ArtifactIntegrityError, match="expected"):
+        load_policy(info.path, expected_sha256="0" * 64)
 
 
 def test_loaded_policy_pickles_and_acts_the_same(trained: TrainingResult, tmp_path: Path) -> None:

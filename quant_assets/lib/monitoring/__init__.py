@@ -1,0 +1,1 @@
+"""Operations: failure reasons, alert webhooks, system (GPU/writer) sampling."""
