@@ -9,12 +9,13 @@ TimescaleDB); the local deployment's data root is a folder to copy.
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
+
+from quant_assets.lib.settings import process_environment
 
 if TYPE_CHECKING:
     from quant_assets.lib.storage.object_store import ObjectStore
@@ -29,8 +30,8 @@ def _backup_store(uri: str) -> ObjectStore:
             S3Location(
                 bucket=bucket,
                 prefix=prefix.strip("/"),
-                endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
-                region=os.environ.get("AWS_REGION") or None,
+                endpoint_url=process_environment().get("AWS_ENDPOINT_URL") or None,
+                region=process_environment().get("AWS_REGION") or None,
             )
         )
     return ObjectStore.local(uri)

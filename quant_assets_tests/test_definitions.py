@@ -17,7 +17,7 @@ from quant_assets.definitions import build_defs
 from quant_assets.defs.partitions import tick_partitions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SECRET = "s3cret-pw-9f2"
+SECRET = "s3cret-pw-9f2"  # pragma: allowlist secret
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -78,12 +78,13 @@ def test_prod_definitions_dsn_bound_by_name_never_value(monkeypatch: pytest.Monk
     assert '\\"endpoint_url\\": {\\"env\\": \\"AWS_ENDPOINT_URL\\"}' in snapshot
 
 
-ENV_READ = re.compile(r"os\.environ(?!\.setdefault)|os\.getenv")
+ENV_READ = re.compile(r"os\.environ(?!\.(setdefault|update))|os\.getenv")
 
 
 def test_environment_read_only_by_settings() -> None:
     """Configuration comes in through resources; only lib/settings.py reads the environment
-    (setdefault for third-party switches is writing, not reading; the CLI hands its environment
+    (setdefault/update for child processes and third-party switches is writing, not reading;
+    the CLI hands its environment
     to the processes it starts)."""
     readers = [
         str(path.relative_to(REPO_ROOT))

@@ -9,7 +9,6 @@ workspace file derived from it, so a crash between the two is repaired by the ne
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import socket
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from quant_assets.lib.deploy import (
     save_state,
     write_atomic,
 )
+from quant_assets.lib.settings import process_environment
 
 DEFAULT_LOCATION = "quant_assets"
 DEFAULT_PORTS = (4100, 4199)
@@ -39,10 +39,11 @@ DEFAULT_PORTS = (4100, 4199)
 
 def default_root() -> Path:
     """``QUANT_DEPLOY_ROOT``, else ``<QUANT_DATA_ROOT>/deploy`` (local data root default)."""
-    explicit = os.environ.get("QUANT_DEPLOY_ROOT")
+    explicit = process_environment().get("QUANT_DEPLOY_ROOT")
     if explicit:
         return Path(explicit).expanduser().absolute()
-    return Path(os.environ.get("QUANT_DATA_ROOT", ".quant/data")).expanduser().absolute() / "deploy"
+    data_root = process_environment().get("QUANT_DATA_ROOT", ".quant/data")
+    return Path(data_root).expanduser().absolute() / "deploy"
 
 
 def branch_location(branch: str, base: str = DEFAULT_LOCATION) -> str:

@@ -16,6 +16,7 @@ from pathlib import Path
 from dagster._grpc.client import DagsterGrpcClient
 
 from quant_assets.lib.deploy import CodeServer, Color, DeployError
+from quant_assets.lib.settings import process_environment
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def checkout(repo: Path, ref: str | None, checkouts: Path) -> tuple[str, str, Pa
 def server_env(working_dir: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """The caller's environment with the checkout first on ``PYTHONPATH`` (its code wins over
     any installed copy of the package)."""
-    env = dict(os.environ if base is None else base)
+    env = dict(process_environment() if base is None else base)
     rest = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = str(working_dir) + (os.pathsep + rest if rest else "")
     return env

@@ -12,13 +12,14 @@ that ends up in a log line, an exception or run metadata by accident prints as `
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
+
+from quant_assets.lib.settings import process_environment
 
 MASK = "***"
 # A secret name: letters, digits and the characters AWS allows in secret ids.
@@ -69,11 +70,13 @@ def check_name(name: str) -> str:
 class EnvSecretStore:
     """Secrets are environment variables of the same name (``.env.template`` lists them)."""
 
-    env: Mapping[str, str] | None = None  # None: os.environ, read at each get (never copied)
+    env: Mapping[str, str] | None = (
+        None  # None: the process environment, read at each get (never copied)
+    )
 
     def get(self, name: str) -> SecretValue:
         check_name(name)
-        env = os.environ if self.env is None else self.env
+        env = process_environment() if self.env is None else self.env
         value = env.get(name)
         if value is None or value == "":
             raise SecretNotFoundError(f"secret {name} is not set in the environment")

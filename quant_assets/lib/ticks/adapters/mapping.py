@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from quant_assets.lib.settings import process_environment
 from quant_assets.lib.ticks.adapters._convert import TimeUnit, parse_origin
 from quant_assets.lib.ticks.adapters.errors import UnknownSourceError
 from quant_assets.lib.ticks.schema import RecordType
@@ -298,7 +299,9 @@ class VendorMapping(_Strict):
 
 def mapping_dirs() -> list[Path]:
     """Where mappings are looked up, first wins: ``QUANT_MAPPINGS_DIR`` entries, then packaged."""
-    user = [Path(p) for p in os.environ.get(MAPPINGS_ENV, "").split(os.pathsep) if p.strip()]
+    user = [
+        Path(p) for p in process_environment().get(MAPPINGS_ENV, "").split(os.pathsep) if p.strip()
+    ]
     return [*user, MAPPINGS_DIR]
 
 
