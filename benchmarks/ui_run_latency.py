@@ -36,22 +36,13 @@ from quant_assets.definitions import build_defs
 from quant_assets.lib.settings import Settings
 from quant_assets.local_dagster import DagsterDev
 from quant_assets.local_instance import ensure_local_instance
+from quant_assets.main_job import LAUNCH_RUN as LAUNCH
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SYMBOL = "SYNA"  # the one synthetic symbol registered: the XNYS session holds only it
 MARKET = "XNYS"
 FIRST = date(2024, 1, 2)  # Tuesday; sessions follow on consecutive weekdays
 
-LAUNCH = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
 RUN = """
 query Run($runId: ID!) {
   runOrError(runId: $runId) { ... on Run { status startTime endTime } }
