@@ -68,6 +68,8 @@ def run(
     import dagster as dg
 
     defs = getattr(importlib.import_module(module), attribute)
+    if not isinstance(defs, dg.Definitions):  # a @dg.definitions function (the dg project)
+        defs = defs()
     job = defs.resolve_implicit_global_asset_job_def()
     config = {"synthetic_ticks_per_session": SYNTHETIC_TICKS, "symbols": symbols or None}
     with dg.DagsterInstance.ephemeral() as instance:
@@ -77,25 +79,31 @@ def run(
             instance=instance,
             partition_key=partition,
             asset_selection=[dg.AssetKey(a) for a in ASSETS],
-            run_config={"ops": {"tick_lake": {"config": config}}},
+            run_config={"ops": {"tick_lake_build": {"config": config}}},
             raise_on_error=False,
         )
-    if not result.success:
+    meta: dict[str, Any] = {}
+    for mat in result.asset_materializations_for_node("tick_lake_build"):
+        if mat.asset_key == dg.AssetKey("clean_ticks"):
+            meta = {k: v.value for k, v in mat.metadata.items()}
+    failed_checks = sorted(
+        {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    )
+    if not result.success and not meta:
+        # the build itself failed (a blocking check failing on QA's data is not a code fault:
+        # the partition was built and judged, which is what the dry run proves)
         failures = [
             e.event_specific_data.error.message.strip().splitlines()[0]  # type: ignore[union-attr]
             for e in result.all_events
             if e.is_step_failure
         ]
         return {"ok": False, "error": "; ".join(failures) or "run failed"}
-    meta: dict[str, Any] = {}
-    for mat in result.asset_materializations_for_node("tick_lake"):
-        if mat.asset_key == dg.AssetKey("clean_ticks"):
-            meta = {k: v.value for k, v in mat.metadata.items()}
     raw_rows, clean_rows = int(meta.get("raw_rows", 0)), int(meta.get("rows", 0))
     if raw_rows <= 0:  # the build ran but read nothing: the check proved nothing
         return {"ok": False, "error": f"{partition}: the build read no raw rows"}
     return {
         "ok": True,
+        "failed_checks": failed_checks,
         "raw_rows": raw_rows,
         "clean_rows": clean_rows,
         "symbols": int(meta.get("symbols", 0)),

@@ -23,7 +23,7 @@ VENDOR_FILE = (
     / "data"
     / "ticks"
     / "databento_python"
-    / "XNAS.ITCH"
+    / "EQUS.MINI"
     / "test_data.trades.dbn.zst"
 )
 
