@@ -38,10 +38,17 @@ trailing_window = dg.MultiPartitionMapping(
 
 
 # Like eager(), but a closed day inside the trailing window (never materialized) must not block
-# the calibration, and the blocking clean_ticks checks must have passed: checks gate it.
+# the calibration, and the blocking clean_ticks checks of every built day must have passed:
+# checks gate it. (`all_deps_blocking_checks_passed` alone counts a never-built day's checks as
+# not passed, so no window reaching back before the first built session would ever calibrate.)
+DEP_BUILT_AND_PASSED_OR_NEVER_BUILT = dg.AutomationCondition.missing() | (
+    dg.AutomationCondition.all_checks_match(
+        dg.AutomationCondition.check_passed(), blocking_only=True
+    )
+)
 RECALIBRATE_WHEN_CLEAN_TICKS_CHANGE = (
     dg.AutomationCondition.any_deps_updated().since_last_handled()
-    & dg.AutomationCondition.all_deps_blocking_checks_passed()
+    & dg.AutomationCondition.all_deps_match(DEP_BUILT_AND_PASSED_OR_NEVER_BUILT)
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("recalibrate when clean ticks change")

@@ -139,7 +139,12 @@ def retrain_sensor(
     platform: PlatformSettingsResource,
 ) -> dg.SensorResult:
     from quant_assets.lib.evaluation.registry import champion_id
-    from quant_assets.lib.evaluation.retrain import drift_cause, new_data_cause, trained_through
+    from quant_assets.lib.evaluation.retrain import (
+        costs_calibrated_through,
+        drift_cause,
+        new_data_cause,
+        trained_through,
+    )
     from quant_assets.lib.ticks.manifest import clean_days
 
     min_new = platform.retrain_min_new_partitions
@@ -152,7 +157,10 @@ def retrain_sensor(
     for symbol in context.instance.get_dynamic_partitions(symbol_partitions.name or "symbols"):
         champion = champion_id(wh, symbol)
         until = trained_through(wh, champion) if champion else None
-        cause = new_data_cause(symbol, clean_days(wh, symbol), until, min_new)
+        days = clean_days(wh, symbol)
+        cause = new_data_cause(symbol, days, until, min_new)
+        if cause is not None and not costs_calibrated_through(wh, symbol, max(days)):
+            continue  # its new sessions are still being calibrated: the same run key fires later
         if cause is None and champion is not None:
             cause = drift_cause(wh, symbol, champion, alpha=drift_alpha)
         if cause is None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,17 @@ def env(tmp_path: Path) -> dict[str, Any]:
     return {"instance": instance, "resources": resources, "defs": defs}
 
 
-def add_clean_days(env: dict[str, Any], *days: date) -> None:
+def add_clean_days(env: dict[str, Any], *days: date, calibrated: bool = True) -> None:
+    """Clean sessions of SYNA and, unless ``calibrated`` is False, their cost calibrations
+    (stored as of the next midnight, as cost_model_params stores them)."""
     store = env["resources"]["object_store"].get_store()
     wh = env["resources"]["warehouse"].get_warehouse()
     synthetic = synthetic_source(200, 0)
     for day in days:  # weekdays without holidays: XNYS sessions with clean rows
         manifest.commit(wh, [build_symbol(store, day, "SYNA", None, synthetic)])
+        if calibrated:
+            as_of = datetime.combine(day + timedelta(days=1), time(), tzinfo=UTC)
+            wh.upsert_cost_model_params("SYNA", f"v{day:%Y%m%d}", as_of, {"adv": 1.0})
 
 
 def tick(env: dict[str, Any]) -> list[dg.RunRequest]:
@@ -73,6 +78,17 @@ def test_retrain_sensor_enough_new_days_requests_once_with_reason(env: dict[str,
     reason = request.run_config["ops"]["trained_policy"]["config"]["reason"]
     assert reason == "new_data: 3 new clean days through 2024-01-04"
     assert [r.run_key for r in tick(env)] == [request.run_key]  # same cause, same key
+
+
+def test_retrain_sensor_new_days_not_yet_calibrated_waits_for_costs(
+    env: dict[str, Any],
+) -> None:
+    add_clean_days(env, date(2024, 1, 2), date(2024, 1, 3))
+    add_clean_days(env, date(2024, 1, 4), calibrated=False)
+    assert tick(env) == []  # training would find no stored costs for the newest session
+    add_clean_days(env, date(2024, 1, 4))
+    (request,) = tick(env)
+    assert request.partition_key == "SYNA"
 
 
 def test_retrain_sensor_champion_trained_on_latest_data_no_request(env: dict[str, Any]) -> None:

@@ -173,7 +173,16 @@ def calibrate(
             f"{minutes:.0f} minutes"
         )
     if not adv > 0:
-        raise CalibrationError(f"no traded volume in the window of {symbol}: ADV would be 0")
+        if cfg.fallback_adv is None or not cfg.fallback_adv > 0:
+            raise CalibrationError(f"no traded volume in the window of {symbol}: ADV would be 0")
+        adv = float(cfg.fallback_adv)
+        adv_prov = FieldProvenance(
+            source="fallback", method="configured_fallback_adv", observations=0, minutes=0.0
+        )
+        warnings.append(
+            f"adv: no traded volume in the window (quote-only feed?); fallback ADV "
+            f"{adv:,.0f} units/session: impact costs are a guess"
+        )
 
     # Daily volatility: close-to-close session returns when there are enough, else intraday
     # realised variance per session (first-order autocovariance corrected for trade prices).

@@ -61,6 +61,10 @@ class CostModelConfig(BaseModel):
     min_window_minutes: float = 390.0  # minutes of bars covered by the trailing window
     min_session_coverage: float = 0.8  # a session counts as full for ADV at this coverage
     min_daily_returns: int = 5  # close-to-close returns needed for daily volatility
+    # ADV (units per session) used when the window has no traded volume at all (quote-only
+    # feeds such as spot FX): a guess, recorded as source "fallback" with a warning, so the
+    # cost_provenance check flags it. None refuses such a window instead.
+    fallback_adv: float | None = 1_000_000.0
 
     @field_validator(
         "commission_per_share",

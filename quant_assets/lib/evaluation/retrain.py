@@ -54,6 +54,17 @@ def new_data_cause(
     return RetrainCause(symbol, "new_data", f"{len(new)} new clean days through {max(new)}")
 
 
+def costs_calibrated_through(warehouse: Warehouse, symbol: str, session: date) -> bool:
+    """Whether ``cost_model_params`` of ``symbol`` cover ``session`` (a calibration at a session
+    is stored as of the next midnight): training reads the stored calibration of its window, so
+    a retrain waits for the recalibration of the new sessions instead of failing without it."""
+    rows = warehouse.query(
+        "SELECT max(as_of) AS as_of FROM cost_model_params WHERE symbol = :s", {"s": symbol}
+    ).to_pylist()
+    as_of = rows[0]["as_of"] if rows else None
+    return as_of is not None and as_of.date() > session
+
+
 def drift_test(pnl: list[float], alpha: float) -> tuple[bool, float]:
     """(drifted, p): one-sided t-test of mean(pnl) < 0."""
     from scipy import stats

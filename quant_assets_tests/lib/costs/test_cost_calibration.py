@@ -135,10 +135,19 @@ def test_calibrate_short_window_warns_with_minutes_covered() -> None:
     assert any(w.startswith("adv: no session covered") for w in p.warnings)
 
 
-def test_calibrate_zero_volume_is_refused_not_floored() -> None:
+def test_calibrate_zero_volume_without_fallback_is_refused_not_floored() -> None:
     close, volume, spread, ts = _inputs()
+    config = CostModelConfig(fallback_adv=None)
     with pytest.raises(CalibrationError, match="ADV would be 0"):
-        calibrate(close, volume * 0, spread, ts=ts, symbol="X", bar_seconds=60)
+        calibrate(close, volume * 0, spread, ts=ts, symbol="X", bar_seconds=60, config=config)
+
+
+def test_calibrate_zero_volume_quote_feed_uses_flagged_fallback_adv() -> None:
+    close, volume, spread, ts = _inputs()
+    p = calibrate(close, volume * 0, spread, ts=ts, symbol="X", bar_seconds=60)
+    assert p.adv == CostModelConfig().fallback_adv
+    assert p.provenance["adv"].source == "fallback"
+    assert any(w.startswith("adv: no traded volume") for w in p.warnings)
 
 
 @pytest.mark.parametrize(
