@@ -252,7 +252,8 @@ def calibrate(
     bucket = (t % _NS_PER_DAY) // bucket_ns
     n_buckets = 1440 // profile_bucket_minutes
     profile: np.ndarray = np.bincount(bucket, weights=v, minlength=n_buckets).astype(np.float64)
-    profile = profile / total_volume
+    # no traded volume (quote-only feed, fallback ADV): a flat profile, not 0/0
+    profile = profile / total_volume if total_volume > 0 else np.full(n_buckets, 1.0 / n_buckets)
 
     summary: dict[str, Any] = {
         "schema": CALIBRATION_SCHEMA_VERSION,

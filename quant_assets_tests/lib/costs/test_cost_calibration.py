@@ -148,6 +148,8 @@ def test_calibrate_zero_volume_quote_feed_uses_flagged_fallback_adv() -> None:
     assert p.adv == CostModelConfig().fallback_adv
     assert p.provenance["adv"].source == "fallback"
     assert any(w.startswith("adv: no traded volume") for w in p.warnings)
+    assert all(np.isfinite(p.volume_profile)) and sum(p.volume_profile) == pytest.approx(1.0)
+    p.model_dump_json()  # stored and shown as JSON: every value finite
 
 
 @pytest.mark.parametrize(
