@@ -54,6 +54,21 @@ class StoredCostParams:
     as_of: datetime
 
 
+def _train_split_calibration(
+    train_bars: Any, cost_config: CostModelConfig | None, train_end: datetime, why: str
+) -> StoredCostParams:
+    """No stored calibration ends inside the train split (a file shorter than a session, say):
+    calibrate on the train split itself, flagged as a fallback in the params' warnings, which
+    the run's metadata and lineage carry."""
+    from quant_assets.lib.trading.bars import calibrate_bars
+
+    params = calibrate_bars(train_bars, cost_config)
+    note = f"fallback: {why}; costs calibrated on the train split itself"
+    return StoredCostParams(
+        params.model_copy(update={"warnings": (*params.warnings, note)}), train_end
+    )
+
+
 def stored_cost_params(warehouse: Warehouse, symbol: str, not_after: datetime) -> StoredCostParams:
     """The latest stored calibration of ``symbol`` whose window ends by ``not_after`` (the end
     of the train split), so training costs never see validation or test data."""
@@ -140,6 +155,7 @@ def run_training(
     end: date | None = None,
     cost_config: CostModelConfig | None = None,
     reason: str = "manual",
+    cost_fallback: bool = True,
 ) -> TrainingOutcome:
     ticks, refs = load_clean_ticks(store, training_entries(warehouse, symbol, start, end))
     if not refs:
@@ -150,7 +166,12 @@ def run_training(
     bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
     train_bars = config.split.split(bars, min_bars=config.env.window + 3)["train"]
     train_end = datetime.fromtimestamp(int(train_bars.ts[-1]) / 1e9, tz=UTC)
-    stored = stored_cost_params(warehouse, symbol, train_end)
+    try:
+        stored = stored_cost_params(warehouse, symbol, train_end)
+    except NoCostModelError as exc:
+        if not cost_fallback:
+            raise
+        stored = _train_split_calibration(train_bars, cost_config, train_end, str(exc))
     started = datetime.now(tz=UTC)
     run_config: dict[str, Any] = {
         **config.model_dump(mode="json"),

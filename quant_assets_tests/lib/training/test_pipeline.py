@@ -27,3 +27,13 @@ def test_stored_cost_params_latest_window_ending_by_train_end(tmp_path: Path) ->
     with pytest.raises(NoCostModelError, match="materialize cost_model_params"):
         stored_cost_params(wh, "SYNA", datetime(2024, 1, 2, tzinfo=UTC))
     wh.close()
+
+
+def test_train_split_calibration_without_stored_params_is_flagged_fallback() -> None:
+    from quant_assets.lib.training.pipeline import _train_split_calibration
+
+    bars = random_walk_bars(800, seed=3, symbol="SYNA")
+    end = datetime(2024, 1, 3, 12, tzinfo=UTC)
+    got = _train_split_calibration(bars, None, end, "no cost_model_params for SYNA")
+    assert got.as_of == end
+    assert got.params.warnings[-1].startswith("fallback: no cost_model_params for SYNA")
