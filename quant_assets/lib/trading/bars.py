@@ -250,8 +250,9 @@ def random_walk_bars(
     if bounce:
         close = mid + 0.5 * spread * rng.choice([-1.0, 1.0], n)
         open_ = open_ + 0.5 * spread * rng.choice([-1.0, 1.0], n)
-        high, low = np.maximum(high, np.maximum(open_, close)), np.minimum(
-            low, np.minimum(open_, close)
+        high, low = (
+            np.maximum(high, np.maximum(open_, close)),
+            np.minimum(low, np.minimum(open_, close)),
         )
     step = int(bar_seconds * 1e9)
     return Bars(

@@ -144,6 +144,66 @@ def step(
 
 
 @nb.njit(cache=True)
+def step_envs(
+    t: NDArray[np.int64],
+    steps: NDArray[np.int64],
+    ep_len: NDArray[np.int64],
+    target: NDArray[np.float64],
+    max_shares: NDArray[np.float64],
+    threshold: NDArray[np.float64],
+    bar: NDArray[np.float64],
+    state: NDArray[np.float64],
+    costs: NDArray[np.float64],
+    n_trades: NDArray[np.int64],
+    curve: NDArray[np.float64],
+    windows: NDArray[np.float32],
+    liquidate_at_end: bool,
+    reward_per_money: float,
+    comm_fixed: float,
+    comm_min: float,
+    beta: float,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_]]:
+    """A whole ``VecEnv.step`` in one pass: fill every env's decision in its next bar (as
+    :func:`step`), liquidate the envs whose episode ends (as :func:`liquidate`), advance the
+    clocks and equity curves, and gather the next observations; returns (obs, rewards, dones).
+
+    One compiled call instead of a dozen numpy calls per step: at a few hundred envs the numpy
+    per-call overhead, not the arithmetic, was the cost."""
+    n = t.shape[0]
+    net = step(
+        t + 1,
+        target,
+        max_shares,
+        threshold,
+        bar,
+        state,
+        costs,
+        n_trades,
+        comm_fixed,
+        comm_min,
+        beta,
+    )
+    rewards = np.empty(n, dtype=np.float32)
+    dones = np.empty(n, dtype=np.bool_)
+    width = windows.shape[1]
+    obs = np.empty((n, width), dtype=np.float32)
+    for i in range(n):
+        j = t[i] + 1
+        t[i] = j
+        steps[i] += 1
+        done = steps[i] >= ep_len[i]
+        dones[i] = done
+        if done and liquidate_at_end:
+            q = -state[i, SHARES]
+            net[i] += _advance(i, bar[j + 1], q, state, costs, n_trades, comm_fixed, comm_min, beta)
+        curve[i, steps[i]] = state[i, EQUITY]
+        rewards[i] = np.float32(net[i] * reward_per_money)
+        obs[i] = windows[j]
+        obs[i, width - 1] = np.float32(state[i, SHARES] / max_shares[i])
+    return obs, rewards, dones
+
+
+@nb.njit(cache=True)
 def liquidate(
     envs: NDArray[np.int64],
     rows: NDArray[np.int64],

@@ -233,19 +233,26 @@ class TradingVecEnv(VecEnv):
         else:
             target = self._actions.reshape(n).astype(np.float64)
             np.minimum(np.maximum(target, -1.0, out=target), 1.0, out=target)
-        j = self._t + 1
-        args = (self._bar, self._state, self._costs, self._n_trades)
-        consts = (self._comm_fixed, self._comm_min, self._beta)
-        net = kernel.step(j, target, self._max_shares, self._threshold, *args, *consts)
-        self._steps += 1
-        self._t = j
-        dones = self._steps >= self._ep_len
+        obs, rewards, dones = kernel.step_envs(
+            self._t,
+            self._steps,
+            self._ep_len,
+            target,
+            self._max_shares,
+            self._threshold,
+            self._bar,
+            self._state,
+            self._costs,
+            self._n_trades,
+            self._curve,
+            self._windows,
+            self.config.liquidate_at_end,
+            self.config.reward_scale / self.config.capital,
+            self._comm_fixed,
+            self._comm_min,
+            self._beta,
+        )
         done_idx = np.flatnonzero(dones)
-        if done_idx.size and self.config.liquidate_at_end:
-            net[done_idx] += kernel.liquidate(done_idx, j[done_idx] + 1, *args, *consts)
-        self._curve[self._arange, self._steps] = self._equity
-        rewards = (net * (self.config.reward_scale / self.config.capital)).astype(np.float32)
-        obs = self._obs()
         infos: list[dict[str, Any]] = [{} for _ in range(n)]
         if done_idx.size:
             for i in done_idx.tolist():
