@@ -1,28 +1,33 @@
 """Promotion gate calibration and power (quant_assets.lib.evaluation.promotion.decide).
 
-Run: ``.venv/bin/python benchmarks/promotion_gate.py`` (defaults: 2,000 trials per cell; about
-15-25 min on 2 busy cores). ``--trials 200`` gives a quick, noisier look.
+Run (one process, niced; every cell prints as it finishes)::
 
-Two kinds of simulation, each at every supported evidence size (bars of paired evidence):
+    nice -n 19 .venv/bin/python benchmarks/promotion_gate.py            # every cell, 2,000 trials
+    nice -n 19 .venv/bin/python benchmarks/promotion_gate.py --trials 200   # a quick, noisier look
+    .venv/bin/python benchmarks/promotion_gate.py --only direct --sizes 12480
+
+Simulations, each at the evidence sizes given (bars of paired evidence, 390 bars a session):
 
 * **direct**: per-bar returns drawn directly. Null: challenger and champion i.i.d. Student-t(4)
   returns with GARCH(1,1)-like volatility clustering (identical distributions, no edge). Edge:
   the challenger's mean is raised by 0.5 standard deviations of the per-session excess return
-  (``0.5 * sd_bar * sqrt(bars_per_session)`` per session).
+  (``0.5 * sd_bar * sqrt(bars_per_session)`` per session): the 0.5-sd edge of the power target.
 * **market**: synthetic bars through the real env with full costs (``TradingEnv`` via
-  ``evaluate_policy``). Null: a random walk, challenger and champion are two seeds of the same
-  skill-free random-position policy. Edge: bars whose returns are AR(1) with coefficient
-  ``--phi`` (a planted, learnable momentum), the challenger trades the sign of the last return,
-  the champion is flat.
-
+  ``evaluate_policy``). Null ``held`` (default): a random walk, challenger and champion two
+  independent skill-free policies that hold random positions (long, short or flat) for geometric
+  spells of mean ``--hold`` bars. Null ``churn``: two seeds of ``matched_null`` without a
+  challenger (it alternates long/short every bar, the old benchmark's null). Edge: bars whose
+  returns are AR(1) with coefficient ``--phi`` (a planted, learnable momentum), the challenger
+  trades the sign of the last return, the champion is flat.
 * **drift**: the retrain trigger's one-sided t-test (``retrain.drift_test``) on per-episode PnL of
   a champion with no drift (mean 0, Student-t(4) episodes: false alarms) and with a drift of
   -0.5 sd per episode (power).
 
-Figures printed per cell: false promotion rate of the raw test at p <= alpha (calibration,
-target <= alpha + 1 pp), of the gate for the first challenger (alpha_1 = alpha * 6/pi^2), the
-chance that any of 10 successive no-edge challengers is promoted (target <= alpha), and power.
-Margin 0 for calibration (a positive margin only lowers both rates).
+Figures per cell: false promotion rate of the raw test at p <= alpha (calibration, target <=
+alpha + 1 pp), of the gate for the first challenger (alpha_1 = alpha * 6/pi^2), the chance that
+any of 10 successive no-edge challengers is promoted (target <= alpha), power at alpha_1, and the
+mean block length. Margin 0 and no minimum evidence (``min_sessions=0``), so every size is tested
+(a positive margin only lowers both rates); the deployed gate refuses below 32 sessions.
 """
 
 from __future__ import annotations
@@ -68,12 +73,21 @@ def garch_t(rng: np.random.Generator, n: int, sd: float = 1e-4) -> np.ndarray:
     return sd * out / math.sqrt(0.05 / (1 - 0.95))
 
 
-def p_value(ch: ReturnSeries, ref: ReturnSeries | None, n_boot: int, seed: int) -> float:
-    cfg = GateConfig(margin_bps_per_session=0.0, min_bars=2, n_boot=n_boot, seed=seed)
-    return decide(ch, ref, config=cfg, bars_per_session=BARS_PER_SESSION).p_value
+def p_value(
+    ch: ReturnSeries, ref: ReturnSeries | None, n_boot: int, seed: int
+) -> tuple[float, float, float]:
+    """``(p, block length, t * sqrt(bars per session / n))``: the gate's p-value (margin 0, no
+    minimum evidence), its block length and the excess return in sd per session."""
+    cfg = GateConfig(
+        margin_bps_per_session=0.0, min_bars=2, min_sessions=0, n_boot=n_boot, seed=seed
+    )
+    d = decide(ch, ref, config=cfg, bars_per_session=BARS_PER_SESSION)
+    return d.p_value, d.block_length_bars, d.t_stat * math.sqrt(BARS_PER_SESSION / d.n_bars)
 
 
-def direct_trial(rng: np.random.Generator, n: int, edge: bool, n_boot: int) -> float:
+def direct_trial(
+    rng: np.random.Generator, n: int, edge: bool, n_boot: int
+) -> tuple[float, float, float]:
     a, b = garch_t(rng, n), garch_t(rng, n)
     if edge:
         sd_excess = float(np.std(a - b))
@@ -119,35 +133,61 @@ def momentum(obs: np.ndarray) -> np.ndarray:
     return np.array([1.0 if obs[-1 - 3] > 0 else -1.0], dtype=np.float32)
 
 
-def market_trial(rng: np.random.Generator, n: int, edge: bool, phi: float, n_boot: int) -> float:
+class RandomHolder:
+    """Skill-free policy: a random target (flat with probability ``flat``, else long or short
+    at full size), kept for a geometric spell of mean ``hold`` bars, then redrawn."""
+
+    def __init__(self, seed: int, hold: float, flat: float = 1 / 3) -> None:
+        self.rng = np.random.default_rng(seed)
+        self.p_change, self.flat = 1.0 / hold, flat
+        self.target: float | None = None
+
+    def __call__(self, obs: np.ndarray) -> np.ndarray:
+        if self.target is None or self.rng.random() < self.p_change:
+            self.target = 0.0 if self.rng.random() < self.flat else float(self.rng.choice([-1, 1]))
+        return np.array([self.target], dtype=np.float32)
+
+
+def market_trial(
+    rng: np.random.Generator, n: int, edge: bool, phi: float, n_boot: int, null: str, hold: float
+) -> tuple[float, float, float]:
     seed = int(rng.integers(1 << 31))
     n_bars = n + ENV.window + 1
+    kw = {"n_episodes": 1, "env_config": ENV, "cost_config": COSTS}
     if edge:
         bars = ar_bars(n_bars, phi, seed)
-        res = evaluate_policy(
-            momentum, bars, n_episodes=1, env_config=ENV, baselines=(), cost_config=COSTS
-        )
+        res = evaluate_policy(momentum, bars, baselines=(), **kw)  # type: ignore[arg-type]
         return p_value(to_series(res, ENV.capital), None, n_boot, seed)
     bars = ar_bars(n_bars, 0.0, seed)
-    kw = {"n_episodes": 1, "env_config": ENV, "baselines": ("matched_null",), "cost_config": COSTS}
-    a = evaluate_policy(None, bars, seed=seed, **kw)  # type: ignore[arg-type]
-    b = evaluate_policy(None, bars, seed=seed + 1, **kw)  # type: ignore[arg-type]
+    if null == "churn":
+        a = evaluate_policy(None, bars, seed=seed, baselines=("matched_null",), **kw)  # type: ignore[arg-type]
+        b = evaluate_policy(None, bars, seed=seed + 1, baselines=("matched_null",), **kw)  # type: ignore[arg-type]
+    else:
+        a = evaluate_policy(RandomHolder(seed, hold), bars, baselines=(), **kw)  # type: ignore[arg-type]
+        b = evaluate_policy(RandomHolder(seed + 1, hold), bars, baselines=(), **kw)  # type: ignore[arg-type]
     return p_value(to_series(a, ENV.capital), to_series(b, ENV.capital), n_boot, seed)
 
 
-def report(kind: str, n: int, null_p: np.ndarray, edge_p: np.ndarray, alpha: float) -> None:
+def report(
+    kind: str, n: int, null: np.ndarray, edge: np.ndarray, alpha: float, seconds: float
+) -> None:
+    """``null``/``edge``: rows of ``(p, block length, effect in sd per session)``."""
+    null_p = null[:, 0]
     a1 = spent_alpha(alpha, 1)
     raw = float(np.mean(null_p <= alpha))
     gate = float(np.mean(null_p <= a1))
     groups = null_p[: null_p.size // 10 * 10].reshape(-1, 10)
     alphas = np.array([spent_alpha(alpha, k) for k in range(1, 11)])
     family = float(np.mean((groups <= alphas).any(axis=1))) if groups.size else math.nan
-    power = float(np.mean(edge_p <= a1))
+    power = float(np.mean(edge[:, 0] <= a1)) if edge.size else math.nan
+    effect = float(np.nanmean(edge[:, 2])) if edge.size else math.nan
     se = math.sqrt(alpha * (1 - alpha) / null_p.size)
     print(
-        f"{kind:7s} {n:6d} bars ({n / BARS_PER_SESSION:5.1f} sessions): "
+        f"{kind:13s} {n:6d} bars ({n / BARS_PER_SESSION:5.1f} sessions): "
         f"FPR raw@{alpha:.2f} {raw:6.2%} (±{1.96 * se:.2%})  gate@alpha_1 {gate:6.2%}  "
-        f"any-of-10 {family:6.2%}  power {power:6.1%}   [{null_p.size} trials]",
+        f"any-of-10 {family:6.2%}  power {power:6.1%} (edge {effect:4.2f} sd/session)  "
+        f"block {np.mean(null[:, 1]):5.1f} bars  "
+        f"[{null_p.size} null, {edge.shape[0]} edge trials, {seconds:.0f} s]",
         flush=True,
     )
 
@@ -168,31 +208,48 @@ def drift(trials: int, sizes: list[int], alpha: float, rng: np.random.Generator)
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--trials", type=int, default=2000)
-    ap.add_argument("--sizes", default="300,1000,3000,12000", help="bars of evidence")
+    ap.add_argument("--trials", type=int, default=2000, help="null trials per cell")
+    ap.add_argument("--edge-trials", type=int, default=None, help="edge trials (default: --trials)")
+    ap.add_argument("--sizes", default="300,1000,3000,12480", help="bars of evidence (direct)")
     ap.add_argument("--market-sizes", default="1000,3000")
+    ap.add_argument("--market-null", choices=("held", "churn"), default="held")
+    ap.add_argument("--hold", type=float, default=20.0, help="mean holding spell of the null, bars")
     ap.add_argument("--n-boot", type=int, default=299)
     ap.add_argument("--alpha", type=float, default=0.05)
-    ap.add_argument("--phi", type=float, default=0.15, help="planted AR(1) coefficient")
+    ap.add_argument("--phi", type=float, default=0.3, help="planted AR(1) coefficient")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--drift-episodes", default="8,16,32", help="episodes in the drift test")
+    ap.add_argument("--only", choices=("drift", "direct", "market"), default=None)
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
+    edge_trials = args.trials if args.edge_trials is None else args.edge_trials
     t0 = time.perf_counter()
-    sizes = [int(s) for s in args.drift_episodes.split(",") if s]
-    drift(args.trials, sizes, args.alpha, rng)
-    for n in (int(s) for s in args.sizes.split(",") if s):
-        null = np.array([direct_trial(rng, n, False, args.n_boot) for _ in range(args.trials)])
-        edge = np.array([direct_trial(rng, n, True, args.n_boot) for _ in range(args.trials)])
-        report("direct", n, null, edge, args.alpha)
-    for n in (int(s) for s in args.market_sizes.split(",") if s):
-        null = np.array(
-            [market_trial(rng, n, False, args.phi, args.n_boot) for _ in range(args.trials)]
-        )
-        edge = np.array(
-            [market_trial(rng, n, True, args.phi, args.n_boot) for _ in range(args.trials)]
-        )
-        report("market", n, null, edge, args.alpha)
+    if args.only in (None, "drift"):
+        sizes = [int(s) for s in args.drift_episodes.split(",") if s]
+        drift(args.trials, sizes, args.alpha, rng)
+    if args.only in (None, "direct"):
+        for n in (int(s) for s in args.sizes.split(",") if s):
+            t = time.perf_counter()
+            null = np.array([direct_trial(rng, n, False, args.n_boot) for _ in range(args.trials)])
+            edge = np.array([direct_trial(rng, n, True, args.n_boot) for _ in range(edge_trials)])
+            report("direct", n, null, edge.reshape(-1, 3), args.alpha, time.perf_counter() - t)
+    if args.only in (None, "market"):
+        for n in (int(s) for s in args.market_sizes.split(",") if s):
+            t = time.perf_counter()
+            null = np.array(
+                [
+                    market_trial(rng, n, False, args.phi, args.n_boot, args.market_null, args.hold)
+                    for _ in range(args.trials)
+                ]
+            )
+            edge = np.array(
+                [
+                    market_trial(rng, n, True, args.phi, args.n_boot, args.market_null, args.hold)
+                    for _ in range(edge_trials)
+                ]
+            )
+            kind = f"market/{args.market_null}"
+            report(kind, n, null, edge.reshape(-1, 3), args.alpha, time.perf_counter() - t)
     print(f"total {time.perf_counter() - t0:.0f} s")
 
 

@@ -311,8 +311,11 @@ def ui(ctx: click.Context, args: tuple[str, ...]) -> None:
     _dagster_home()
     extra = [] if ctx.obj["verbose"] or "--log-level" in args else ["--log-level", "warning"]
     port = next((args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-p", "--port")), "3000")
+    reports = _start_report_server()
     process = subprocess.Popen(dagster_dev_command([*args, *extra]), start_new_session=True)
     click.echo(f"Dagster UI: http://127.0.0.1:{port} (Ctrl-C stops it and all it started)")
+    if reports is not None:
+        click.echo(f"Reports: {os.environ['QUANT_REPORTS_URL']}")
     stopping: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -326,10 +329,64 @@ def ui(ctx: click.Context, args: tuple[str, ...]) -> None:
         except subprocess.TimeoutExpired:
             continue
     left = stop_session(process)
+    if reports is not None:
+        _stop_child(reports)
     if left:
         click.echo(f"still running after stop: {left}", err=True)
         sys.exit(1)
     sys.exit(0 if stopping or process.returncode in (0, None) else process.returncode)
+
+
+def _start_report_server() -> subprocess.Popen[bytes] | None:
+    """The report server as a child of `quant ui`, unless QUANT_REPORTS_URL names one already;
+    the URL goes to the webserver's environment so the `episodes` asset links reports there."""
+    from quant_assets.local_dagster import free_port
+
+    if os.environ.get("QUANT_REPORTS_URL"):
+        return None
+    port = free_port()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "quant_assets.cli", "reports", "--port", str(port)],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+    )
+    os.environ["QUANT_REPORTS_URL"] = f"http://127.0.0.1:{port}"
+    return child
+
+
+def _stop_child(child: subprocess.Popen[bytes], grace_s: float = 5.0) -> None:
+    child.terminate()
+    try:
+        child.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=3070, show_default=True, type=int)
+def reports(host: str, port: int) -> None:
+    """Serve the stored tear sheets (evaluations/<SYMBOL>/<id>/report.html) over HTTP."""
+    from quant_assets.lib.evaluation.report_server import make_server
+    from quant_assets.lib.settings import Settings
+    from resources.object_store import ObjectStoreResource
+
+    store = ObjectStoreResource.from_settings(Settings.from_env()).get_store()
+    server = make_server(store, host, port)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    bound_host, bound_port = server.server_address[:2]
+    click.echo(f"reports: http://{bound_host!s}:{bound_port} (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 def _register_ops_commands() -> None:

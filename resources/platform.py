@@ -1,7 +1,7 @@
 """The platform's knobs as one resource, and the factory of every resource of a deployment.
 
 Assets, checks and sensors get their configuration here and nowhere else: locations, thresholds,
-the dashboard URL. Secrets and endpoints that came from the environment are bound by *name*
+the dashboard and report URLs. Secrets and endpoints that came from the environment are bound by *name*
 (``dg.EnvVar``): Dagster resolves them in the process that uses them, and the UI shows only the
 variable's name.
 """
@@ -26,6 +26,9 @@ class PlatformSettingsResource(dg.ConfigurableResource):  # type: ignore[type-ar
     data_root: str = Field(default=".quant/data", description="local data root (scratch below)")
     grafana_url: str | None = Field(
         default=None, description="Grafana base URL; dashboard links only when set"
+    )
+    reports_url: str | None = Field(
+        default=None, description="report server base URL; tear-sheet HTTP links only when set"
     )
     retrain_min_new_partitions: int = Field(default=5, ge=1)
     retrain_drift_alpha: float = Field(
@@ -55,6 +58,11 @@ class PlatformSettingsResource(dg.ConfigurableResource):  # type: ignore[type-ar
                 dg.EnvVar("QUANT_GRAFANA_URL")
                 if settings.by_name("QUANT_GRAFANA_URL")
                 else settings.grafana_url
+            ),
+            reports_url=(
+                dg.EnvVar("QUANT_REPORTS_URL")
+                if settings.by_name("QUANT_REPORTS_URL")
+                else settings.reports_url
             ),
             retrain_min_new_partitions=settings.retrain_min_new_partitions,
             retrain_drift_alpha=settings.retrain_drift_alpha,

@@ -75,6 +75,7 @@ def _evaluate(
         stats_markdown,
     )
     from quant_assets.lib.evaluation.registry import champion_id
+    from quant_assets.lib.evaluation.report_server import report_url
     from quant_assets.lib.evaluation.tearsheet import render_html, render_png
     from quant_assets.lib.training.pipeline import artifact_prefix
 
@@ -157,6 +158,9 @@ def _evaluate(
         ),
         "report": dg.MetadataValue.path(store.uri(f"{prefix}/report.html")),
     }
+    served = report_url(platform.reports_url, prefix)
+    if served:  # the object store's file:// or s3:// link does not open from the browser
+        metadata["report_url"] = dg.MetadataValue.url(served)
     dashboard = training_dashboard_url(platform.grafana_url, challenger_run)
     if dashboard:
         metadata["training_metrics_dashboard"] = dg.MetadataValue.url(dashboard)

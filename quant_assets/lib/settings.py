@@ -35,6 +35,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "QUANT_TSDB_DSN": ("", "prod TimescaleDB DSN (required in prod; a secret)"),
     "QUANT_SQL_DIR": ("", "folder of the SQL files (default: the repository's sql/)"),
     "QUANT_GRAFANA_URL": ("", "Grafana base URL; training-dashboard links appear only when set"),
+    "QUANT_REPORTS_URL": ("", "base URL of the report server; HTTP links to tear sheets when set"),
     "QUANT_RETRAIN_MIN_NEW_PARTITIONS": ("5", "new clean days that trigger a retrain"),
     "QUANT_RETRAIN_DRIFT_ALPHA": ("0.05", "false-alarm rate of the champion drift test"),
     "QUANT_RETRAIN_TIMESTEPS": ("", "training size of sensor-requested retrains"),
@@ -76,6 +77,7 @@ class Settings:
     s3_region: str | None = None
     sql_root: Path | None = None
     grafana_url: str | None = None
+    reports_url: str | None = None
     retrain_min_new_partitions: int = 5
     retrain_drift_alpha: float = 0.05
     retrain_timesteps: int | None = None
@@ -125,6 +127,7 @@ class Settings:
             s3_region=e.get("AWS_REGION") or None,
             sql_root=Path(e["QUANT_SQL_DIR"]).absolute() if e.get("QUANT_SQL_DIR") else None,
             grafana_url=e.get("QUANT_GRAFANA_URL") or None,
+            reports_url=e.get("QUANT_REPORTS_URL") or None,
             retrain_min_new_partitions=int(_number(e, "QUANT_RETRAIN_MIN_NEW_PARTITIONS", int)),
             retrain_drift_alpha=_number(e, "QUANT_RETRAIN_DRIFT_ALPHA", float),
             retrain_timesteps=(

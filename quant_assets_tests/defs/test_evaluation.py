@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ from quant_assets.lib.evaluation.registry import (
     production_alias,
     rollback,
 )
+from quant_assets.lib.evaluation.report_server import make_server, serve_in_thread
 from quant_assets.lib.warehouse.base import UnknownPolicyError
 from quant_assets_tests.defs.conftest import Platform
+from resources.platform import PlatformSettingsResource
 
 
 def training(seed: int) -> dict[str, Any]:
@@ -96,6 +99,7 @@ def test_train_evaluate_promote_then_rollback_restores_previous(
     assert evaluation["tear_sheet"].startswith("![tear sheet](data:image/png;base64,")
     assert "Sharpe (ann.)" in evaluation["statistics"] and evaluation["folds"] == 2
     assert "training_metrics_dashboard" not in evaluation
+    assert "report_url" not in evaluation  # no report server configured: no dead link
     store = resources["object_store"].get_store()
     report = store.read_bytes(f"{evaluation['evaluation_prefix']}/report.html").decode()
     assert "<img" in report and "Walk-forward folds" in report
@@ -103,10 +107,26 @@ def test_train_evaluate_promote_then_rollback_restores_previous(
     assert "hyperparameters" in first["trained_policy"]
     assert "production:SYNA" in first["policy_promotion"]["champion_view"]
 
-    # Force a known champion, then evaluate a second challenger against it.
+    # Force a known champion, then evaluate a second challenger against it, with the report
+    # server configured: the metadata links the stored report over HTTP and it opens.
     first_id = first["trained_policy"]["policy_id"]
     warehouse.set_alias(production_alias("SYNA"), first_id)
-    second = train_evaluate_promote(instance, resources, seed=1)
+    server = make_server(store)
+    serve_in_thread(server)
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    served = {
+        **resources,
+        "platform": PlatformSettingsResource(data_root=str(tmp_path), reports_url=base),
+    }
+    try:
+        second = train_evaluate_promote(instance, served, seed=1)
+        link = second["episodes"]["report_url"]
+        assert link == f"{base}/{second['episodes']['evaluation_prefix']}/report.html"
+        with urllib.request.urlopen(link, timeout=10) as page:
+            assert page.status == 200 and "Walk-forward folds" in page.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
     assert second["episodes"]["champion_policy_id"] == first_id
     assert second["policy_promotion"]["challengers_tried_vs_champion"] == 1
     assert first_id[:12] in second["policy_promotion"]["champion_view"]

@@ -10,9 +10,10 @@ a test hundreds of observations instead of four.
 Test (one-sided, H0: ``E[d] <= margin``):
 
 * ``t = (mean(d) - margin) / (sd(d) / sqrt(n))``.
-* Studentised stationary bootstrap (Politis & Romano 1994; ``arch.bootstrap.StationaryBootstrap``,
-  mean block length from ``arch.bootstrap.optimal_block_length``, Politis & White 2004 / Patton,
-  Politis & White 2009): ``t*_b = (mean(d*_b) - mean(d)) / (sd(d*_b) / sqrt(n))``;
+* Studentised stationary bootstrap (Politis & Romano 1994), mean block length
+  ``max(Politis-White optimal length, mean holding period)`` (:func:`block_length`;
+  ``arch.bootstrap.optimal_block_length``, Politis & White 2004 / Patton, Politis & White 2009):
+  ``t*_b = (mean(d*_b) - mean(d)) / (sd(d*_b) / sqrt(n))``;
   ``p = (1 + #{t*_b >= t}) / (B + 1)``. Blocks keep the serial dependence of bar returns
   (volatility clustering, positions held across bars); studentising keeps the test calibrated at
   small ``n`` where the percentile bootstrap of the mean promotes noise (13 % at 4 episodes).
@@ -22,7 +23,11 @@ Test (one-sided, H0: ``E[d] <= margin``):
   ``alpha_k = alpha * 6 / (pi^2 k^2)``; ``sum_k alpha_k = alpha``, so the chance that any no-edge
   challenger ever replaces this champion is at most ``alpha`` (an alpha-spending rule,
   Bonferroni over an infinite sequence). ``k`` is recorded with the decision.
-* **Promote iff** ``n >= min_bars`` and ``mean(d) > margin`` and ``p <= alpha_k``.
+* Minimum evidence: ``min_bars`` bars and ``min_sessions`` sessions (default 32: 80 % power
+  for a 0.5-sd-per-session edge at ``alpha_1``; below it no test can tell such an edge from
+  noise).
+* **Promote iff** ``n >= max(min_bars, min_sessions * bars_per_session)`` and
+  ``mean(d) > margin`` and ``p <= alpha_k``.
 
 Also reported, not gating: the deflated Sharpe ratio of the excess series (Bailey & López de
 Prado 2014), with ``k`` trials and the null variance ``1/(n-1)`` of a Sharpe estimate.
@@ -51,6 +56,10 @@ class GateConfig:
     alpha: float = 0.05
     margin_bps_per_session: float = 0.5
     min_bars: int = 300
+    #: least evidence in sessions: 80 % power for an edge of 0.5 sd of the per-session excess
+    #: return at alpha_1 needs 0.5 * sqrt(S) >= z(1 - alpha_1) + z(0.8), S ~ 30 (measured:
+    #: docs/evaluation.md); fewer sessions cannot tell such an edge from noise.
+    min_sessions: float = 32.0
     n_boot: int = 999
     block_length: float | None = None  # None: Politis-White optimal length of d
     seed: int = 0
@@ -64,6 +73,8 @@ class GateConfig:
             raise ValueError(f"n_boot must be >= 99, got {self.n_boot}")
         if self.min_bars < 2:
             raise ValueError(f"min_bars must be >= 2, got {self.min_bars}")
+        if self.min_sessions < 0:
+            raise ValueError(f"min_sessions must be >= 0, got {self.min_sessions}")
 
 
 @dataclass(frozen=True)
@@ -133,27 +144,63 @@ def paired_excess(
     return a - b, a, b, True
 
 
-def studentised_bootstrap(
-    d: FloatArray, *, n_boot: int, block_length: float | None, seed: int
-) -> tuple[FloatArray, float]:
-    """Bootstrap distribution of ``(mean* - mean) / (sd* / sqrt(n))`` and the block length used."""
-    from arch.bootstrap import StationaryBootstrap, optimal_block_length
+def holding_bars(series: ReturnSeries) -> float:
+    """Mean bars per trade of a series (1.0 when it never traded or its trades are unknown)."""
+    return series.n_bars / series.n_trades if series.n_trades > 0 else 1.0
+
+
+def block_length(d: FloatArray, holding: float = 1.0) -> float:
+    """Mean block length of the stationary bootstrap of ``d`` (bars).
+
+    ``max(Politis-White optimal length of d, capped at sqrt(n); mean holding period)``, capped
+    at ``n / 10``. Politis & White (2004) choose the length from the autocorrelations of ``d``;
+    the excess return of two position paths is ``(p^a_t - p^b_t) * r_t``, whose dependence also
+    lives in the position difference held over a spell (its variance, and its mean when returns
+    trend), which those autocorrelations do not show. A block shorter than a holding spell cuts
+    one bet into pieces the bootstrap treats as independent evidence.
+    """
+    from arch.bootstrap import optimal_block_length
 
     n = d.size
-    if block_length is None:
-        opt = float(optimal_block_length(d)["stationary"].iloc[0])
-        block = float(min(max(opt if math.isfinite(opt) else 1.0, 1.0), math.sqrt(n)))
-    else:
-        block = float(block_length)
+    opt = float(optimal_block_length(d)["stationary"].iloc[0])
+    pw = min(max(opt if math.isfinite(opt) else 1.0, 1.0), math.sqrt(n))
+    return float(max(min(max(pw, holding), n / 10.0), 1.0))
+
+
+def stationary_indices(
+    n: int, block: float, n_boot: int, rng: np.random.Generator
+) -> NDArray[np.int64]:
+    """``(n_boot, n)`` resample indices of the circular stationary bootstrap (Politis & Romano
+    1994): each position starts a new block (uniform start) with probability ``1/block``, else
+    continues the previous one (wrapping at ``n``); block lengths are geometric, mean ``block``.
+    Vectorised: the same algorithm as ``arch.bootstrap.StationaryBootstrap``, without a Python
+    loop per resample (the benchmark runs it millions of times)."""
+    new = rng.random((n_boot, n)) < 1.0 / block
+    new[:, 0] = True
+    starts = rng.integers(0, n, size=(n_boot, n))
+    pos = np.arange(n)
+    last = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
+    return np.asarray((np.take_along_axis(starts, last, axis=1) + pos - last) % n, np.int64)
+
+
+def studentised_bootstrap(
+    d: FloatArray, *, n_boot: int, block: float, seed: int, chunk: int = 64
+) -> FloatArray:
+    """Bootstrap distribution of ``(mean* - mean) / (sd* / sqrt(n))`` (stationary bootstrap
+    with mean block length ``block``)."""
+    n = d.size
+    rng = np.random.default_rng(seed)
     mean = float(d.mean())
-    bs = StationaryBootstrap(block, d, seed=np.random.default_rng(seed))  # type: ignore[arg-type]
-    t = np.empty(n_boot)
     root_n = math.sqrt(n)
-    for b, (pos, _kw) in enumerate(bs.bootstrap(n_boot)):
-        x = np.asarray(pos[0], dtype=np.float64)
-        sd = float(np.std(x, ddof=1))
-        t[b] = (float(np.mean(x)) - mean) / (sd / root_n) if sd > 0 else 0.0
-    return t, block
+    out = np.empty(n_boot)
+    for lo in range(0, n_boot, chunk):  # bounded memory: chunk x n indices at a time
+        k = min(chunk, n_boot - lo)
+        x = d[stationary_indices(n, block, k, rng)]
+        sd = x.std(axis=1, ddof=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (x.mean(axis=1) - mean) / (sd / root_n)
+        out[lo : lo + k] = np.where(sd > 0, t, 0.0)
+    return out
 
 
 def deflated_sharpe(excess: FloatArray, n_trials: int) -> float:
@@ -199,12 +246,18 @@ def decide(
     mean = float(d.mean()) if n else 0.0
     sd = float(d.std(ddof=1)) if n > 1 else 0.0
     se = sd / math.sqrt(n) if n > 1 else 0.0
-    min_obs = cfg.min_bars if not daily else max(2, math.ceil(cfg.min_bars / bars_per_session))
+    if daily:
+        min_obs = max(2, math.ceil(cfg.min_bars / bars_per_session), math.ceil(cfg.min_sessions))
+    else:
+        min_obs = max(cfg.min_bars, math.ceil(cfg.min_sessions * bars_per_session))
     t_stat, p, lower, lo, hi, block = math.nan, 1.0, math.nan, math.nan, math.nan, math.nan
     if n >= 2 and se > 0:
-        t_boot, block = studentised_bootstrap(
-            d, n_boot=cfg.n_boot, block_length=cfg.block_length, seed=cfg.seed
-        )
+        if cfg.block_length is not None:
+            block = float(cfg.block_length)
+        else:  # on days (a champion on another bar grid) a spell of bars is within one day
+            held = [holding_bars(s) for s in (challenger, reference) if s is not None]
+            block = block_length(d, 1.0 if daily else max(held))
+        t_boot = studentised_bootstrap(d, n_boot=cfg.n_boot, block=block, seed=cfg.seed)
         t_stat = (mean - margin) / se
         p = float((1 + np.sum(t_boot >= t_stat)) / (cfg.n_boot + 1))
         lower = mean - float(np.quantile(t_boot, 1 - alpha_k)) * se
@@ -213,7 +266,11 @@ def decide(
     unit = "day" if daily else "bar"
     if n < min_obs:
         promote = False
-        why = f"only {n} paired {unit}s of evidence, need >= {min_obs}: not enough to decide"
+        why = (
+            f"only {n} paired {unit}s ({n / per_obs:.1f} sessions) of evidence, need >= "
+            f"{min_obs} ({cfg.min_bars} bars and {cfg.min_sessions:g} sessions): not enough "
+            "to decide"
+        )
     elif not se > 0:
         promote, why = False, "no difference in any bar: nothing to decide on"
     elif not mean > margin:

@@ -9,15 +9,18 @@ import pytest
 
 from quant_assets.lib.evaluation.promotion import (
     GateConfig,
+    block_length,
     decide,
     deflated_sharpe,
+    holding_bars,
     paired_excess,
     spent_alpha,
+    stationary_indices,
 )
 from quant_assets.lib.evaluation.statistics import ReturnSeries
 
 MIN = 60_000_000_000
-CFG = GateConfig(n_boot=199, margin_bps_per_session=0.0, min_bars=100)
+CFG = GateConfig(n_boot=199, margin_bps_per_session=0.0, min_bars=100, min_sessions=0)
 
 
 def _series(r: np.ndarray, step_ns: int = MIN, name: str = "p") -> ReturnSeries:
@@ -59,15 +62,52 @@ def test_decide_identical_policies_keep_nothing_to_decide() -> None:
 
 
 def test_decide_below_min_bars_refuses_to_promote() -> None:
-    cfg = GateConfig(n_boot=199, min_bars=300)
+    cfg = GateConfig(n_boot=199, min_bars=300, min_sessions=0)
     d = decide(_series(np.full(200, 1e-3) + NOISE[:200]), None, config=cfg, bars_per_session=390)
     assert not d.promote and "need >= 300" in d.reason and d.reference == "flat"
+
+
+def test_decide_below_min_sessions_refuses_even_a_clear_edge() -> None:
+    # 2,000 bars of a 10-bps/bar edge: overwhelming, but 5.1 sessions < the default 32
+    ch = _series(np.full(2000, 1e-3) + NOISE)
+    d = decide(ch, None, config=GateConfig(n_boot=199), bars_per_session=390)
+    assert GateConfig().min_sessions == 32.0
+    assert not d.promote and "need >= 12480" in d.reason and "5.1 sessions" in d.reason
+    ok = decide(ch, None, config=GateConfig(n_boot=199), bars_per_session=50)  # 40 sessions
+    assert ok.promote, ok.reason
+
+
+def test_block_length_floor_is_mean_holding_period_capped_at_tenth() -> None:
+    iid = RNG.normal(0.0, 1.0, 2000)
+    assert block_length(iid) < 3.0  # Politis-White: no autocorrelation, short blocks
+    assert block_length(iid, holding=25.0) == 25.0
+    assert block_length(iid, holding=900.0) == 200.0  # n / 10
+
+
+def test_decide_block_covers_longer_holding_of_either_policy() -> None:
+    ch = _series(CHAMPION + NOISE)
+    ref = ReturnSeries("ref", ch.ts, CHAMPION, ch.fold, 1.0, 0.0, n_trades=50)  # 40 bars/trade
+    d = decide(ch, ref, config=CFG, bars_per_session=390)
+    assert d.block_length_bars == 40.0
+    assert holding_bars(ch) == 1.0  # trades unknown: no floor
+
+
+def test_stationary_indices_blocks_run_on_circularly_with_mean_length() -> None:
+    rng = np.random.default_rng(0)
+    idx = stationary_indices(50, 1e12, 3, rng)  # never a new block: one circular run
+    np.testing.assert_array_equal((idx - idx[:, :1]) % 50, np.tile(np.arange(50), (3, 1)))
+    idx = stationary_indices(1000, 10.0, 200, rng)
+    starts = np.mean(np.diff(idx, axis=1) != 1) + 1 / 1000  # new blocks (+ rare wraps)
+    assert 1 / starts == pytest.approx(10.0, rel=0.05)
+    assert idx.min() >= 0 and idx.max() < 1000
 
 
 def test_decide_margin_in_bps_per_session_blocks_small_edges() -> None:
     ch = _series(NOISE + 2e-5)  # ~0.2 bps/bar = 78 bps/session over flat
     ok = decide(ch, None, config=CFG, bars_per_session=390)
-    strict = GateConfig(n_boot=199, min_bars=100, margin_bps_per_session=390.0)  # 1 bps/bar
+    strict = GateConfig(
+        n_boot=199, min_bars=100, min_sessions=0, margin_bps_per_session=390.0
+    )  # 1 bps/bar
     blocked = decide(ch, None, config=strict, bars_per_session=390)
     assert ok.promote and not blocked.promote
     assert blocked.margin_bps_per_bar == pytest.approx(1.0) and "<= margin" in blocked.reason
@@ -92,7 +132,12 @@ def test_spent_alpha_sums_to_alpha_over_infinite_sequence() -> None:
 def test_decide_same_seed_same_p_other_seed_close() -> None:
     ch, ref = _series(CHAMPION + NOISE + 1e-5), _series(CHAMPION)
     a, b = (decide(ch, ref, config=CFG, bars_per_session=390) for _ in range(2))
-    c = decide(ch, ref, config=GateConfig(n_boot=199, min_bars=100, seed=3), bars_per_session=390)
+    c = decide(
+        ch,
+        ref,
+        config=GateConfig(n_boot=199, min_bars=100, min_sessions=0, seed=3),
+        bars_per_session=390,
+    )
     assert a == b and abs(a.p_value - c.p_value) < 0.1
 
 
@@ -119,6 +164,12 @@ def test_deflated_sharpe_falls_with_more_trials() -> None:
 
 
 def test_gate_config_rejects_bad_values() -> None:
-    for kw in ({"alpha": 0.0}, {"n_boot": 10}, {"min_bars": 1}, {"margin_bps_per_session": -1}):
+    for kw in (
+        {"alpha": 0.0},
+        {"n_boot": 10},
+        {"min_bars": 1},
+        {"margin_bps_per_session": -1},
+        {"min_sessions": -1},
+    ):
         with pytest.raises(ValueError):
             GateConfig(**kw)  # type: ignore[arg-type]
