@@ -287,6 +287,8 @@ UI_HELP = """Usage: quant ui [DAGSTER DEV OPTIONS]
   pyproject.toml) and the same local instance as `quant demo`. Every option below is passed
   through to `dagster dev`; Dagster logs at WARNING unless you pass --log-level (or quant -v).
   Ctrl-C stops it and every process it started (code servers, run workers) within 10 s.
+  It also starts the report server (`quant reports`, stored tear sheets over HTTP) on a free
+  port and links reports there, unless QUANT_REPORTS_URL names a server already.
 
 """
 

@@ -173,6 +173,11 @@ class PromotionConfig(dg.Config):
         default=0.5, ge=0, description="required excess return, bps of capital per session"
     )
     min_bars: int = Field(default=300, ge=2, description="least paired bars to decide on")
+    min_sessions: float = Field(
+        default=32.0,
+        ge=0,
+        description="least sessions of paired evidence (32: 80 % power at a 0.5-sd edge)",
+    )
     n_boot: int = Field(default=999, ge=99)
     seed: int = 0
 
@@ -222,6 +227,7 @@ def policy_promotion(
             alpha=config.alpha,
             margin_bps_per_session=config.margin_bps_per_session,
             min_bars=config.min_bars,
+            min_sessions=config.min_sessions,
             n_boot=config.n_boot,
             seed=config.seed,
         ),

@@ -44,6 +44,7 @@ def training(seed: int) -> dict[str, Any]:
                     "alpha": 0.5,
                     "n_boot": 199,
                     "min_bars": 10,
+                    "min_sessions": 0,
                     "margin_bps_per_session": 0.0,
                 }
             },

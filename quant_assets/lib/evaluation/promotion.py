@@ -177,10 +177,12 @@ def stationary_indices(
     loop per resample (the benchmark runs it millions of times)."""
     new = rng.random((n_boot, n)) < 1.0 / block
     new[:, 0] = True
-    starts = rng.integers(0, n, size=(n_boot, n))
-    pos = np.arange(n)
-    last = np.maximum.accumulate(np.where(new, pos, 0), axis=1)
-    return np.asarray((np.take_along_axis(starts, last, axis=1) + pos - last) % n, np.int64)
+    cols = np.nonzero(new)[1]  # block starts, row-major: block ids run on across rows
+    shift = rng.integers(0, n, size=cols.size) - cols  # index = start + (t - t_start)
+    block_id = np.cumsum(new.ravel()) - 1
+    idx = shift[block_id].reshape(n_boot, n) + np.arange(n)
+    idx[idx >= n] -= n  # 0 <= start + (t - t_start) < 2n: wrap once
+    return idx.astype(np.int64, copy=False)
 
 
 def studentised_bootstrap(
