@@ -131,3 +131,34 @@ def _demo_then_ui(tmp_path: Path) -> None:
     left = alive(started | {ui.pid})
     assert not left, f"still running after Ctrl-C: {left}"
     assert took <= STOP_BUDGET_S, f"stopping took {took:.1f}s"
+
+
+def test_ui_report_server_child_serves_and_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import urllib.request
+
+    from quant_assets import cli
+
+    monkeypatch.delenv("QUANT_REPORTS_URL", raising=False)
+    monkeypatch.setenv("QUANT_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    child = cli._start_report_server()
+    assert child is not None
+    try:
+        url = os.environ["QUANT_REPORTS_URL"]  # what the webserver's code location reads
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/", timeout=5) as page:
+                    assert page.status == 200 and b"Evaluation reports" in page.read()
+                break
+            except OSError:
+                assert child.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        cli._stop_child(child)
+    assert child.returncode is not None
+    # a configured server (prod, behind a proxy) is used as it is: nothing started
+    monkeypatch.setenv("QUANT_REPORTS_URL", "https://reports.example")
+    assert cli._start_report_server() is None

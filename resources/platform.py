@@ -1,9 +1,9 @@
 """The platform's knobs as one resource, and the factory of every resource of a deployment.
 
 Assets, checks and sensors get their configuration here and nowhere else: locations, thresholds,
-the dashboard and report URLs. Secrets and endpoints that came from the environment are bound by *name*
-(``dg.EnvVar``): Dagster resolves them in the process that uses them, and the UI shows only the
-variable's name.
+the dashboard and report URLs. Secrets and endpoints that came from the environment are bound by
+*name* (``dg.EnvVar``): Dagster resolves them in the process that uses them, and the UI shows
+only the variable's name.
 """
 
 from __future__ import annotations

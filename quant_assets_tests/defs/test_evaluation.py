@@ -186,7 +186,9 @@ def test_policy_loaded_by_id_or_alias_gives_identical_actions(
     warehouse.set_alias(production_alias("SYNA"), policy_id)
     by_id = load_registered(store, warehouse, policy_id, "SYNA", tmp_path / "a")
     by_alias = load_registered(store, warehouse, "production", "SYNA", tmp_path / "b")
-    obs = np.random.default_rng(0).normal(size=(32, *by_id.model.observation_space.shape))
+    shape = by_id.model.observation_space.shape
+    assert shape is not None
+    obs = np.random.default_rng(0).normal(size=(32, *shape))
     assert np.array_equal(
         by_id.predict(obs.astype(np.float32)), by_alias.predict(obs.astype(np.float32))
     )
