@@ -34,9 +34,15 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
+# One BLAS thread: arch's optimal_block_length is a loop of small dot products, ~90x slower with
+# OpenBLAS threads spinning on a busy machine (0.54 s vs 6 ms at 12,480 bars).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np
+from numba import njit
 
 from quant_assets.lib.costs import CostModelConfig
 from quant_assets.lib.evaluation.episodes import evaluate_policy, to_series
@@ -62,15 +68,20 @@ def series(name: str, returns: np.ndarray) -> ReturnSeries:
     )
 
 
+@njit(cache=True)  # type: ignore[misc]
+def _garch(z: np.ndarray) -> np.ndarray:
+    out = np.empty(z.size)
+    h = 1.0
+    for t in range(z.size):
+        out[t] = math.sqrt(h) * z[t]
+        h = 0.05 + 0.05 * out[t] ** 2 + 0.9 * h
+    return out
+
+
 def garch_t(rng: np.random.Generator, n: int, sd: float = 1e-4) -> np.ndarray:
     """Student-t(4) innovations with GARCH(1,1) variance (0.05, 0.9), scaled to ``sd``."""
     z = rng.standard_t(4, n) / math.sqrt(2.0)
-    out = np.empty(n)
-    h = 1.0
-    for t in range(n):
-        out[t] = math.sqrt(h) * z[t]
-        h = 0.05 + 0.05 * out[t] ** 2 + 0.9 * h
-    return sd * out / math.sqrt(0.05 / (1 - 0.95))
+    return np.asarray(sd * _garch(z) / math.sqrt(0.05 / (1 - 0.95)))
 
 
 def p_value(

@@ -167,42 +167,47 @@ def block_length(d: FloatArray, holding: float = 1.0) -> float:
     return float(max(min(max(pw, holding), n / 10.0), 1.0))
 
 
-def stationary_indices(
-    n: int, block: float, n_boot: int, rng: np.random.Generator
-) -> NDArray[np.int64]:
-    """``(n_boot, n)`` resample indices of the circular stationary bootstrap (Politis & Romano
-    1994): each position starts a new block (uniform start) with probability ``1/block``, else
-    continues the previous one (wrapping at ``n``); block lengths are geometric, mean ``block``.
-    Vectorised: the same algorithm as ``arch.bootstrap.StationaryBootstrap``, without a Python
-    loop per resample (the benchmark runs it millions of times)."""
-    new = rng.random((n_boot, n)) < 1.0 / block
-    new[:, 0] = True
-    cols = np.nonzero(new)[1]  # block starts, row-major: block ids run on across rows
-    shift = rng.integers(0, n, size=cols.size) - cols  # index = start + (t - t_start)
-    block_id = np.cumsum(new.ravel()) - 1
-    idx = shift[block_id].reshape(n_boot, n) + np.arange(n)
-    idx[idx >= n] -= n  # 0 <= start + (t - t_start) < 2n: wrap once
-    return idx.astype(np.int64, copy=False)
+def stationary_block_sums(
+    c: FloatArray, block: float, n_boot: int, rng: np.random.Generator
+) -> tuple[FloatArray, FloatArray]:
+    """``(sum x*, sum x*^2)`` of ``n_boot`` circular stationary-bootstrap resamples of ``c``.
+
+    Politis & Romano (1994): a resample is blocks of geometric length (mean ``block``) from
+    uniform starts, wrapping at ``n``, cut at ``n`` values (the algorithm of
+    ``arch.bootstrap.StationaryBootstrap``). Only the two sums enter the studentised statistic,
+    so each block adds a difference of prefix sums of the doubled series instead of its values:
+    the cost grows with the number of blocks, not with ``n_boot * n``.
+    """
+    n = c.size
+    p = min(1.0 / block, 1.0)
+    m = min(n, int(n * p + 10.0 * math.sqrt(n * p) + 10))
+    while True:
+        lengths = rng.geometric(p, size=(n_boot, m))
+        ends = np.cumsum(lengths, axis=1)
+        if ends[:, -1].min() >= n or m >= n:  # every resample covered (m = n always is)
+            break
+        m = min(n, 2 * m)
+    starts = rng.integers(0, n, size=(n_boot, m))
+    take = np.clip(n - (ends - lengths), 0, lengths)  # the last block is cut at n
+    twice = np.concatenate([c, c])
+    p1 = np.concatenate([[0.0], np.cumsum(twice)])
+    p2 = np.concatenate([[0.0], np.cumsum(twice * twice)])
+    s1 = (p1[starts + take] - p1[starts]).sum(axis=1)
+    s2 = (p2[starts + take] - p2[starts]).sum(axis=1)
+    return s1, s2
 
 
-def studentised_bootstrap(
-    d: FloatArray, *, n_boot: int, block: float, seed: int, chunk: int = 64
-) -> FloatArray:
+def studentised_bootstrap(d: FloatArray, *, n_boot: int, block: float, seed: int) -> FloatArray:
     """Bootstrap distribution of ``(mean* - mean) / (sd* / sqrt(n))`` (stationary bootstrap
     with mean block length ``block``)."""
     n = d.size
-    rng = np.random.default_rng(seed)
-    mean = float(d.mean())
-    root_n = math.sqrt(n)
-    out = np.empty(n_boot)
-    for lo in range(0, n_boot, chunk):  # bounded memory: chunk x n indices at a time
-        k = min(chunk, n_boot - lo)
-        x = d[stationary_indices(n, block, k, rng)]
-        sd = x.std(axis=1, ddof=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t = (x.mean(axis=1) - mean) / (sd / root_n)
-        out[lo : lo + k] = np.where(sd > 0, t, 0.0)
-    return out
+    c = d - float(d.mean())  # centred: mean* - mean, and no cancellation in the variance
+    s1, s2 = stationary_block_sums(c, block, n_boot, np.random.default_rng(seed))
+    var = np.maximum(s2 - s1 * s1 / n, 0.0) / (n - 1)
+    sd = np.sqrt(var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (s1 / n) / (sd / math.sqrt(n))
+    return np.asarray(np.where(sd > 0, t, 0.0), dtype=np.float64)
 
 
 def deflated_sharpe(excess: FloatArray, n_trials: int) -> float:

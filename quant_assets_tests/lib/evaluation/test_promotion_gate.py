@@ -15,7 +15,7 @@ from quant_assets.lib.evaluation.promotion import (
     holding_bars,
     paired_excess,
     spent_alpha,
-    stationary_indices,
+    stationary_block_sums,
 )
 from quant_assets.lib.evaluation.statistics import ReturnSeries
 
@@ -92,34 +92,34 @@ def test_decide_block_covers_longer_holding_of_either_policy() -> None:
     assert holding_bars(ch) == 1.0  # trades unknown: no floor
 
 
-def test_stationary_indices_blocks_run_on_circularly_with_mean_length() -> None:
-    rng = np.random.default_rng(0)
-    idx = stationary_indices(50, 1e12, 3, rng)  # never a new block: one circular run
-    np.testing.assert_array_equal((idx - idx[:, :1]) % 50, np.tile(np.arange(50), (3, 1)))
-    idx = stationary_indices(1000, 10.0, 200, rng)
-    starts = np.mean(np.diff(idx, axis=1) != 1) + 1 / 1000  # new blocks (+ rare wraps)
-    assert 1 / starts == pytest.approx(10.0, rel=0.05)
-    assert idx.min() >= 0 and idx.max() < 1000
+def test_stationary_block_sums_one_circular_run_sums_every_value_once() -> None:
+    c = RNG.normal(0.0, 1.0, 50)
+    s1, s2 = stationary_block_sums(c, 1e12, 5, np.random.default_rng(0))  # never a new block
+    np.testing.assert_allclose(s1, c.sum(), atol=1e-9)
+    np.testing.assert_allclose(s2, (c * c).sum())
 
 
-def test_decide_margin_in_bps_per_session_blocks_small_edges() -> None:
-    ch = _series(NOISE + 2e-5)  # ~0.2 bps/bar = 78 bps/session over flat
-    ok = decide(ch, None, config=CFG, bars_per_session=390)
-    strict = GateConfig(
-        n_boot=199, min_bars=100, min_sessions=0, margin_bps_per_session=390.0
-    )  # 1 bps/bar
-    blocked = decide(ch, None, config=strict, bars_per_session=390)
-    assert ok.promote and not blocked.promote
-    assert blocked.margin_bps_per_bar == pytest.approx(1.0) and "<= margin" in blocked.reason
+def test_stationary_block_sums_block_one_is_iid_resampling() -> None:
+    c = RNG.normal(0.0, 1.0, 400)
+    c -= c.mean()
+    s1, s2 = stationary_block_sums(c, 1.0, 4000, np.random.default_rng(1))
+    # i.i.d. draws: E[sum x*] = 0, Var[sum x*] = n * mean(c^2), E[sum x*^2] = sum c^2
+    assert abs(s1.mean()) < 4 * math.sqrt(400 * np.mean(c * c) / 4000)
+    assert s1.var() == pytest.approx(400 * np.mean(c * c), rel=0.1)
+    assert s2.mean() == pytest.approx((c * c).sum(), rel=0.02)
 
 
-def test_decide_alpha_spending_later_challenger_needs_more_evidence() -> None:
-    ch = _series(CHAMPION + NOISE + 5.5e-6)
-    first = decide(ch, _series(CHAMPION), config=CFG, n_tried=1, bars_per_session=390)
-    tenth = decide(ch, _series(CHAMPION), config=CFG, n_tried=10, bars_per_session=390)
-    assert first.p_value == tenth.p_value
-    assert first.promote and not tenth.promote, (first.p_value, tenth.alpha_spent)
-    assert tenth.n_tried == 10 and "alpha_10" in tenth.reason
+def test_stationary_block_sums_long_blocks_keep_autocorrelation() -> None:
+    # AR(1) 0.8: blocks of 50 keep the dependence, so Var[mean*] is far above i.i.d.'s
+    e = RNG.normal(0.0, 1.0, 3000)
+    x = np.empty_like(e)
+    x[0] = e[0]
+    for t in range(1, e.size):
+        x[t] = 0.8 * x[t - 1] + e[t]
+    x -= x.mean()
+    iid, _ = stationary_block_sums(x, 1.0, 500, np.random.default_rng(2))
+    blocks, _ = stationary_block_sums(x, 50.0, 500, np.random.default_rng(2))
+    assert blocks.var() > 5 * iid.var()  # long-run variance (1+0.8)/(1-0.8) = 9x
 
 
 def test_spent_alpha_sums_to_alpha_over_infinite_sequence() -> None:
