@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -18,19 +17,26 @@ BASE = "localhost/quant-base:bookworm"
 CONF = Path.home() / ".cache" / "quant-platform" / "services" / "podman" / "containers.conf"
 
 
-def _base_image_exists() -> bool:
-    if shutil.which("podman") is None or os.geteuid() != 0:
-        return False
-    return subprocess.run(["podman", "image", "exists", BASE], check=False).returncode == 0
-
+REPO = Path(__file__).resolve().parents[3]
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(
-        not _base_image_exists(),
-        reason=f"needs root podman and {BASE} (scripts/services/podman.sh build-base-image)",
-    ),
+    pytest.mark.skipif(os.geteuid() != 0, reason="rootful podman (root) is needed"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def base_image() -> None:
+    """Podman installed and the local Debian base image built (cached after the first time)."""
+    out = subprocess.run(
+        [str(REPO / "scripts" / "services" / "podman.sh"), "build-base-image"],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+
 
 COMPOSE = f"""
 services:
