@@ -26,7 +26,6 @@ if [[ ! -s "$PGDATA/PG_VERSION" ]]; then
     {
         echo "listen_addresses = '*'"
         echo "shared_preload_libraries = 'timescaledb'"
-        echo "password_encryption = 'scram-sha-256'"
     } >>"$PGDATA/postgresql.conf"
     echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
     # Initialise over the unix socket only; nothing can connect over TCP before it is done.

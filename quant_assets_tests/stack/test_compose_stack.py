@@ -52,6 +52,11 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(os.geteuid() != 0, reason="the stack runs on rootful podman (root)"),
     pytest.mark.skipif(
+        not list(Path(os.environ.get("TORCH_WHEELS", "/opt/wheels")).glob("torch-*+cpu-*.whl")),
+        reason="no local torch CPU wheel (TORCH_WHEELS, /opt/wheels) for the offline platform "
+        "image build (scripts/build_images.sh --offline)",
+    ),
+    pytest.mark.skipif(
         not (ROOTFS / ".quant-rootfs-complete").is_file(),
         reason=f"no {ROOTFS} to build the TimescaleDB image from (Debian 12: "
         "scripts/services/timescaledb.sh start builds it)",

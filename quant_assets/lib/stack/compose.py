@@ -3,8 +3,8 @@ no Docker engine and a Podman too old for podman-compose's health conditions (< 
 
 Only the subset of the Compose specification the project's file uses is accepted: image, command,
 environment, volumes (named or ``./`` binds), configs (``content`` or ``file``), ports,
-depends_on (with conditions), healthcheck, restart, profiles; any other service key is an error,
-so a compose change this reader cannot honour fails loudly instead of running differently.
+depends_on (with conditions), healthcheck, restart, profiles, init; any other service key is an
+error, so a compose change this reader cannot honour fails loudly instead of running differently.
 Variables are interpolated like Compose does (``${X}``, ``${X:-d}``, ``${X-d}``, ``${X:?msg}``,
 ``$$``), from the environment given, after YAML parsing.
 """
@@ -36,6 +36,7 @@ SERVICE_KEYS = frozenset(
         "healthcheck",
         "restart",
         "profiles",
+        "init",
     }
 )
 _VAR = re.compile(r"\$(?:(\$)|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\})")
@@ -144,6 +145,7 @@ class Service:
     healthcheck: Healthcheck | None = None
     restart: str | None = None
     profiles: tuple[str, ...] = ()
+    init: bool = False  # a tiny init as PID 1: SIGTERM reaches the Python process
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,8 @@ class ComposeProject:
             args += ["-p", port]
         if service.healthcheck:
             args += service.healthcheck.podman_args()
+        if service.init:
+            args.append("--init")
         if service.restart and service.restart != "no":
             args += ["--restart", service.restart]
         args.append(service.image)
@@ -289,4 +293,5 @@ def _service(
         healthcheck=Healthcheck.parse(raw["healthcheck"]) if "healthcheck" in raw else None,
         restart=raw.get("restart"),
         profiles=tuple(raw.get("profiles") or ()),
+        init=bool(raw.get("init", False)),
     )

@@ -122,7 +122,18 @@ class PodmanStack:
         """Remove every container of the project (and its network; its volumes with ``volumes``)."""
         names = self._podman("ps", "-a", *self._filter(), "--format", "{{.Names}}").stdout.split()
         if names:
-            self._podman("rm", "-f", "-t", "10", *names)
+            # Stop all first (in parallel), then remove one by one: Podman 4.3's `rm -f` of a
+            # container that is stopping at the same moment fails with "state improper".
+            self._podman("stop", "-t", "10", *names, check=False)
+            for name in names:
+                for attempt in range(3):
+                    if self._podman("rm", "-f", name, check=False).returncode == 0:
+                        break
+                    if self._podman("container", "exists", name, check=False).returncode:
+                        break
+                    time.sleep(1 + attempt)
+                else:
+                    self._podman("rm", "-f", name)  # raises with podman's reason
         if volumes:
             vols = self._podman("volume", "ls", *self._filter(), "-q").stdout.split()
             if vols:

@@ -70,6 +70,7 @@ def test_run_args_named_volume_and_config_are_project_scoped(tmp_path: Path) -> 
     args = project.run_args(project.services["webserver"], tmp_path, tmp_path / "e")
     assert args[args.index("--name") + 1] == "proj-webserver-1"
     assert f"{tmp_path / 'workspace'}:/opt/quant/deploy/workspace.yaml:ro" in args
+    assert "--init" in args  # dagster processes get SIGTERM (no 10 s stop timeout)
     tsdb = project.run_args(project.services["timescaledb"], tmp_path, tmp_path / "e")
     assert "proj_tsdb-data:/var/lib/postgresql/data" in tsdb
     assert project.configs["workspace"] == (REPO / "workspace.yaml").read_text()
