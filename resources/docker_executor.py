@@ -177,12 +177,16 @@ def tick_executor(
         )
         return docker_executor.configured(config, name="quant_tick_docker_executor")
     return dg.multiprocess_executor.configured(
-        {
-            "max_concurrent": settings.tick_max_concurrent,
-            "start_method": {"forkserver": {"preload_modules": list(TICK_PRELOAD)}},
-        },
-        name="quant_tick_local_executor",
+        tick_local_executor_config(settings), name="quant_tick_local_executor"
     )
+
+
+def tick_local_executor_config(settings: Settings) -> dict[str, Any]:
+    """``multiprocess_executor`` config of a tick build run in one machine or container."""
+    return {
+        "max_concurrent": settings.tick_max_concurrent,
+        "start_method": {"forkserver": {"preload_modules": list(TICK_PRELOAD)}},
+    }
 
 
 # ------------------------------------------------------------------ exited step containers
