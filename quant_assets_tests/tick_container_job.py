@@ -2,8 +2,9 @@
 
 The container test (test_tick_containers.py) needs test-only bind mounts (the repository, an
 SQLite DAGSTER_HOME) that the deployment's ``configured`` executor cannot take; everything else
-(assets, steps, the deployment's resources from the environment) is the code location's own. Imported inside the
-step containers as well (the code pointer): imports only dagster, dagster_docker and the project.
+(assets, steps, the deployment's resources from the environment) is the code location's own.
+Imported inside the step containers as well (the code pointer): imports only dagster,
+dagster_docker and the project.
 """
 
 from __future__ import annotations

@@ -269,9 +269,10 @@ def test_retrain_sensor_real_build_with_checks_fires_after_checks(tmp_path: Path
 
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("symbols", ["SYNA"])
-    resources = {
+    warehouse = WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb"))
+    resources: dict[str, Any] = {
         "object_store": ObjectStoreResource(root=str(tmp_path / "lake")),
-        "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "wh.duckdb")),
+        "warehouse": warehouse,
         "platform": PlatformSettingsResource(data_root=str(tmp_path), retrain_min_new_partitions=1),
     }
     env = {
@@ -279,7 +280,7 @@ def test_retrain_sensor_real_build_with_checks_fires_after_checks(tmp_path: Path
         "resources": resources,
         "defs": build_defs(Settings.from_env({"QUANT_DATA_ROOT": str(tmp_path)})),
     }
-    wh = resources["warehouse"].get_warehouse()
+    wh = warehouse.get_warehouse()
     wh.upsert_cost_model_params("SYNA", "v", datetime(2024, 1, 3, tzinfo=UTC), {"adv": 1.0})
     run_config = {"ops": {"tick_lake_build": {"config": {"synthetic_ticks_per_session": 2000}}}}
     build = dg.materialize(

@@ -12,6 +12,7 @@ from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.lake import Dataset
 from quant_assets.lib.ticks.pipeline import build_chunk, commit_session, plan_chunks
 from quant_assets.lib.ticks.synthetic_source import synthetic_source
+from quant_assets.lib.warehouse.base import Warehouse
 from quant_assets.lib.warehouse.duckdb_backend import DuckDBWarehouse
 from quant_assets.lib.warehouse.timescale_backend import TimescaleWarehouse
 
@@ -49,6 +50,7 @@ def test_clean_days_by_symbol_two_symbols_grouped_without_empty_sessions(
 ) -> None:
     store = ObjectStore.local(tmp_path / "lake")
     synthetic = synthetic_source(200, 0)
+    wh: Warehouse
     if backend == "duckdb":
         wh = DuckDBWarehouse(tmp_path / "wh.duckdb")
     else:
