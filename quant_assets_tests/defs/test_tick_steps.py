@@ -162,3 +162,85 @@ def test_tick_lake_local_executor_chunks_run_in_separate_processes(
         }
     assert len(pids) == 2 and len(set(pids.values())) == 2, pids
     assert os.getpid() not in set(pids.values())
+
+
+@pytest.mark.slow
+def test_tick_lake_chunk_process_sigkilled_nothing_committed_then_rebuild_sweeps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunk step's process killed mid-build (SIGKILL, a real process of the multiprocess
+    executor): the commit step never runs, the manifest stays empty, and the next build commits
+    and sweeps what the killed run wrote."""
+    import signal
+    import threading
+    import time
+
+    from dagster._core.events import DagsterEventType
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("QUANT_DATA_ROOT", str(data))
+    monkeypatch.setenv("QUANT_DEPLOYMENT", "local")
+    (tmp_path / "home").mkdir()
+
+    def config(ticks: int) -> dict[str, Any]:
+        return {
+            "ops": {
+                "tick_lake_build": {
+                    "config": {"synthetic_ticks_per_session": ticks, "chunk_size": 1}
+                }
+            }
+        }
+
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        instance.add_dynamic_partitions("symbols", ["SYNA"])  # one chunk, killed early
+        results: list[dg.ExecuteJobResult] = []
+        run = threading.Thread(
+            target=lambda: results.append(
+                dg.execute_job(
+                    tick_job_multiprocess(),
+                    instance=instance,
+                    tags={"dagster/partition": KEY},
+                    run_config=config(3_000_000),  # seconds of work: time to kill it
+                    raise_on_error=False,
+                )
+            )
+        )
+        run.start()
+        killed: str | None = None
+        deadline = time.monotonic() + 600
+        while killed is None and run.is_alive() and time.monotonic() < deadline:
+            for record in instance.get_run_records():
+                for entry in instance.all_logs(
+                    record.dagster_run.run_id, of_type=DagsterEventType.STEP_START
+                ):
+                    pid = entry.dagster_event.pid if entry.dagster_event else None
+                    if "build_chunk[" in (entry.step_key or "") and pid:
+                        os.kill(pid, signal.SIGKILL)
+                        killed = entry.step_key
+                        break
+            time.sleep(0.2)
+        run.join(timeout=900)
+        (result,) = results
+        assert killed is not None and not result.success
+        started = {
+            e.step_key for e in result.all_events if e.event_type == DagsterEventType.STEP_START
+        }
+        assert "tick_lake_build.commit_chunks" not in started
+        wh = WarehouseResource(duckdb_path=str(data / "warehouse.duckdb")).get_warehouse()
+        assert manifest.read(wh) == []
+        wh.close()
+
+        instance.add_dynamic_partitions("symbols", ["SYNB"])
+        rebuilt = dg.execute_job(
+            tick_job_multiprocess(),
+            instance=instance,
+            tags={"dagster/partition": KEY},
+            run_config=config(SMALL),
+            raise_on_error=False,
+        )
+        assert rebuilt.success
+    wh = WarehouseResource(duckdb_path=str(data / "warehouse.duckdb")).get_warehouse()
+    entries = manifest.read(wh)
+    assert sorted(e.symbol for e in entries) == ["SYNA", "SYNB"]
+    store = ObjectStore.local(data)
+    assert _lake_objects(store) == {k for e in entries for k in e.keys().values()}
