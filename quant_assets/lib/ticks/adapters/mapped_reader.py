@@ -60,7 +60,7 @@ class VendorRead:
     skipped: int  # rows a row filter dropped (message types that are not ticks)
 
 
-class _Located:
+class Located:
     """Turns a 0-based row index of the read table into the position users see."""
 
     def __init__(
@@ -70,12 +70,14 @@ class _Located:
         self.mapping = mapping
         self.lines = lines  # physical line of each row (JSON lines)
         self.kept: npt.NDArray[np.int64] | None = None  # original row of each kept row
+        self.offset = 0  # rows of the file before this table (a record batch of a stream)
 
     def where(self, row: int | None) -> tuple[int | None, str]:
         if row is None:
             return None, "line"
         if self.kept is not None:
             row = int(self.kept[row])
+        row += self.offset
         if self.lines is not None:
             return int(self.lines[row]), "line"
         if self.mapping.format == "parquet":
@@ -105,7 +107,7 @@ def skip_invalid_row(row: Any) -> str:
     return "skip"  # only the header matters here; bad rows are reported by the full read
 
 
-def _csv_names(path: Path, m: VendorMapping) -> list[str]:
+def csv_names(path: Path, m: VendorMapping) -> list[str]:
     read = pacsv.ReadOptions(
         skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=CSV_BLOCK
     )
@@ -130,15 +132,15 @@ def _find_line(path: Path, text: str) -> int | None:
     return None
 
 
-def _read_csv(path: Path, m: VendorMapping, wanted: list[str]) -> pa.Table:
-    invalid: list[tuple[int, int, str]] = []
-
-    def on_invalid(row: Any) -> str:
-        invalid.append((row.expected_columns, row.actual_columns, row.text))
-        return "error"
-
+def csv_options(
+    m: VendorMapping,
+    wanted: list[str],
+    on_invalid: Callable[[Any], str],
+    block_size: int = CSV_BLOCK,
+) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    """Every wanted column as text (converted column-wise later, with file positions)."""
     read = pacsv.ReadOptions(
-        skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=CSV_BLOCK
+        skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=block_size
     )
     parse = pacsv.ParseOptions(
         delimiter=m.csv.delimiter, quote_char=m.csv.quote_char, invalid_row_handler=on_invalid
@@ -149,24 +151,44 @@ def _read_csv(path: Path, m: VendorMapping, wanted: list[str]) -> pa.Table:
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
+    return read, parse, convert
+
+
+class InvalidRows:
+    """Collects the rows Arrow's CSV parser rejects, to name the first in the error."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, str]] = []
+
+    def __call__(self, row: Any) -> str:
+        self.rows.append((row.expected_columns, row.actual_columns, row.text))
+        return "error"
+
+    def error(self, path: Path, exc: BaseException) -> MalformedFileError:
+        if self.rows:
+            expected, actual, text = self.rows[0]
+            return MalformedFileError(
+                path,
+                f"expected {expected} fields, found {actual}: {text[:200]!r}",
+                line=_find_line(path, text),
+            )
+        return MalformedFileError(
+            path, f"could not read CSV: {explain_read_error(path, exc, CSV_BLOCK)}"
+        )
+
+
+def _read_csv(path: Path, m: VendorMapping, wanted: list[str]) -> pa.Table:
+    invalid = InvalidRows()
+    read, parse, convert = csv_options(m, wanted, invalid)
     try:
         return pacsv.read_csv(
             str(path), read_options=read, parse_options=parse, convert_options=convert
         )
     except (pa.ArrowInvalid, OSError) as exc:
-        if invalid:
-            expected, actual, text = invalid[0]
-            raise MalformedFileError(
-                path,
-                f"expected {expected} fields, found {actual}: {text[:200]!r}",
-                line=_find_line(path, text),
-            ) from exc
-        raise MalformedFileError(
-            path, f"could not read CSV: {explain_read_error(path, exc, CSV_BLOCK)}"
-        ) from exc
+        raise invalid.error(path, exc) from exc
 
 
-def _resolve(path: Path, names: list[str], ref: ColumnRef) -> str:
+def resolve_column(path: Path, names: list[str], ref: ColumnRef) -> str:
     if isinstance(ref, int):
         if not 0 <= ref < len(names):
             raise MalformedFileError(
@@ -202,22 +224,22 @@ def column_refs(m: VendorMapping) -> dict[str, ColumnRef]:
 
 def _load(
     p: Path, m: VendorMapping, refs: dict[str, ColumnRef]
-) -> tuple[pa.Table, dict[str, str], _Located]:
+) -> tuple[pa.Table, dict[str, str], Located]:
     if m.format == "jsonl":
         positional = [r for r in refs.values() if isinstance(r, int)]
         if positional:
             raise MalformedFileError(p, f"JSON lines columns are names or paths, not {positional}")
         resolved = {f: str(r) for f, r in refs.items()}
         raw, lines = read_jsonl(p, m.jsonl.prefix, list(dict.fromkeys(resolved.values())))
-        return raw, resolved, _Located(p, m, lines)
+        return raw, resolved, Located(p, m, lines)
     if m.format == "csv":
-        names = _csv_names(p, m)
+        names = csv_names(p, m)
     else:
         try:
             names = list(pq.read_schema(p).names)
         except (pa.ArrowInvalid, OSError) as exc:
             raise MalformedFileError(p, f"not a readable Parquet file: {exc}") from exc
-    resolved = {field: _resolve(p, names, ref) for field, ref in refs.items()}
+    resolved = {field: resolve_column(p, names, ref) for field, ref in refs.items()}
     wanted = list(dict.fromkeys(resolved.values()))
     if m.format == "csv":
         raw = _read_csv(p, m, wanted)
@@ -226,7 +248,7 @@ def _load(
             raw = pq.read_table(p, columns=wanted)
         except (pa.ArrowInvalid, OSError) as exc:
             raise MalformedFileError(p, f"could not read Parquet: {exc}") from exc
-    return raw, resolved, _Located(p, m)
+    return raw, resolved, Located(p, m)
 
 
 def _keep_mask(raw: pa.Table, resolved: dict[str, str], m: VendorMapping) -> npt.NDArray[np.bool_]:
@@ -260,7 +282,7 @@ def _numeric_sentinels(values: pa.Array, sentinels: list[str]) -> pa.Array:
 
 
 def _midnights(
-    p: Path, m: VendorMapping, raw: pa.Table, resolved: dict[str, str], loc: _Located
+    p: Path, m: VendorMapping, raw: pa.Table, resolved: dict[str, str], loc: Located
 ) -> pa.Array:
     """Naive local midnight of every row's date (from the file name or a column)."""
     assert m.date is not None
@@ -305,8 +327,24 @@ def read_mapped(path: str | Path, mapping: VendorMapping, *, symbol: str | None 
 
 
 def _read(p: Path, m: VendorMapping, symbol: str | None) -> VendorRead:
-    refs = column_refs(m)
-    raw, resolved, loc = _load(p, m, refs)
+    raw, resolved, loc = _load(p, m, column_refs(m))
+    read = convert_raw(p, m, raw, resolved, loc, symbol)
+    if m.quote_book == "none":
+        return read
+    table = consolidate_quotes(read.table, by_venue=m.quote_book == "venue")
+    return VendorRead(table=table, rows_read=read.rows_read, skipped=read.skipped)
+
+
+def convert_raw(
+    p: Path,
+    m: VendorMapping,
+    raw: pa.Table,
+    resolved: dict[str, str],
+    loc: Located,
+    symbol: str | None,
+) -> VendorRead:
+    """Vendor text columns (the whole file or one record batch of it) to canonical ticks in
+    vendor order; no quote-book consolidation (it carries state across the file)."""
     rows_read = raw.num_rows
     skipped = 0
     if m.keep:
@@ -394,10 +432,7 @@ def _read(p: Path, m: VendorMapping, symbol: str | None) -> VendorRead:
     out["source"] = pa.array([m.source_label] * n, pa.string())
     if m.record_type is None:
         out = _blank_other_kind(out)
-    table = finalize(pa.table(out))
-    if m.quote_book != "none":
-        table = consolidate_quotes(table, by_venue=m.quote_book == "venue")
-    return VendorRead(table=table, rows_read=rows_read, skipped=skipped)
+    return VendorRead(table=finalize(pa.table(out)), rows_read=rows_read, skipped=skipped)
 
 
 def _flag_reasons(arr: pa.ChunkedArray, reasons: dict[str, str]) -> pa.Array:
@@ -421,7 +456,7 @@ def _symbols(
     m: VendorMapping,
     raw: pa.Table,
     resolved: dict[str, str],
-    loc: _Located,
+    loc: Located,
     symbol: str | None,
 ) -> pa.Array:
     n = raw.num_rows
@@ -453,7 +488,7 @@ def _symbols(
 def _record_types(
     m: VendorMapping,
     conv: Callable[..., pa.Array],
-    loc: _Located,
+    loc: Located,
     p: Path,
     resolved: dict[str, str],
     n: int,
