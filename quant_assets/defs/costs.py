@@ -15,9 +15,9 @@ from quant_assets.defs.ticks import TICK_BACKFILL, partition_metadata
 from quant_assets.lib.costs import CalibrationError, CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import manifest
-from quant_assets.lib.ticks.dataset import load_clean_ticks
 from quant_assets.lib.ticks.manifest import ManifestEntry
-from quant_assets.lib.trading import build_time_bars, calibrate_bars
+from quant_assets.lib.trading import calibrate_bars
+from quant_assets.lib.trading.lake_bars import clean_bars
 from quant_assets.lib.warehouse.base import Warehouse
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
@@ -134,8 +134,7 @@ def _calibrate(
 ) -> dict[str, Any]:
     """Calibrate one symbol at ``session`` over the trailing window of its clean ticks."""
     symbol = entries[0].symbol
-    ticks, refs = load_clean_ticks(store, entries)
-    bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
+    bars, refs = clean_bars(store, entries, config.bar_interval)  # one session at a time
     if len(bars.ts) < 2:
         # A window of closed sessions (a long weekend at the start of the data) has nothing to
         # calibrate on: recorded as such, not invented, and not a failure of a whole backfill.
