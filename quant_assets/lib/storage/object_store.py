@@ -186,6 +186,11 @@ class ObjectStore:
             ),
         )
 
+    def copy(self, src: str, dst: str) -> None:
+        """Replace ``dst`` with a copy of ``src`` atomically (server-side on S3): an object
+        whose bytes already exist elsewhere is not re-encoded."""
+        self._atomic_write(dst, lambda path: self._fs.copy_file(self.path(src), path))
+
     def delete(self, key: str) -> None:
         if self.exists(key):
             self._fs.delete_file(self.path(key))

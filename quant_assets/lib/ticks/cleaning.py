@@ -132,6 +132,8 @@ class CleaningResult:
     reason_counts: dict[str, int]
     possible_duplicates: int = 0  # identical rows kept for lack of evidence they are errors
     tick_size: float | None = None  # the tick the outlier floor used (configured or inferred)
+    # Reason code of every input row (0 = clean): clean/quarantine are input.take() of it.
+    codes: npt.NDArray[np.int8] | None = None
 
     @property
     def raw_rows(self) -> int:
@@ -195,28 +197,35 @@ def stable_hash64(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
+def column_hash_values(col: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.uint64]:
+    """One 64-bit value per element, mixed into :func:`row_hashes` (nulls distinct)."""
+    chunked = contiguous(col)
+    if pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type):
+        enc = pc.dictionary_encode(chunked)
+        values = pc.fill_null(enc.indices, -1).to_numpy().astype(np.int64)
+        # Map indices to hashes of the dictionary strings so equal strings match
+        # across columns regardless of dictionary order.
+        dict_hashes = np.array(
+            [stable_hash64(s) for s in enc.dictionary.to_pylist()] + [7], dtype=np.uint64
+        )
+        return dict_hashes[values]
+    if pa.types.is_floating(chunked.type):
+        return np.asarray(chunked.to_numpy(zero_copy_only=False), np.float64).view(np.uint64)
+    arr = pc.fill_null(chunked.cast(pa.int64()), np.iinfo(np.int64).min)
+    return arr.to_numpy().view(np.uint64)
+
+
+def mix_column(h: npt.NDArray[np.uint64], col: pa.ChunkedArray | pa.Array) -> None:
+    """Extend row hashes ``h`` in place by one more column (as if it were appended)."""
+    with np.errstate(over="ignore"):
+        _mix64(h, column_hash_values(col))
+
+
 def row_hashes(table: pa.Table) -> npt.NDArray[np.uint64]:
     """A 64-bit hash of every row over all columns (nulls hash distinctly from values)."""
-    n = table.num_rows
-    h = np.full(n, 0x243F6A8885A308D3, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for col in table.itercolumns():
-            chunked = contiguous(col)
-            if pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type):
-                enc = pc.dictionary_encode(chunked)
-                values = pc.fill_null(enc.indices, -1).to_numpy().astype(np.int64)
-                # Map indices to hashes of the dictionary strings so equal strings match
-                # across columns regardless of dictionary order.
-                dict_hashes = np.array(
-                    [stable_hash64(s) for s in enc.dictionary.to_pylist()] + [7], dtype=np.uint64
-                )
-                v = dict_hashes[values]
-            elif pa.types.is_floating(chunked.type):
-                v = np.asarray(chunked.to_numpy(zero_copy_only=False), np.float64).view(np.uint64)
-            else:
-                arr = pc.fill_null(chunked.cast(pa.int64()), np.iinfo(np.int64).min)
-                v = arr.to_numpy().view(np.uint64)
-            _mix64(h, v)
+    h = np.full(table.num_rows, 0x243F6A8885A308D3, dtype=np.uint64)
+    for col in table.itercolumns():
+        mix_column(h, col)
     return h
 
 
@@ -623,4 +632,5 @@ def clean_ticks(
         reason_counts=reason_counts,
         possible_duplicates=int(verdict.possible_duplicates.sum()),
         tick_size=verdict.tick_size,
+        codes=reason,
     )

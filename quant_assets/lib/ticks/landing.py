@@ -292,6 +292,10 @@ def reject(store: ObjectStore, f: LandedFile, reason: str) -> str:
     return target
 
 
-def staged_pieces(store: ObjectStore, day: date, symbol: str) -> list[pa.Table]:
+def staged_piece_keys(store: ObjectStore, day: date, symbol: str) -> list[str]:
     prefix = partition_prefix(STAGED, day, symbol)
-    return [store.read_parquet(k) for k in store.list(prefix) if k.endswith(".parquet")]
+    return [k for k in store.list(prefix) if k.endswith(".parquet")]
+
+
+def staged_pieces(store: ObjectStore, day: date, symbol: str) -> list[pa.Table]:
+    return [store.read_parquet(k) for k in staged_piece_keys(store, day, symbol)]

@@ -10,7 +10,10 @@ build gives (:func:`bars.finish_bars`).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+from quant_assets.lib.costs import CalibrationError, CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.dataset import PartitionRef, load_clean_ticks
 from quant_assets.lib.ticks.manifest import ManifestEntry
@@ -19,10 +22,12 @@ from quant_assets.lib.trading.bars import (
     TickBins,
     bin_ticks,
     build_time_bars,
+    calibrate_bars,
     concat_bins,
     finish_bars,
     interval_ns,
 )
+from quant_assets.lib.warehouse.base import Warehouse
 
 BAR_COLUMNS = ["ts_event", "record_type", "price", "size", "bid_price", "ask_price"]
 
@@ -59,3 +64,51 @@ def clean_bars(
         return bars, refs
     bars = finish_bars(bins, step, symbol=symbol, fallback_spread_bps=fallback_spread_bps)
     return bars, refs
+
+
+def calibrate_symbol(
+    store: ObjectStore,
+    warehouse: Warehouse,
+    session: date,
+    entries: list[ManifestEntry],
+    *,
+    bar_interval: str = "1min",
+    trailing_days: int = 5,
+    cost_config: CostModelConfig | None = None,
+) -> dict[str, Any]:
+    """Calibrate one symbol at ``session`` over the trailing window of its clean ticks (the
+    cost_model_params asset, per symbol), store the params, and return its metadata."""
+    bars, refs = clean_bars(store, entries, bar_interval)
+    inputs = [r.to_dict() for r in refs]
+    if len(bars.ts) < 2:
+        # A window of closed sessions (a long weekend at the start of the data) has nothing to
+        # calibrate on: recorded as such, not invented, and not a failure of a whole backfill.
+        return {
+            "version": None,
+            "status": f"no clean ticks in the {trailing_days} days to {session}",
+            "input_partitions": inputs,
+        }
+    try:
+        params = calibrate_bars(bars, cost_config)
+    except CalibrationError as exc:  # refused (no volume, no returns): recorded, not invented
+        return {
+            "version": None,
+            "status": f"refused: {exc}",
+            "warnings": [f"refused: {exc}"],
+            "input_partitions": inputs,
+        }
+    as_of = datetime.combine(session + timedelta(days=1), time(), tzinfo=UTC)
+    warehouse.upsert_cost_model_params(
+        bars.symbol, params.version, as_of, params.model_dump(mode="json")
+    )
+    return {
+        "version": params.version,
+        "median_spread_bps": round(params.median_spread_bps, 4),
+        "daily_vol": round(params.daily_vol, 6),
+        "adv": round(params.adv, 1),
+        "bars": params.n_bars,
+        "sessions": params.n_days,
+        "provenance": {k: v.model_dump() for k, v in params.provenance.items()},
+        "warnings": list(params.warnings),
+        "input_partitions": inputs,
+    }

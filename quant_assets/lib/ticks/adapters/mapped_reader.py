@@ -107,20 +107,30 @@ def skip_invalid_row(row: Any) -> str:
     return "skip"  # only the header matters here; bad rows are reported by the full read
 
 
+HEADER_BLOCK = 1 << 16  # enough for a header; Arrow infers types over the whole first block
+
+
 def csv_names(path: Path, m: VendorMapping) -> list[str]:
-    read = pacsv.ReadOptions(
-        skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=CSV_BLOCK
-    )
-    parse = pacsv.ParseOptions(
-        delimiter=m.csv.delimiter, quote_char=m.csv.quote_char, invalid_row_handler=skip_invalid_row
-    )
-    try:
-        with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
-            return list(reader.schema.names)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise MalformedFileError(
-            path, f"not a readable CSV file: {explain_read_error(path, exc, CSV_BLOCK)}"
-        ) from exc
+    """Column names, from a small first block (a 16 MiB one costs a second of type inference);
+    a header or first row longer than that is read again with the full block."""
+    for block in (HEADER_BLOCK, CSV_BLOCK):
+        read = pacsv.ReadOptions(
+            skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=block
+        )
+        parse = pacsv.ParseOptions(
+            delimiter=m.csv.delimiter,
+            quote_char=m.csv.quote_char,
+            invalid_row_handler=skip_invalid_row,
+        )
+        try:
+            with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
+                return list(reader.schema.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            if block == CSV_BLOCK:
+                raise MalformedFileError(
+                    path, f"not a readable CSV file: {explain_read_error(path, exc, CSV_BLOCK)}"
+                ) from exc
+    raise AssertionError("unreachable")
 
 
 def _find_line(path: Path, text: str) -> int | None:

@@ -237,3 +237,31 @@ def test_quote_book_consolidated_carries_across_venues(tmp_path: Path) -> None:
     path = tmp_path / "q.csv"
     path.write_text("t,ex,b,a\n2024-01-02T14:31:00Z,N,13.74,0\n2024-01-02T14:31:01Z,P,0,13.75\n")
     assert read_mapped(path, m).column("bid_price").to_pylist() == [13.74, 13.74]
+
+
+def _taq_times(*times: str) -> str:
+    return (
+        "DATE,TIME_M,EX,SYM_ROOT,SYM_SUFFIX,TR_SCOND,SIZE,PRICE,TR_CORR,TR_SEQNUM,TR_SOURCE,TR_RF\n"
+        + "".join(f"20240702,{t},N,IBM,,@,100,160.10,00,{i},C,\n" for i, t in enumerate(times))
+    )
+
+
+def test_taq_time_of_day_one_to_nine_fraction_digits_exact(tmp_path: Path) -> None:
+    path = tmp_path / "taq.csv"
+    path.write_text(_taq_times("09:30:00", "09:30:00.5", "09:30:00.123456", "15:59:59.123456789"))
+    ns = read_mapped(path, load_mapping("wrds_taq_trades")).column("ts_event").cast(pa.int64())
+    midnight = 1_719_892_800_000_000_000  # 2024-07-02 00:00 New York (EDT) in UTC ns
+    assert [v - midnight for v in ns.to_pylist()] == [
+        34_200_000_000_000,
+        34_200_500_000_000,
+        34_200_123_456_000,
+        57_599_123_456_789,
+    ]
+
+
+def test_taq_time_of_day_out_of_range_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "taq.csv"
+    path.write_text(_taq_times("09:30:00.1", "24:10:00.2"))
+    with pytest.raises(MalformedFileError) as info:
+        read_mapped(path, load_mapping("wrds_taq_trades"))
+    assert (info.value.line, info.value.column) == (3, "TIME_M")
