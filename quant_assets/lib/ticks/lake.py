@@ -17,7 +17,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quant_assets.lib.ticks.cleaning import merge_order_key, row_hashes
+from quant_assets.lib.ticks.clean_rules import merge_order_key
+from quant_assets.lib.ticks.row_hash import row_hashes
 from quant_assets.lib.ticks.schema import conform, empty_ticks
 from quant_assets.lib.ticks.sessions import (
     SessionRange,

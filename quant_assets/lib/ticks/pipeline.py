@@ -18,13 +18,7 @@ import pyarrow.compute as pc
 
 from quant_assets.lib.storage.object_store import ObjectStore, parquet_num_rows
 from quant_assets.lib.ticks import manifest
-from quant_assets.lib.ticks.cleaning import (
-    CleaningConfig,
-    CleaningResult,
-    clean_ticks,
-    mix_column,
-    row_hashes,
-)
+from quant_assets.lib.ticks.cleaning import CleaningConfig, CleaningResult, clean_ticks
 from quant_assets.lib.ticks.instruments import instrument_for
 from quant_assets.lib.ticks.lake import (
     Dataset,
@@ -36,6 +30,7 @@ from quant_assets.lib.ticks.lake import (
 )
 from quant_assets.lib.ticks.landing import STAGED, staged_piece_keys
 from quant_assets.lib.ticks.manifest import ManifestEntry, ManifestStatus, ManifestStore
+from quant_assets.lib.ticks.row_hash import mix_column, row_hashes
 from quant_assets.lib.ticks.sessions import market_for, session_windows
 
 SyntheticSource = Callable[[str, date], pa.Table]
