@@ -179,6 +179,30 @@ def _numeric_to_ns(a: pa.Array, unit: TimeUnit, origin_ns: int) -> pa.Array:
 _FRACTION = re.compile(r"[.,]%f")
 
 
+TAQ_CLOCK = "HHMMSSXXXXXXXXX"
+"""NYSE Daily TAQ time: hours, minutes, seconds and nanoseconds after the second, 15 digits
+(a leading zero lost to a numeric column is restored); a time of day, so relative_to = date."""
+
+
+def _taq_clock_ns(a: pa.Array) -> pa.Array:
+    text = pc.utf8_trim_whitespace(a if pa.types.is_string(a.type) else pc.cast(a, pa.string()))
+    text = pc.utf8_lpad(text, width=15, padding="0")
+    if pc.any(pc.invert(pc.match_substring_regex(text, r"^\d{15}$"))).as_py():
+        raise pa.ArrowInvalid(f"not {TAQ_CLOCK} digits")
+
+    def part(start: int, stop: int) -> pa.Array:
+        return pc.cast(pc.utf8_slice_codeunits(text, start, stop), pa.int64())
+
+    hours, minutes, seconds = part(0, 2), part(2, 4), part(4, 6)
+    too_big = pc.or_(
+        pc.greater(hours, 23), pc.or_(pc.greater(minutes, 59), pc.greater(seconds, 59))
+    )
+    if pc.any(too_big).as_py():
+        raise pa.ArrowInvalid(f"{TAQ_CLOCK} value out of range")
+    total = pc.add(pc.multiply(pc.add(pc.multiply(hours, 60), minutes), 60), seconds)
+    return pc.add(pc.multiply(total, 1_000_000_000), part(6, 15))
+
+
 _CLOCK_FORMATS = {
     "%H:%M:%S.%f": r"^\d\d:\d\d:\d\d(\.\d{1,9})?$",
     "%H:%M:%S": r"^\d\d:\d\d:\d\d$",
@@ -323,6 +347,8 @@ def _relative_to_midnight(
                 return _decimal_to_ns(pc.utf8_trim_whitespace(a), _NS_PER_UNIT[unit])
             return pc.cast(_numeric_to_ns(a, unit, 0), pa.int64())
         assert fmt is not None
+        if fmt == TAQ_CLOCK:
+            return _taq_clock_ns(a)
         text = a if pa.types.is_string(a.type) else pc.cast(a, pa.string())
         fast = _clock_ns(pc.utf8_trim_whitespace(text), fmt)
         if fast is not None:

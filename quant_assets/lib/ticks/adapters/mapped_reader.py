@@ -34,6 +34,7 @@ from quant_assets.lib.ticks.adapters._convert import (
 from quant_assets.lib.ticks.adapters._jsonl import read_jsonl
 from quant_assets.lib.ticks.adapters.book import consolidate_quotes
 from quant_assets.lib.ticks.adapters.containers import (
+    COMPRESSED,
     explain_read_error,
     inner_name,
     open_container,
@@ -113,7 +114,8 @@ HEADER_BLOCK = 1 << 16  # enough for a header; Arrow infers types over the whole
 def csv_names(path: Path, m: VendorMapping) -> list[str]:
     """Column names, from a small first block (a 16 MiB one costs a second of type inference);
     a header or first row longer than that is read again with the full block."""
-    for block in (HEADER_BLOCK, CSV_BLOCK):
+    compressed = path.suffix.lower() in COMPRESSED  # the full block finds a truncated stream
+    for block in (CSV_BLOCK,) if compressed else (HEADER_BLOCK, CSV_BLOCK):
         read = pacsv.ReadOptions(
             skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=block
         )
