@@ -57,7 +57,8 @@ def conform(table: pa.Table) -> pa.Table:
         if field.name in table.column_names:
             col = table.column(field.name)
             try:
-                col = col.cast(field.type)
+                if col.type != field.type:  # (a same-type cast still costs a kernel call)
+                    col = col.cast(field.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise SchemaError(
                     f"column {field.name!r}: cannot convert {col.type} to {field.type}: {exc}"
