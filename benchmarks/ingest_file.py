@@ -245,6 +245,11 @@ def main() -> None:
             f"{yard['seconds'] / land_clean:.2f}x (target >= 0.33)"
         )
         print(
+            f"CPU time (less sensitive to a loaded machine): pyarrow {yard['cpu']:.1f} s, "
+            f"land->clean {t['land_clean_cpu']:.1f} s, "
+            f"ratio {yard['cpu'] / t['land_clean_cpu']:.2f}x"
+        )
+        print(
             f"calibrate: {t['calibrate']:.1f} s ({res['calibrated']} symbol-sessions); "
             f"end to end {land_clean + t['calibrate']:.1f} s"
         )
