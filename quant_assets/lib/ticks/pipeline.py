@@ -7,8 +7,10 @@ transaction after its objects are written (see ``manifest``), then orphans are s
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -35,6 +37,7 @@ from quant_assets.lib.ticks.sessions import market_for, session_windows
 
 SyntheticSource = Callable[[str, date], pa.Table]
 DEFAULT_CHUNK_SIZE = 256  # symbols per manifest commit (and per fan-out step)
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)  # symbols built at once
 
 _STAGED_SYMBOL = re.compile(r"/symbol=(?P<s>[^/]+)/[^/]+\.parquet$")
 
@@ -202,14 +205,24 @@ def build_session(
     synthetic: SyntheticSource | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     run_id: str | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> SessionBuild:
-    """Build ``symbols`` of one market-session, committing each chunk, then sweep orphans."""
+    """Build ``symbols`` of one market-session, committing each chunk, then sweep orphans.
+
+    Symbols of a chunk are built on ``workers`` threads (Parquet, Arrow compute and most numpy
+    release the GIL), so memory holds up to ``workers`` partitions; commits stay in order on
+    the calling thread."""
     build = SessionBuild(session, market)
     cleaning = cleaning or CleaningConfig()  # reads the mappings' tables once, not per symbol
-    for chunk in chunks(symbols, chunk_size):
-        entries = [build_symbol(store, session, s, cleaning, synthetic, run_id) for s in chunk]
-        manifest.commit(warehouse, entries)
-        build.entries.extend(entries)
+
+    def one(symbol: str) -> ManifestEntry:
+        return build_symbol(store, session, symbol, cleaning, synthetic, run_id)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for chunk in chunks(symbols, chunk_size):
+            entries = list(pool.map(one, chunk))
+            manifest.commit(warehouse, entries)
+            build.entries.extend(entries)
     build.swept = manifest.sweep(store, warehouse, session, market)
     return build
 

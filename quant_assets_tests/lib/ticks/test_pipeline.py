@@ -6,10 +6,11 @@ from datetime import date
 from pathlib import Path
 
 from quant_assets.lib.storage.object_store import ObjectStore
-from quant_assets.lib.ticks import landing
+from quant_assets.lib.ticks import landing, manifest
 from quant_assets.lib.ticks.lake import table_fingerprint
-from quant_assets.lib.ticks.pipeline import build_symbol
+from quant_assets.lib.ticks.pipeline import build_session, build_symbol
 from quant_assets.lib.ticks.synthetic_source import synthetic_source
+from quant_assets.lib.warehouse.duckdb_backend import DuckDBWarehouse
 
 
 def test_build_symbol_versions_from_raw_hashes_equal_table_fingerprints(tmp_path: Path) -> None:
@@ -43,3 +44,27 @@ def test_build_symbol_two_staged_pieces_raw_merged_by_time(tmp_path: Path) -> No
     entry = build_symbol(store, date(2024, 1, 2), "AAPL")
     raw = store.read_parquet(entry.raw_key)
     assert raw.num_rows == 2_000 and entry.raw_version == table_fingerprint(raw)
+
+
+def test_build_session_threads_same_entries_as_one_worker(tmp_path: Path) -> None:
+    symbols = ["AAPL", "SYNA", "SYNB"]  # AAPL: nothing staged, an empty build
+    out = []
+    for workers in (1, 3):
+        root = tmp_path / str(workers)
+        with DuckDBWarehouse(root / "wh.duckdb") as wh:
+            wh.migrate()
+            build = build_session(
+                ObjectStore.local(root / "lake"),
+                wh,
+                date(2024, 1, 2),
+                "XNYS",
+                symbols,
+                synthetic=synthetic_source(2_000, 7),
+                chunk_size=2,
+                workers=workers,
+            )
+            out.append(
+                [(e.symbol, e.raw_key, e.clean_key, e.quarantine_key) for e in build.entries]
+            )
+            assert [e.symbol for e in manifest.read(wh)] == symbols
+    assert out[0] == out[1] and [s for s, *_ in out[0]] == symbols
