@@ -42,6 +42,7 @@ TICK_SCHEMA = pa.schema(
 )
 
 COLUMNS: tuple[str, ...] = tuple(TICK_SCHEMA.names)
+_REQUIRED = [f for f in TICK_SCHEMA if not f.nullable]
 
 
 class SchemaError(ValueError):
@@ -51,6 +52,10 @@ class SchemaError(ValueError):
 def conform(table: pa.Table) -> pa.Table:
     """Return ``table`` with the canonical column order and types; missing optional columns are
     filled with nulls. Raises :class:`SchemaError` naming the offending column."""
+    if table.schema.equals(TICK_SCHEMA) and not any(
+        table.column(f.name).null_count for f in _REQUIRED
+    ):  # already canonical (a lake object): nothing to do
+        return table
     n = table.num_rows
     arrays: list[pa.Array | pa.ChunkedArray] = []
     for field in TICK_SCHEMA:
