@@ -413,7 +413,7 @@ def convert_raw(
     if "ts_recv" in resolved:
         out["ts_recv"] = times("ts_recv", m.recv_time or m.time)
     if m.time.clock == "receive":  # the only time is our receive time: say so, keep it in ts_recv
-        out["clock"] = pa.array(["receive"] * n, pa.string())
+        out["clock"] = pa.repeat(pa.scalar("receive", pa.string()), n)
         out.setdefault("ts_recv", out["ts_event"])
     for field in ("price", "bid_price", "ask_price"):
         if field in resolved:
@@ -436,12 +436,12 @@ def convert_raw(
     if "exchange" in resolved:
         out["exchange"] = to_text(col("exchange"))
     elif m.exchange is not None:
-        out["exchange"] = pa.array([m.exchange] * n, pa.string())
+        out["exchange"] = pa.repeat(pa.scalar(m.exchange, pa.string()), n)
     if m.flags is not None:
         out["flag"] = conv("__flag", _flag_reasons, m.flags.reasons)
     out["symbol"] = _symbols(p, m, raw, resolved, loc, symbol)
     out["record_type"] = _record_types(m, conv, loc, p, resolved, n)
-    out["source"] = pa.array([m.source_label] * n, pa.string())
+    out["source"] = pa.repeat(pa.scalar(m.source_label, pa.string()), n)
     if m.record_type is None:
         out = _blank_other_kind(out)
     return VendorRead(table=finalize(pa.table(out)), rows_read=rows_read, skipped=skipped)
@@ -473,15 +473,16 @@ def _symbols(
 ) -> pa.Array:
     n = raw.num_rows
     if symbol is not None:
-        return pa.array([symbol] * n, pa.string())
+        return pa.repeat(pa.scalar(symbol, pa.string()), n)
     if "symbol" in resolved:
         sym = to_text(raw.column(resolved["symbol"]))
     elif m.symbol is not None:
-        sym = pa.array([m.symbol] * n, pa.string())
+        sym = pa.repeat(pa.scalar(m.symbol, pa.string()), n)
     else:
         assert m.symbol_from_path is not None
-        sym = pa.array(
-            [_from_name(p, m.symbol_from_path, "symbol", "symbol_from_path")] * n, pa.string()
+        sym = pa.repeat(
+            pa.scalar(_from_name(p, m.symbol_from_path, "symbol", "symbol_from_path"), pa.string()),
+            n,
         )
     for old, new in m.symbol_replace.items():
         sym = pc.replace_substring(sym, old, new)
@@ -506,7 +507,7 @@ def _record_types(
     n: int,
 ) -> pa.Array:
     if m.record_type is not None:
-        return pa.array([m.record_type.value] * n, pa.string())
+        return pa.repeat(pa.scalar(m.record_type.value, pa.string()), n)
     rt_map: dict[str, str | None] = {k: v.value for k, v in m.record_type_values.items()}
     rtype = conv("__record_type", map_values, rt_map, "record type")
     if rtype.null_count:
