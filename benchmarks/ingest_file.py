@@ -43,7 +43,8 @@ _LETTERS = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 
 
 def _sessions(days: int) -> list[date]:
-    out, day = [], FIRST_DAY
+    out: list[date] = []
+    day = FIRST_DAY
     while len(out) < days:  # weekdays only (no holiday in early January 2024 after the 1st)
         if day.weekday() < 5:
             out.append(day)
@@ -182,17 +183,17 @@ def child_pipeline(root: Path) -> dict[str, Any]:
                 calibrated += calibrate_symbol(store, wh, session, entries)["version"] is not None
         timings["calibrate"] = time.perf_counter() - start
 
-        entries = manifest.by_symbol(manifest.read(wh))
+        by_symbol = manifest.by_symbol(manifest.read(wh))
 
         def managed_read() -> int:
-            return sum(load_clean_ticks(store, e)[0].num_rows for e in entries.values())
+            return sum(load_clean_ticks(store, e)[0].num_rows for e in by_symbol.values())
 
         def plain_read() -> int:
             return sum(
                 pa.concat_tables(
                     [store.read_parquet(x.clean_key) for x in e if x.clean_rows]
                 ).num_rows
-                for e in entries.values()
+                for e in by_symbol.values()
             )
 
         best = dict.fromkeys(
