@@ -4,8 +4,9 @@ Generates a WRDS TAQ trades CSV (the packaged ``wrds_taq_trades`` mapping: New Y
 times after the DATE column's midnight, sale-condition characters, correction flags) of
 ``--rows`` rows over ``--symbols`` symbols and ``--days`` sessions, drops it in
 ``landing/incoming/wrds_taq_trades/`` of a local lake and runs, in a child process, the
-functions the Dagster assets call: ``landing.ingest`` (landing_files), ``pipeline.build_session``
-per market-session (tick_lake_build: raw_ticks, clean_ticks, tick_quarantine) and
+functions the Dagster assets call: ``landing.ingest`` (landing_files), ``pipeline.plan_chunks``,
+``build_chunk`` per chunk and ``commit_session`` per market-session (the tick_lake_build steps:
+raw_ticks, clean_ticks, tick_quarantine) and
 ``lake_bars.calibrate_symbol`` per symbol (cost_model_params). Then the research read
 (``load_clean_ticks`` of every symbol's sessions) against a plain Parquet read of the same
 objects. A second child runs pyarrow's own CSV → Parquet on the same file, the yardstick.
@@ -167,7 +168,11 @@ def child_pipeline(root: Path) -> dict[str, Any]:
         raw = clean = quarantined = 0
         for session, market in keys:
             symbols = pipeline.session_symbols(store, wh, session, market)
-            build = pipeline.build_session(store, wh, session, market, symbols)
+            built = [
+                pipeline.build_chunk(store, chunk)
+                for chunk in pipeline.plan_chunks(session, market, symbols)
+            ]
+            build = pipeline.commit_session(store, wh, session, market, built)
             raw, clean = raw + build.raw_rows, clean + build.clean_rows
             quarantined += build.quarantined_rows
         timings["build"] = time.perf_counter() - start
