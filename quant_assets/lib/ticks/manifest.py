@@ -47,7 +47,7 @@ class ManifestEntry:
     reasons: dict[str, int] = field(default_factory=dict)
     run_id: str | None = None
     built_at: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
-    possible_duplicates: int = 0  # identical rows kept by this build (metadata, not stored)
+    possible_duplicates: int = 0  # identical rows kept by this build (see cleaning_rules.md)
 
     @property
     def partition_key(self) -> str:
@@ -67,7 +67,6 @@ class ManifestEntry:
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
-        row.pop("possible_duplicates")
         row["reasons"] = json.dumps(self.reasons, sort_keys=True)
         return row
 
@@ -79,6 +78,7 @@ class ManifestEntry:
         values["built_at"] = built if built.tzinfo else built.replace(tzinfo=UTC)
         for name in ("raw_rows", "clean_rows", "quarantined_rows"):
             values[name] = int(values[name])
+        values["possible_duplicates"] = int(values.get("possible_duplicates") or 0)
         return cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
 
 
