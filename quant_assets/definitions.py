@@ -17,10 +17,10 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     loaded = dg.load_from_defs_folder(path_within_project=PROJECT_ROOT)
     if settings is None:
         return loaded
-    from quant_assets.defs.deployment import TRAINING_JOB, deployment_defs
+    from quant_assets.defs.deployment import BOUND_JOBS, deployment_defs
 
     bound = deployment_defs(settings)
-    jobs = [j for j in loaded.jobs or [] if j.name != TRAINING_JOB]
+    jobs = [j for j in loaded.jobs or [] if j.name not in BOUND_JOBS]
     bound_sensors = {s.name: s for s in bound.sensors or []}
     return dg.Definitions(
         assets=loaded.assets,

@@ -3,7 +3,7 @@
 Partitioned like the ticks (session x market): one run calibrates every symbol of the
 market-session over its trailing window, read through the manifest."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -12,13 +12,9 @@ from pydantic import Field
 from quant_assets.defs.partitions import session_and_market, tick_partitions
 from quant_assets.defs.retries import retry_transient
 from quant_assets.defs.ticks import TICK_BACKFILL, partition_metadata
-from quant_assets.lib.costs import CalibrationError, CostModelConfig
-from quant_assets.lib.storage.object_store import ObjectStore
+from quant_assets.lib.costs import CostModelConfig
 from quant_assets.lib.ticks import manifest
-from quant_assets.lib.ticks.dataset import load_clean_ticks
-from quant_assets.lib.ticks.manifest import ManifestEntry
-from quant_assets.lib.trading import build_time_bars, calibrate_bars
-from quant_assets.lib.warehouse.base import Warehouse
+from quant_assets.lib.trading.lake_bars import calibrate_symbol
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
 
@@ -95,7 +91,15 @@ def cost_model_params(
             start = session - timedelta(days=config.trailing_days - 1)
             window = manifest.by_symbol(manifest.read(wh, market=market, start=start, end=session))
             per_symbol = {
-                symbol: _calibrate(session, entries, config, cost_config, store, wh)
+                symbol: calibrate_symbol(
+                    store,
+                    wh,
+                    session,
+                    entries,
+                    bar_interval=config.bar_interval,
+                    trailing_days=config.trailing_days,
+                    cost_config=cost_config,
+                )
                 for symbol, entries in sorted(window.items())
                 if any(e.session_date == session for e in entries)
             }
@@ -122,47 +126,3 @@ def _summary(per_symbol: dict[str, dict[str, Any]]) -> dict[str, Any]:
     if len(per_symbol) <= 20:  # small sessions: the per-symbol figures and lineage in the UI
         out["by_symbol"] = per_symbol
     return out
-
-
-def _calibrate(
-    session: date,
-    entries: list[ManifestEntry],
-    config: CostModelParamsConfig,
-    cost_config: CostModelConfig,
-    store: ObjectStore,
-    wh: Warehouse,
-) -> dict[str, Any]:
-    """Calibrate one symbol at ``session`` over the trailing window of its clean ticks."""
-    symbol = entries[0].symbol
-    ticks, refs = load_clean_ticks(store, entries)
-    bars = build_time_bars(ticks, config.bar_interval, symbol=symbol)
-    if len(bars.ts) < 2:
-        # A window of closed sessions (a long weekend at the start of the data) has nothing to
-        # calibrate on: recorded as such, not invented, and not a failure of a whole backfill.
-        return {
-            "version": None,
-            "status": f"no clean ticks in the {config.trailing_days} days to {session}",
-            "input_partitions": [r.to_dict() for r in refs],
-        }
-    try:
-        params = calibrate_bars(bars, cost_config)
-    except CalibrationError as exc:  # refused (no volume, no returns): recorded, not invented
-        return {
-            "version": None,
-            "status": f"refused: {exc}",
-            "warnings": [f"refused: {exc}"],
-            "input_partitions": [r.to_dict() for r in refs],
-        }
-    as_of = datetime.combine(session + timedelta(days=1), time(), tzinfo=UTC)
-    wh.upsert_cost_model_params(symbol, params.version, as_of, params.model_dump(mode="json"))
-    return {
-        "version": params.version,
-        "median_spread_bps": round(params.median_spread_bps, 4),
-        "daily_vol": round(params.daily_vol, 6),
-        "adv": round(params.adv, 1),
-        "bars": params.n_bars,
-        "sessions": params.n_days,
-        "provenance": {k: v.model_dump() for k, v in params.provenance.items()},
-        "warnings": list(params.warnings),
-        "input_partitions": [r.to_dict() for r in refs],
-    }

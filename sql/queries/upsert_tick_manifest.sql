@@ -2,12 +2,12 @@
 INSERT INTO tick_manifest (
     session_date, symbol, market, status, raw_rows, clean_rows, quarantined_rows,
     raw_version, clean_version, quarantine_version, raw_key, clean_key, quarantine_key,
-    reasons, run_id, built_at
+    reasons, run_id, built_at, possible_duplicates
 )
 VALUES (
     :session_date, :symbol, :market, :status, :raw_rows, :clean_rows, :quarantined_rows,
     :raw_version, :clean_version, :quarantine_version, :raw_key, :clean_key, :quarantine_key,
-    :reasons, :run_id, :built_at
+    :reasons, :run_id, :built_at, :possible_duplicates
 )
 ON CONFLICT (session_date, symbol) DO UPDATE SET
     market = EXCLUDED.market,
@@ -23,4 +23,5 @@ ON CONFLICT (session_date, symbol) DO UPDATE SET
     quarantine_key = EXCLUDED.quarantine_key,
     reasons = EXCLUDED.reasons,
     run_id = EXCLUDED.run_id,
-    built_at = EXCLUDED.built_at;
+    built_at = EXCLUDED.built_at,
+    possible_duplicates = EXCLUDED.possible_duplicates;

@@ -121,6 +121,20 @@ class ObjectStore:
         except FileNotFoundError as exc:
             raise ObjectNotFoundError(self.uri(key)) from exc
 
+    def download(self, key: str, local: Path, chunk_bytes: int = 16 << 20) -> None:
+        """Copy one version of the object to ``local`` in chunks (one GET on S3), never holding
+        the whole object in memory: vendor files can be many GB."""
+        try:
+            if self._s3 is not None:
+                self._s3_download(key, local, chunk_bytes)
+                return
+            src = self._fs.open_input_stream(self.path(key), compression=None)
+        except FileNotFoundError as exc:
+            raise ObjectNotFoundError(self.uri(key)) from exc
+        with src, local.open("wb") as dst:
+            while chunk := src.read(chunk_bytes):
+                dst.write(chunk)
+
     def open_consistent(self, key: str) -> pa.NativeFile:
         """A seekable view of one version of the object.
 
@@ -172,6 +186,11 @@ class ObjectStore:
             ),
         )
 
+    def copy(self, src: str, dst: str) -> None:
+        """Replace ``dst`` with a copy of ``src`` atomically (server-side on S3): an object
+        whose bytes already exist elsewhere is not re-encoded."""
+        self._atomic_write(dst, lambda path: self._fs.copy_file(self.path(src), path))
+
     def delete(self, key: str) -> None:
         if self.exists(key):
             self._fs.delete_file(self.path(key))
@@ -181,9 +200,18 @@ class ObjectStore:
         self._fs.move(self.path(src), self.path(dst))
 
     # -- internals ----------------------------------------------------------------------------
+    def _s3_download(self, key: str, local: Path, chunk_bytes: int) -> None:
+        response = self._s3_object(key)
+        with local.open("wb") as dst:
+            for chunk in response["Body"].iter_chunks(chunk_bytes):
+                dst.write(chunk)
+
     def _s3_get(self, key: str) -> bytes:
         """One GET returns one version whole; pyarrow's S3 reader issues a HEAD and then range
         GETs, which can straddle a concurrent replacement."""
+        return bytes(self._s3_object(key)["Body"].read())
+
+    def _s3_object(self, key: str) -> Any:
         assert self._s3 is not None
         if self._s3_client is None:
             import boto3
@@ -197,10 +225,9 @@ class ObjectStore:
             )
         bucket, _, obj = self.path(key).partition("/")
         try:
-            response = self._s3_client.get_object(Bucket=bucket, Key=obj)
+            return self._s3_client.get_object(Bucket=bucket, Key=obj)
         except self._s3_client.exceptions.NoSuchKey as exc:
             raise ObjectNotFoundError(self.uri(key)) from exc
-        return bytes(response["Body"].read())
 
     def _write_stream(self, path: str, data: bytes) -> None:
         # compression=None: pyarrow would otherwise (de)compress by extension (.zst, .gz).

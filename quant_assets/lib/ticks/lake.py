@@ -13,10 +13,12 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quant_assets.lib.ticks.cleaning import merge_order_key, row_hashes
+from quant_assets.lib.ticks.clean_rules import merge_order_key
+from quant_assets.lib.ticks.row_hash import row_hashes
 from quant_assets.lib.ticks.schema import conform, empty_ticks
 from quant_assets.lib.ticks.sessions import (
     SessionRange,
@@ -86,11 +88,14 @@ def split_by_partition(
     key = days * len(symbols) + sym_idx
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]
-    bounds = np.flatnonzero(np.diff(sorted_key)) + 1
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1]
+    ends = np.r_[starts[1:], key.size]
+    grouped = table.take(order)  # one gather, then zero-copy slices (not a take per group)
     out: dict[tuple[date, str], pa.Table] = {}
-    for chunk in np.split(order, bounds):
-        k = int(key[chunk[0]])
-        out[(from_day_number(k // len(symbols)), symbols[k % len(symbols)])] = table.take(chunk)
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        k = int(sorted_key[start])
+        part = (from_day_number(k // len(symbols)), symbols[k % len(symbols)])
+        out[part] = grouped.slice(start, end - start)
     return out
 
 
@@ -103,6 +108,8 @@ def merge_pieces(pieces: list[pa.Table]) -> pa.Table:
     pieces = [p for p in pieces if p.num_rows]
     if not pieces:
         return empty_ticks()
+    if len(pieces) == 1:  # one file: its order is the merge order already
+        return conform(pieces[0])
     keys = np.concatenate(
         [
             merge_order_key(p.column("ts_event").combine_chunks().cast(pa.int64()).to_numpy())
@@ -118,9 +125,14 @@ def table_fingerprint(table: pa.Table) -> str:
 
     Used as the Dagster data version, so lineage records exactly which data a model saw.
     """
-    hashes = row_hashes(table) if table.num_rows else np.zeros(0, np.uint64)
+    return hashes_fingerprint(row_hashes(table) if table.num_rows else np.zeros(0, np.uint64))
+
+
+def hashes_fingerprint(hashes: npt.NDArray[np.uint64]) -> str:
+    """:func:`table_fingerprint` from the table's :func:`row_hashes` (a build hashes the raw
+    rows once and derives the clean and quarantine versions from them)."""
     # Position-weighted sum: order-sensitive, one pass, no Python per row.
     weights = np.arange(1, hashes.size + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     with np.errstate(over="ignore"):
         digest = int(np.sum(hashes * weights, dtype=np.uint64))
-    return f"{table.num_rows:x}-{digest:016x}"
+    return f"{hashes.size:x}-{digest:016x}"

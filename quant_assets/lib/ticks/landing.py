@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from quant_assets.lib.storage.object_store import ObjectStore
-from quant_assets.lib.ticks.adapters import detect_source, read_vendor_report
+from quant_assets.lib.ticks.adapters import detect_source, iter_vendor_reads
 from quant_assets.lib.ticks.adapters.errors import (
     MalformedFileError,
     UnsupportedFileError,
@@ -35,6 +35,7 @@ from quant_assets.lib.ticks.instruments import normalize_symbol
 from quant_assets.lib.ticks.lake import partition_prefix
 from quant_assets.lib.ticks.session_guard import split_in_range
 from quant_assets.lib.ticks.sessions import SessionRange
+from quant_assets.lib.ticks.staging import DEFAULT_BUDGET_BYTES, PartitionSpill
 
 INCOMING = "landing/incoming"
 STAGED = "landing/staged"
@@ -164,19 +165,32 @@ def _version(store: ObjectStore, key: str) -> str | None:
     return f"{int(info.size or 0)}-{int(info.mtime_ns or 0)}"
 
 
-def _read(store: ObjectStore, f: LandedFile) -> tuple[str, pa.Table, int]:
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / f.name  # keep the name: adapters detect formats from it
-        local.write_bytes(store.read_bytes(f.key))
-        uri = store.uri(f.key)
-        try:
-            source = detect_source(local) if f.source == AUTO_SOURCE else f.source
-            read = read_vendor_report(local, source)
-        except MalformedFileError as exc:  # name the landed object, not our temporary copy
-            raise relocated(exc, str(local), uri) from exc
-        except Exception as exc:
-            raise ValueError(str(exc).replace(str(local), uri)) from exc
-    return source, normalize_symbols(read.table), read.skipped
+@dataclass
+class _Staged:
+    source: str
+    rows: int
+    skipped: int
+
+
+def _read_and_split(
+    store: ObjectStore, f: LandedFile, local: Path, spill: PartitionSpill, allowed: SessionRange
+) -> _Staged:
+    """Parse the local copy batch by batch into ``spill``; errors name the landed object."""
+    store.download(f.key, local)
+    uri = store.uri(f.key)
+    try:
+        source = detect_source(local) if f.source == AUTO_SOURCE else f.source
+        rows = skipped = 0
+        for read in iter_vendor_reads(local, source):
+            table = normalize_symbols(read.table)
+            spill.add(split_in_range(uri, f.name, local, source, table, allowed, rows))
+            rows += table.num_rows
+            skipped += read.skipped
+    except MalformedFileError as exc:  # name the landed object, not our temporary copy
+        raise relocated(exc, str(local), uri) from exc
+    except Exception as exc:
+        raise ValueError(str(exc).replace(str(local), uri)) from exc
+    return _Staged(source, rows, skipped)
 
 
 def normalize_symbols(table: pa.Table) -> pa.Table:
@@ -200,32 +214,38 @@ def _one_line(exc: BaseException) -> str:
     return f"{lines[0]}{more}"
 
 
-def ingest(store: ObjectStore, f: LandedFile, allowed: SessionRange | None = None) -> IngestResult:
+def ingest(
+    store: ObjectStore,
+    f: LandedFile,
+    allowed: SessionRange | None = None,
+    *,
+    spill_budget_bytes: int = DEFAULT_BUDGET_BYTES,
+) -> IngestResult:
     """Parse one landed file into staged pieces per (session, symbol) (replacing every piece of
     its previous version), then archive it, unless it was replaced meanwhile: then it stays in
-    incoming/.
+    incoming/. The file is read in record batches and grouped through a local spill, so memory
+    is bounded by ``spill_budget_bytes`` plus the largest partition, whatever the file size.
 
     On a malformed file, or one with ticks outside ``allowed`` sessions (default: the configured
     first session to tomorrow): move it to ``landing/rejected/`` with ``<name>.reason.txt`` (one
     line, then the full trace) and raise :class:`FileRejected` with the one line.
     """
     version = _version(store, f.key)
-    try:
-        source, table, skipped = _read(store, f)
-        parts = split_in_range(
-            store.uri(f.key),
-            f.name,
-            store.read_bytes(f.key),
-            source,
-            table,
-            allowed or SessionRange.current(),
-        )
-    except Exception as exc:
-        line = _one_line(exc)
-        reject(store, f, f"{line}\n\n{traceback.format_exc()}")
-        raise FileRejected(line, unsupported=isinstance(exc, UnsupportedFileError)) from None
-    for (day, symbol), piece in parts.items():
-        store.write_parquet(staged_key(day, symbol, f.file_id), piece)
+    with tempfile.TemporaryDirectory(prefix="quant-ingest-") as tmp:
+        spill = PartitionSpill(Path(tmp) / "spill", spill_budget_bytes)
+        try:
+            # keep the name: adapters detect formats from it
+            staged = _read_and_split(
+                store, f, Path(tmp) / f.name, spill, allowed or SessionRange.current()
+            )
+        except Exception as exc:
+            line = _one_line(exc)
+            reject(store, f, f"{line}\n\n{traceback.format_exc()}")
+            raise FileRejected(line, unsupported=isinstance(exc, UnsupportedFileError)) from None
+        partitions = spill.rows
+        for (day, symbol), piece in spill.tables():
+            store.write_parquet(staged_key(day, symbol, f.file_id), piece)
+    parts = set(partitions)
     removed = _drop_stale_pieces(store, f.file_id, set(parts))
     archived = f"{ARCHIVE}/{f.relative}"
     if _version(store, f.key) == version:
@@ -234,11 +254,11 @@ def ingest(store: ObjectStore, f: LandedFile, allowed: SessionRange | None = Non
         archived = ""  # replaced while we read it: the new version is ingested next
     return IngestResult(
         file=f,
-        source=source,
-        rows=table.num_rows,
-        partitions={k: v.num_rows for k, v in parts.items()},
+        source=staged.source,
+        rows=staged.rows,
+        partitions=partitions,
         archived_to=archived,
-        skipped_rows=skipped,
+        skipped_rows=staged.skipped,
         removed=removed,
     )
 
@@ -272,6 +292,10 @@ def reject(store: ObjectStore, f: LandedFile, reason: str) -> str:
     return target
 
 
-def staged_pieces(store: ObjectStore, day: date, symbol: str) -> list[pa.Table]:
+def staged_piece_keys(store: ObjectStore, day: date, symbol: str) -> list[str]:
     prefix = partition_prefix(STAGED, day, symbol)
-    return [store.read_parquet(k) for k in store.list(prefix) if k.endswith(".parquet")]
+    return [k for k in store.list(prefix) if k.endswith(".parquet")]
+
+
+def staged_pieces(store: ObjectStore, day: date, symbol: str) -> list[pa.Table]:
+    return [store.read_parquet(k) for k in staged_piece_keys(store, day, symbol)]

@@ -47,7 +47,7 @@ class ManifestEntry:
     reasons: dict[str, int] = field(default_factory=dict)
     run_id: str | None = None
     built_at: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
-    possible_duplicates: int = 0  # identical rows kept by this build (metadata, not stored)
+    possible_duplicates: int = 0  # identical rows kept by this build (see cleaning_rules.md)
 
     @property
     def partition_key(self) -> str:
@@ -67,7 +67,6 @@ class ManifestEntry:
 
     def to_row(self) -> dict[str, Any]:
         row = asdict(self)
-        row.pop("possible_duplicates")
         row["reasons"] = json.dumps(self.reasons, sort_keys=True)
         return row
 
@@ -79,6 +78,7 @@ class ManifestEntry:
         values["built_at"] = built if built.tzinfo else built.replace(tzinfo=UTC)
         for name in ("raw_rows", "clean_rows", "quarantined_rows"):
             values[name] = int(values[name])
+        values["possible_duplicates"] = int(values.get("possible_duplicates") or 0)
         return cls(**{k: values[k] for k in cls.__dataclass_fields__ if k in values})
 
 
@@ -95,6 +95,12 @@ class ManifestStore(Protocol):
         start: date | None = None,
         end: date | None = None,
     ) -> list[dict[str, Any]]: ...
+
+
+class ManifestQueries(ManifestStore, Protocol):
+    """A manifest store that also runs the named read queries (both warehouses do)."""
+
+    def query_named(self, name: str, params: Mapping[str, Any] | None = None) -> Any: ...
 
 
 def commit(warehouse: ManifestStore, entries: Sequence[ManifestEntry]) -> None:
@@ -126,6 +132,15 @@ def clean_days(
     """Sessions of ``symbol`` with clean rows (training and retraining inputs)."""
     entries = read(warehouse, symbol=symbol, start=start, end=end)
     return [e.session_date for e in entries if e.clean_rows > 0]
+
+
+def clean_days_by_symbol(warehouse: ManifestQueries) -> dict[str, list[date]]:
+    """Sessions with clean rows of every symbol, in one query (not one per symbol)."""
+    out: dict[str, list[date]] = {}
+    for row in warehouse.query_named("tick_manifest_clean_days").to_pylist():
+        day = row["session_date"]
+        out.setdefault(row["symbol"], []).append(day.date() if isinstance(day, datetime) else day)
+    return out
 
 
 _SYMBOL_RE = re.compile(r"/symbol=(?P<s>[^/]+)/")

@@ -1,37 +1,45 @@
 """Builds of the tick lake, independent of the orchestrator: one market-session at a time.
 
 A market-session (a Dagster partition) holds every symbol of that market with data that
-session; its symbols are built in chunks, each chunk committed to the manifest in one
-transaction after its objects are written (see ``manifest``), then orphans are swept.
+session; its symbols are split into chunks (``plan_chunks``). A chunk's objects are written by
+``build_chunk`` (no warehouse access, so chunks can run in parallel processes or containers),
+then each chunk is committed to the manifest in one transaction (``commit_session``, or
+``build_session`` in one process), and objects no manifest row points at are swept.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from quant_assets.lib.storage.object_store import ObjectStore, parquet_num_rows
 from quant_assets.lib.ticks import manifest
-from quant_assets.lib.ticks.cleaning import CleaningConfig, clean_ticks
+from quant_assets.lib.ticks.cleaning import CleaningConfig, CleaningResult, clean_ticks
 from quant_assets.lib.ticks.instruments import instrument_for
 from quant_assets.lib.ticks.lake import (
     Dataset,
+    hashes_fingerprint,
     merge_pieces,
     partition_object,
     session_prefix,
     table_fingerprint,
 )
-from quant_assets.lib.ticks.landing import STAGED, staged_pieces
+from quant_assets.lib.ticks.landing import STAGED, staged_piece_keys
 from quant_assets.lib.ticks.manifest import ManifestEntry, ManifestStatus, ManifestStore
+from quant_assets.lib.ticks.row_hash import mix_column, row_hashes
 from quant_assets.lib.ticks.sessions import market_for, session_windows
 
 SyntheticSource = Callable[[str, date], pa.Table]
 DEFAULT_CHUNK_SIZE = 256  # symbols per manifest commit (and per fan-out step)
+DEFAULT_WORKERS = min(4, os.cpu_count() or 1)  # symbols built at once
 
 _STAGED_SYMBOL = re.compile(r"/symbol=(?P<s>[^/]+)/[^/]+\.parquet$")
 
@@ -66,10 +74,21 @@ def chunks(symbols: Sequence[str], size: int) -> Iterator[list[str]]:
         yield list(symbols[i : i + size])
 
 
-def _put(store: ObjectStore, dataset: str, session: date, symbol: str, table: pa.Table) -> str:
-    version = table_fingerprint(table)
+def _put(
+    store: ObjectStore,
+    dataset: str,
+    session: date,
+    symbol: str,
+    table: pa.Table,
+    version: str,
+    copy_from: str | None = None,
+) -> str:
     key = partition_object(dataset, session, symbol, version)
-    if not store.exists(key):  # same version = same rows: nothing to write
+    if store.exists(key):  # same version = same rows: nothing to write
+        return key
+    if copy_from is not None:
+        store.copy(copy_from, key)
+    else:
         store.write_parquet(key, table)
     return key
 
@@ -84,17 +103,23 @@ def build_symbol(
 ) -> ManifestEntry:
     """Raw (staged pieces merged, plus synthetic ticks for synthetic symbols), clean and
     quarantine of one (session, symbol), written as new objects; not yet committed."""
-    pieces = staged_pieces(store, session, symbol)
+    keys = staged_piece_keys(store, session, symbol)
+    pieces = [store.read_parquet(k) for k in keys]
     if synthetic is not None and instrument_for(symbol).synthetic:
         pieces.append(synthetic(symbol, session))
     raw = merge_pieces(pieces)
+    # One staged piece already holding the canonical rows is the raw object's bytes.
+    copy_from = keys[0] if len(pieces) == 1 and keys and pieces[0].schema == raw.schema else None
     market = market_for(symbol)
     result = clean_ticks(
         raw, session_windows(market.calendar, session), cleaning, calendar=market.calendar
     )
-    raw_key = _put(store, Dataset.RAW, session, symbol, raw)
-    clean_key = _put(store, Dataset.CLEAN, session, symbol, result.clean)
-    quarantine_key = _put(store, Dataset.QUARANTINE, session, symbol, result.quarantine)
+    raw_v, clean_v, quarantine_v = _versions(raw, result)
+    raw_key = _put(store, Dataset.RAW, session, symbol, raw, raw_v, copy_from)
+    clean_key = _put(store, Dataset.CLEAN, session, symbol, result.clean, clean_v)
+    quarantine_key = _put(
+        store, Dataset.QUARANTINE, session, symbol, result.quarantine, quarantine_v
+    )
     return ManifestEntry(
         session_date=session,
         symbol=symbol,
@@ -112,6 +137,27 @@ def build_symbol(
         reasons={k: int(v) for k, v in result.reason_counts.items() if v},
         run_id=run_id,
         possible_duplicates=result.possible_duplicates,
+    )
+
+
+def _versions(raw: pa.Table, result: CleaningResult) -> tuple[str, str, str]:
+    """Content versions of raw, clean and quarantine, hashing the raw rows once: clean rows
+    are raw rows, and a quarantined row is a raw row with its reason appended (the same
+    values :func:`lake.table_fingerprint` computes from each table)."""
+    if result.codes is None:
+        raw_v, clean_v, quarantine_v = map(
+            table_fingerprint, (raw, result.clean, result.quarantine)
+        )
+        return raw_v, clean_v, quarantine_v
+    hashes = row_hashes(raw) if raw.num_rows else np.zeros(0, np.uint64)
+    bad = np.flatnonzero(result.codes != 0)
+    quarantined = hashes[bad]
+    if bad.size:
+        mix_column(quarantined, result.quarantine.column("reason"))
+    return (
+        hashes_fingerprint(hashes),
+        hashes_fingerprint(hashes[np.flatnonzero(result.codes == 0)]),
+        hashes_fingerprint(quarantined),
     )
 
 
@@ -150,6 +196,74 @@ class SessionBuild:
         return out
 
 
+@dataclass(frozen=True)
+class SymbolChunk:
+    """Symbols of one market-session built together: one executor step of a fan-out, or one
+    manifest transaction of an in-process build."""
+
+    session: date
+    market: str
+    index: int
+    symbols: tuple[str, ...]
+
+    @property
+    def mapping_key(self) -> str:
+        """'d20240102_XNYS_c00003': a Dagster dynamic mapping key (letters, digits, _)."""
+        return f"d{self.session:%Y%m%d}_{self.market}_c{self.index:05d}"
+
+
+def plan_chunks(
+    session: date, market: str, symbols: Sequence[str], size: int = DEFAULT_CHUNK_SIZE
+) -> list[SymbolChunk]:
+    return [
+        SymbolChunk(session, market, i, tuple(chunk))
+        for i, chunk in enumerate(chunks(symbols, size))
+    ]
+
+
+def build_chunk(
+    store: ObjectStore,
+    chunk: SymbolChunk,
+    cleaning: CleaningConfig | None = None,
+    synthetic: SyntheticSource | None = None,
+    run_id: str | None = None,
+    *,
+    workers: int = DEFAULT_WORKERS,
+) -> list[ManifestEntry]:
+    """Write the objects of every symbol of ``chunk``; nothing is committed (no warehouse:
+    chunks built in parallel processes or containers need no database connection).
+
+    Symbols are built on ``workers`` threads (Parquet, Arrow compute and most numpy release
+    the GIL), so memory holds up to ``workers`` partitions; entries keep the chunk's order."""
+    config = cleaning or CleaningConfig()  # reads the mappings' tables once, not per symbol
+
+    def one(symbol: str) -> ManifestEntry:
+        return build_symbol(store, chunk.session, symbol, config, synthetic, run_id)
+
+    if workers <= 1 or len(chunk.symbols) <= 1:
+        return [one(s) for s in chunk.symbols]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, chunk.symbols))
+
+
+def commit_session(
+    store: ObjectStore,
+    warehouse: ManifestStore,
+    session: date,
+    market: str,
+    built: Sequence[Sequence[ManifestEntry]],
+) -> SessionBuild:
+    """Commit each built chunk of (session, market) in its own transaction, after all of
+    their objects were written, then sweep the objects no manifest row points at."""
+    build = SessionBuild(session, market)
+    for entries in built:
+        mine = [e for e in entries if e.session_date == session and e.market == market]
+        manifest.commit(warehouse, mine)
+        build.entries.extend(mine)
+    build.swept = manifest.sweep(store, warehouse, session, market)
+    return build
+
+
 def build_session(
     store: ObjectStore,
     warehouse: ManifestStore,
@@ -161,11 +275,14 @@ def build_session(
     synthetic: SyntheticSource | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     run_id: str | None = None,
+    workers: int = DEFAULT_WORKERS,
 ) -> SessionBuild:
-    """Build ``symbols`` of one market-session, committing each chunk, then sweep orphans."""
+    """Build ``symbols`` of one market-session in this process, committing each chunk as
+    soon as it is written, then sweep orphans."""
     build = SessionBuild(session, market)
-    for chunk in chunks(symbols, chunk_size):
-        entries = [build_symbol(store, session, s, cleaning, synthetic, run_id) for s in chunk]
+    cleaning = cleaning or CleaningConfig()  # reads the mappings' tables once, not per symbol
+    for chunk in plan_chunks(session, market, symbols, chunk_size):
+        entries = build_chunk(store, chunk, cleaning, synthetic, run_id, workers=workers)
         manifest.commit(warehouse, entries)
         build.entries.extend(entries)
     build.swept = manifest.sweep(store, warehouse, session, market)

@@ -42,6 +42,7 @@ TICK_SCHEMA = pa.schema(
 )
 
 COLUMNS: tuple[str, ...] = tuple(TICK_SCHEMA.names)
+_REQUIRED = [f for f in TICK_SCHEMA if not f.nullable]
 
 
 class SchemaError(ValueError):
@@ -51,13 +52,18 @@ class SchemaError(ValueError):
 def conform(table: pa.Table) -> pa.Table:
     """Return ``table`` with the canonical column order and types; missing optional columns are
     filled with nulls. Raises :class:`SchemaError` naming the offending column."""
+    if table.schema.equals(TICK_SCHEMA) and not any(
+        table.column(f.name).null_count for f in _REQUIRED
+    ):  # already canonical (a lake object): nothing to do
+        return table
     n = table.num_rows
     arrays: list[pa.Array | pa.ChunkedArray] = []
     for field in TICK_SCHEMA:
         if field.name in table.column_names:
             col = table.column(field.name)
             try:
-                col = col.cast(field.type)
+                if col.type != field.type:  # (a same-type cast still costs a kernel call)
+                    col = col.cast(field.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise SchemaError(
                     f"column {field.name!r}: cannot convert {col.type} to {field.type}: {exc}"

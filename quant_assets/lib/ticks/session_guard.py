@@ -8,6 +8,7 @@ and the vendor's time column, and the allowed range, so the other files carry on
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -34,12 +35,13 @@ def _time_column_and_header(source: str) -> tuple[str, int]:
     return str(mapping.columns.ts_event), header
 
 
-def locate_row(name: str, data: bytes, source: str, row: int) -> tuple[str, int, str]:
-    """(kind, 1-based line or row, column) of canonical row ``row`` of a vendor file."""
+def locate_row(name: str, path: Path, source: str, row: int) -> tuple[str, int, str]:
+    """(kind, 1-based line or row, column) of canonical row ``row`` of a vendor file (error
+    path only: the local copy at ``path`` is read again to count its lines)."""
     column, header = _time_column_and_header(source)
     if name.lower().endswith(_BINARY):
         return "row", row + 1, column
-    lines = data.decode("utf-8", errors="replace").splitlines()
+    lines = path.read_bytes().decode("utf-8", errors="replace").splitlines()
     nonblank = [i for i, text in enumerate(lines) if text.strip()]
     target = header + row
     line = nonblank[target] + 1 if target < len(nonblank) else row + header + 1
@@ -47,11 +49,18 @@ def locate_row(name: str, data: bytes, source: str, row: int) -> tuple[str, int,
 
 
 def split_in_range(
-    uri: str, name: str, data: bytes, source: str, table: pa.Table, allowed: SessionRange
+    uri: str,
+    name: str,
+    path: Path,
+    source: str,
+    table: pa.Table,
+    allowed: SessionRange,
+    row_offset: int = 0,
 ) -> dict[tuple[date, str], pa.Table]:
-    """``split_by_partition`` that turns an out-of-range tick into a located file error."""
+    """``split_by_partition`` that turns an out-of-range tick into a located file error;
+    ``table`` holds the file's rows from ``row_offset`` on (a record batch)."""
     try:
         return split_by_partition(table, allowed)
     except SessionOutOfRangeError as exc:
-        kind, line, column = locate_row(name, data, source, exc.row)
+        kind, line, column = locate_row(name, path, source, row_offset + exc.row)
         raise MalformedFileError(uri, str(exc), line=line, column=column, kind=kind) from exc

@@ -20,6 +20,7 @@ Conventions (chosen so that nothing in a bar is unknowable at the bar's timestam
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -115,43 +116,41 @@ def _col(table: pa.Table, name: str) -> FloatArray:
     return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
-def build_time_bars(
-    ticks: pa.Table,
-    interval: str = "1min",
-    *,
-    symbol: str | None = None,
-    fallback_spread_bps: float = 1.0,
-    fill_gaps: bool = False,
-) -> Bars:
-    """Aggregate one symbol's clean ticks (canonical schema) into time bars; see module doc."""
-    if fallback_spread_bps < 0:
-        raise ValueError(f"fallback_spread_bps must be >= 0, got {fallback_spread_bps}")
-    step = interval_ns(interval)
-    if symbol is not None:
-        ticks = ticks.filter(pc.equal(ticks.column("symbol"), symbol))
-    symbols = pc.unique(ticks.column("symbol")).to_pylist()
-    if len(symbols) > 1:
-        raise ValueError(f"ticks hold several symbols {symbols[:5]}; pass symbol=")
-    sym = symbol if symbol is not None else (symbols[0] if symbols else "")
+@dataclass(frozen=True, eq=False)
+class TickBins:
+    """Per-bin aggregates of one symbol's ticks before anything is carried between bins: the
+    part of :func:`build_time_bars` that only needs the ticks of its own bin, so it can be
+    computed one session at a time and concatenated (:func:`concat_bins`)."""
 
+    bins: IntArray  # epoch bin numbers (ts // step), strictly increasing
+    open: FloatArray  # NaN: no trade in the bin
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    vwap: FloatArray
+    n_trades: IntArray
+    spread: FloatArray  # mean quoted spread; NaN: no quote in the bin
+    mid_last: FloatArray  # last quote mid; NaN: no quote in the bin
+
+
+def bin_ticks(ticks: pa.Table, step: int) -> TickBins:
+    """Aggregate one symbol's ticks into ``step``-ns bins (see :class:`TickBins`)."""
     ts_all = ticks.column("ts_event").cast(pa.int64()).to_numpy(zero_copy_only=False)
     order = np.argsort(ts_all, kind="stable")
-    ticks = ticks.take(pa.array(order))
     ts_all = ts_all[order]
     rtype = ticks.column("record_type")
 
-    price, size = _col(ticks, "price"), _col(ticks, "size")
+    price, size = _col(ticks, "price")[order], _col(ticks, "size")[order]
     is_trade = np.asarray(pc.equal(rtype, RecordType.TRADE.value).to_numpy(zero_copy_only=False))
-    is_trade &= np.isfinite(price) & (price > 0) & np.isfinite(size) & (size > 0)
-    bid, ask = _col(ticks, "bid_price"), _col(ticks, "ask_price")
+    is_trade = is_trade[order] & np.isfinite(price) & (price > 0) & np.isfinite(size) & (size > 0)
+    bid, ask = _col(ticks, "bid_price")[order], _col(ticks, "ask_price")[order]
     is_quote = np.asarray(pc.equal(rtype, RecordType.QUOTE.value).to_numpy(zero_copy_only=False))
-    is_quote &= np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask >= bid)
+    is_quote = is_quote[order] & np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (ask >= bid)
 
     t_bin = ts_all[is_trade] // step
     q_bin = ts_all[is_quote] // step
     bins = np.unique(np.concatenate([t_bin, q_bin]))
-    if bins.size and fill_gaps:
-        bins = np.arange(bins[0], bins[-1] + 1, dtype=np.int64)
     n = bins.size
 
     close = np.full(n, np.nan)
@@ -181,6 +180,82 @@ def build_time_bars(
         pos = np.searchsorted(bins, q_bin[starts])
         spread[pos] = np.add.reduceat(a - b, starts) / (ends - starts)
         mid_last[pos] = 0.5 * (a[ends - 1] + b[ends - 1])
+    return TickBins(bins, open_, high, low, close, volume, vwap, n_trades, spread, mid_last)
+
+
+def concat_bins(parts: list[TickBins]) -> TickBins:
+    """Bins of consecutive, non-overlapping sessions as one series; raises ValueError when two
+    parts share or reorder a bin (then the ticks must be binned together)."""
+    arrays: dict[str, Any] = {
+        f.name: (
+            np.concatenate([getattr(p, f.name) for p in parts])
+            if parts
+            else np.zeros(0, np.int64 if f.name in ("bins", "n_trades") else np.float64)
+        )
+        for f in fields(TickBins)
+    }
+    if arrays["bins"].size > 1 and not np.all(np.diff(arrays["bins"]) > 0):
+        raise ValueError("bins of the parts overlap or are out of order")
+    return TickBins(**arrays)
+
+
+def build_time_bars(
+    ticks: pa.Table,
+    interval: str = "1min",
+    *,
+    symbol: str | None = None,
+    fallback_spread_bps: float = 1.0,
+    fill_gaps: bool = False,
+) -> Bars:
+    """Aggregate one symbol's clean ticks (canonical schema) into time bars; see module doc."""
+    if fallback_spread_bps < 0:
+        raise ValueError(f"fallback_spread_bps must be >= 0, got {fallback_spread_bps}")
+    step = interval_ns(interval)
+    if symbol is not None:
+        ticks = ticks.filter(pc.equal(ticks.column("symbol"), symbol))
+    symbols = pc.unique(ticks.column("symbol")).to_pylist()
+    if len(symbols) > 1:
+        raise ValueError(f"ticks hold several symbols {symbols[:5]}; pass symbol=")
+    sym = symbol if symbol is not None else (symbols[0] if symbols else "")
+    return finish_bars(
+        bin_ticks(ticks, step),
+        step,
+        symbol=sym,
+        fallback_spread_bps=fallback_spread_bps,
+        fill_gaps=fill_gaps,
+    )
+
+
+def finish_bars(
+    tb: TickBins,
+    step: int,
+    *,
+    symbol: str = "",
+    fallback_spread_bps: float = 1.0,
+    fill_gaps: bool = False,
+) -> Bars:
+    """Bars from bin aggregates: flat bars from mids, spread and mid carried forward (the
+    module doc's conventions)."""
+    bins = tb.bins
+    close, open_, high, low = tb.close.copy(), tb.open.copy(), tb.high.copy(), tb.low.copy()
+    volume, vwap, n_trades = tb.volume.copy(), tb.vwap.copy(), tb.n_trades.copy()
+    spread, mid_last = tb.spread.copy(), tb.mid_last.copy()
+    if bins.size and fill_gaps:
+        full = np.arange(bins[0], bins[-1] + 1, dtype=np.int64)
+        pos = np.searchsorted(full, bins)
+
+        def widen(a: FloatArray, empty: float) -> FloatArray:
+            out = np.full(full.size, empty)
+            out[pos] = a
+            return out
+
+        close, open_, high, low = (widen(a, np.nan) for a in (close, open_, high, low))
+        vwap, spread, mid_last = (widen(a, np.nan) for a in (vwap, spread, mid_last))
+        volume = widen(volume, 0.0)
+        counts = np.zeros(full.size, dtype=np.int64)
+        counts[pos] = n_trades
+        n_trades = counts
+        bins = full
 
     has_trade = n_trades > 0
     no_trade_mid = ~has_trade & np.isfinite(mid_last)
@@ -208,7 +283,7 @@ def build_time_bars(
         vwap=vwap[keep],
         spread=spread[keep],
         n_trades=n_trades[keep],
-        symbol=sym,
+        symbol=symbol,
         bar_seconds=step / 1e9,
         mid=mid[keep],
         quoted=quoted[keep],

@@ -97,3 +97,19 @@ def test_object_store_local_leaves_no_temp_files(tmp_path: Path) -> None:
     store = ObjectStore.local(tmp_path)
     store.write_parquet("a/data.parquet", table(10))
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["data.parquet"]
+
+
+def test_object_store_copy_equal_bytes_no_temp_left(store: ObjectStore) -> None:
+    store.write_parquet("a/src.parquet", table(100))
+    store.copy("a/src.parquet", "b/dst.parquet")
+    assert store.read_bytes("b/dst.parquet") == store.read_bytes("a/src.parquet")
+    assert sorted(store.list("b")) == ["b/dst.parquet"]
+
+
+def test_object_store_download_streams_one_version(store: ObjectStore, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 5000
+    store.write_bytes("landing/x.bin", data)
+    store.download("landing/x.bin", tmp_path / "x.bin", chunk_bytes=1000)
+    assert (tmp_path / "x.bin").read_bytes() == data
+    with pytest.raises(ObjectNotFoundError):
+        store.download("landing/missing.bin", tmp_path / "y.bin")

@@ -29,18 +29,17 @@ def _drop(store: ObjectStore, name: str, text: str, source: str = "auto") -> lan
 def test_ingest_file_replaced_during_ingest_stays_in_incoming(tmp_path: Path) -> None:
     store = ObjectStore.local(tmp_path)
     f = _drop(store, "t.csv", TARDIS_HEADER + DAY1)
-    read = store.read_bytes
+    download = store.download
 
-    def read_then_replace(key: str) -> bytes:  # the vendor re-uploads while we parse
-        data = read(key)
+    def download_then_replace(key: str, local: Path) -> None:  # the vendor re-uploads
+        download(key, local)
         store.write_bytes(key, (TARDIS_HEADER + DAY1 + DAY2).encode())
-        return data
 
-    store.read_bytes = read_then_replace  # type: ignore[method-assign]
+    store.download = download_then_replace  # type: ignore[method-assign]
     result = landing.ingest(store, f)
     assert result.changed_during_ingest
     assert store.exists(f.key)
-    store.read_bytes = read  # type: ignore[method-assign]
+    store.download = download  # type: ignore[method-assign]
     (again,) = landing.list_incoming(store)
     assert again.version != f.version and len(landing.ingest(store, again).partitions) == 2
 
@@ -177,3 +176,41 @@ def test_ingest_todays_session_ticks_accepted(tmp_path: Path) -> None:
     landed = land(store, "btc.csv", HEADER + trade(now, 0, "BTCUSDT"))
     result = landing.ingest(store, landed)
     assert result.partitions == {(now.date(), "BTCUSDT"): 1}
+
+
+TAQ_HEADER = (
+    "DATE,TIME_M,EX,SYM_ROOT,SYM_SUFFIX,TR_SCOND,SIZE,PRICE,TR_CORR,TR_SEQNUM,TR_SOURCE,TR_RF\n"
+)
+
+
+def _taq(n: int, day: str = "20240102") -> str:
+    return "".join(
+        f"{day},10:00:{i % 60:02d}.{i:06d},N,{'IBM' if i % 2 else 'AAPL'},,@,100,"
+        f"{160 + i / 100:.2f},00,{i},C,\n"
+        for i in range(n)
+    )
+
+
+def test_ingest_spill_budget_exceeded_stages_same_pieces(tmp_path: Path) -> None:
+    roomy, tight = ObjectStore.local(tmp_path / "a"), ObjectStore.local(tmp_path / "b")
+    text = TAQ_HEADER + _taq(3_000, "20240102") + _taq(3_000, "20240103")
+    results = [
+        landing.ingest(store, _drop(store, "taq.csv", text, "wrds_taq_trades"), **kw)
+        for store, kw in ((roomy, {}), (tight, {"spill_budget_bytes": 1}))
+    ]
+    assert results[0].partitions == results[1].partitions
+    assert sorted(results[0].partitions.values()) == [1_500] * 4
+    for day in (date(2024, 1, 2), date(2024, 1, 3)):
+        for symbol in ("AAPL", "IBM"):
+            (a,) = landing.staged_pieces(roomy, day, symbol)
+            (b,) = landing.staged_pieces(tight, day, symbol)
+            assert a.equals(b)
+
+
+def test_ingest_error_on_last_line_stages_nothing(tmp_path: Path) -> None:
+    store = ObjectStore.local(tmp_path)
+    bad = "20240102,10:00:00.5,N,IBM,,@,lots,160.00,00,9,C,\n"
+    f = _drop(store, "taq.csv", TAQ_HEADER + _taq(3_000) + bad, "wrds_taq_trades")
+    with pytest.raises(landing.FileRejected, match="line 3002"):
+        landing.ingest(store, f, spill_budget_bytes=1)
+    assert not list(store.list(landing.STAGED))

@@ -137,3 +137,34 @@ def test_manifest_entry_row_round_trip(tmp_path: Path) -> None:
         )
         (entry,) = manifest.read(wh)
     assert entry == build.entries[0] and entry.balanced and entry.reasons
+
+
+def _entry_with_possible_duplicates(n: int) -> manifest.ManifestEntry:
+    return manifest.ManifestEntry(
+        session_date=SESSION,
+        symbol="AAPL",
+        market="XNYS",
+        status=manifest.ManifestStatus.BUILT,
+        raw_rows=10,
+        clean_rows=10,
+        quarantined_rows=0,
+        raw_version="a",
+        clean_version="b",
+        quarantine_version="c",
+        raw_key="ticks_raw/x",
+        clean_key="ticks_clean/x",
+        quarantine_key="tick_quarantine/x",
+        possible_duplicates=n,
+    )
+
+
+def test_manifest_possible_duplicates_stored_on_both_backends(
+    tsdb_database: str, tmp_path: Path
+) -> None:
+    with DuckDBWarehouse(tmp_path / "wh.duckdb") as duck, TimescaleWarehouse(tsdb_database) as ts:
+        for wh in (duck, ts):
+            wh.migrate()
+            manifest.commit(wh, [_entry_with_possible_duplicates(7)])
+            manifest.commit(wh, [_entry_with_possible_duplicates(3)])  # a rebuild replaces it
+            (entry,) = manifest.read(wh, symbol="AAPL")
+            assert entry.possible_duplicates == 3

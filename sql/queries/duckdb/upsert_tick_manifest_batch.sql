@@ -2,11 +2,11 @@
 INSERT INTO tick_manifest (
     session_date, symbol, market, status, raw_rows, clean_rows, quarantined_rows,
     raw_version, clean_version, quarantine_version, raw_key, clean_key, quarantine_key,
-    reasons, run_id, built_at
+    reasons, run_id, built_at, possible_duplicates
 )
 SELECT session_date, symbol, market, status, raw_rows, clean_rows, quarantined_rows,
     raw_version, clean_version, quarantine_version, raw_key, clean_key, quarantine_key,
-    reasons, run_id, built_at
+    reasons, run_id, built_at, possible_duplicates
 FROM manifest_batch
 ON CONFLICT (session_date, symbol) DO UPDATE SET
     market = EXCLUDED.market,
@@ -22,4 +22,5 @@ ON CONFLICT (session_date, symbol) DO UPDATE SET
     quarantine_key = EXCLUDED.quarantine_key,
     reasons = EXCLUDED.reasons,
     run_id = EXCLUDED.run_id,
-    built_at = EXCLUDED.built_at;
+    built_at = EXCLUDED.built_at,
+    possible_duplicates = EXCLUDED.possible_duplicates;

@@ -12,6 +12,7 @@ from quant_assets.lib.ticks.adapters.mapped_reader import VendorRead
 from quant_assets.lib.ticks.adapters.mapping import VendorMapping, available_mappings, load_mapping
 from quant_assets.lib.ticks.adapters.registry import (
     detect_source,
+    iter_vendor_reads,
     read_vendor_file,
     read_vendor_report,
     sources,
@@ -25,6 +26,7 @@ __all__ = [
     "VendorRead",
     "available_mappings",
     "detect_source",
+    "iter_vendor_reads",
     "load_mapping",
     "read_vendor_file",
     "read_vendor_report",

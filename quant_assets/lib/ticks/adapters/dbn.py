@@ -242,15 +242,15 @@ def read_dbn(path: str | Path) -> pa.Table:
         "ts_event": ts_event,
         "ts_recv": ts_recv,
         "symbol": symbol,
-        "exchange": pa.array([metadata.dataset] * n, pa.string()),
+        "exchange": pa.repeat(pa.scalar(metadata.dataset, pa.string()), n),
         "conditions": _conditions(t),
         "sequence": t.column("sequence"),
-        "source": pa.array([SOURCE] * n, pa.string()),
+        "source": pa.repeat(pa.scalar(SOURCE, pa.string()), n),
     }
     trades = pa.table(
         {
             **common,
-            "record_type": pa.array([RecordType.TRADE.value] * n, pa.string()),
+            "record_type": pa.repeat(pa.scalar(RecordType.TRADE.value, pa.string()), n),
             "price": _px(t.column("price")),
             "size": pc.cast(t.column("size"), pa.float64()),
             "side": side,
@@ -263,7 +263,7 @@ def read_dbn(path: str | Path) -> pa.Table:
     quotes = pa.table(
         {
             **common,
-            "record_type": pa.array([RecordType.QUOTE.value] * n, pa.string()),
+            "record_type": pa.repeat(pa.scalar(RecordType.QUOTE.value, pa.string()), n),
             "bid_price": bid,
             "bid_size": _level_size(t.column("bid_sz_00"), bid),
             "ask_price": ask,

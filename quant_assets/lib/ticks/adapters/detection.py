@@ -13,9 +13,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from quant_assets.lib.ticks.adapters.containers import explain_read_error, inner_name
+from quant_assets.lib.ticks.adapters.containers import COMPRESSED, explain_read_error, inner_name
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError
-from quant_assets.lib.ticks.adapters.mapped_reader import CSV_BLOCK, column_refs, skip_invalid_row
+from quant_assets.lib.ticks.adapters.mapped_reader import (
+    CSV_BLOCK,
+    HEADER_BLOCK,
+    column_refs,
+    skip_invalid_row,
+)
 from quant_assets.lib.ticks.adapters.mapping import all_mappings
 
 
@@ -33,8 +38,15 @@ def read_header(path: Path) -> list[str]:
     try:
         if name.endswith(".parquet") or name.endswith(".pq"):
             return list(pq.read_schema(path).names)
-        read = pacsv.ReadOptions(block_size=CSV_BLOCK)
         parse = pacsv.ParseOptions(invalid_row_handler=skip_invalid_row)
+        if path.suffix.lower() not in COMPRESSED:  # (the full block finds truncated streams)
+            try:  # a small first block: Arrow infers types over all of it
+                read = pacsv.ReadOptions(block_size=HEADER_BLOCK)
+                with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
+                    return list(reader.schema.names)
+            except (pa.ArrowInvalid, OSError):
+                pass
+        read = pacsv.ReadOptions(block_size=CSV_BLOCK)
         with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
             return list(reader.schema.names)
     except (pa.ArrowInvalid, OSError) as exc:

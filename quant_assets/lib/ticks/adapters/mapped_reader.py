@@ -34,6 +34,7 @@ from quant_assets.lib.ticks.adapters._convert import (
 from quant_assets.lib.ticks.adapters._jsonl import read_jsonl
 from quant_assets.lib.ticks.adapters.book import consolidate_quotes
 from quant_assets.lib.ticks.adapters.containers import (
+    COMPRESSED,
     explain_read_error,
     inner_name,
     open_container,
@@ -60,7 +61,7 @@ class VendorRead:
     skipped: int  # rows a row filter dropped (message types that are not ticks)
 
 
-class _Located:
+class Located:
     """Turns a 0-based row index of the read table into the position users see."""
 
     def __init__(
@@ -70,12 +71,14 @@ class _Located:
         self.mapping = mapping
         self.lines = lines  # physical line of each row (JSON lines)
         self.kept: npt.NDArray[np.int64] | None = None  # original row of each kept row
+        self.offset = 0  # rows of the file before this table (a record batch of a stream)
 
     def where(self, row: int | None) -> tuple[int | None, str]:
         if row is None:
             return None, "line"
         if self.kept is not None:
             row = int(self.kept[row])
+        row += self.offset
         if self.lines is not None:
             return int(self.lines[row]), "line"
         if self.mapping.format == "parquet":
@@ -105,20 +108,31 @@ def skip_invalid_row(row: Any) -> str:
     return "skip"  # only the header matters here; bad rows are reported by the full read
 
 
-def _csv_names(path: Path, m: VendorMapping) -> list[str]:
-    read = pacsv.ReadOptions(
-        skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=CSV_BLOCK
-    )
-    parse = pacsv.ParseOptions(
-        delimiter=m.csv.delimiter, quote_char=m.csv.quote_char, invalid_row_handler=skip_invalid_row
-    )
-    try:
-        with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
-            return list(reader.schema.names)
-    except (pa.ArrowInvalid, OSError) as exc:
-        raise MalformedFileError(
-            path, f"not a readable CSV file: {explain_read_error(path, exc, CSV_BLOCK)}"
-        ) from exc
+HEADER_BLOCK = 1 << 16  # enough for a header; Arrow infers types over the whole first block
+
+
+def csv_names(path: Path, m: VendorMapping) -> list[str]:
+    """Column names, from a small first block (a 16 MiB one costs a second of type inference);
+    a header or first row longer than that is read again with the full block."""
+    compressed = path.suffix.lower() in COMPRESSED  # the full block finds a truncated stream
+    for block in (CSV_BLOCK,) if compressed else (HEADER_BLOCK, CSV_BLOCK):
+        read = pacsv.ReadOptions(
+            skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=block
+        )
+        parse = pacsv.ParseOptions(
+            delimiter=m.csv.delimiter,
+            quote_char=m.csv.quote_char,
+            invalid_row_handler=skip_invalid_row,
+        )
+        try:
+            with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
+                return list(reader.schema.names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            if block == CSV_BLOCK:
+                raise MalformedFileError(
+                    path, f"not a readable CSV file: {explain_read_error(path, exc, CSV_BLOCK)}"
+                ) from exc
+    raise AssertionError("unreachable")
 
 
 def _find_line(path: Path, text: str) -> int | None:
@@ -130,15 +144,15 @@ def _find_line(path: Path, text: str) -> int | None:
     return None
 
 
-def _read_csv(path: Path, m: VendorMapping, wanted: list[str]) -> pa.Table:
-    invalid: list[tuple[int, int, str]] = []
-
-    def on_invalid(row: Any) -> str:
-        invalid.append((row.expected_columns, row.actual_columns, row.text))
-        return "error"
-
+def csv_options(
+    m: VendorMapping,
+    wanted: list[str],
+    on_invalid: Callable[[Any], str],
+    block_size: int = CSV_BLOCK,
+) -> tuple[pacsv.ReadOptions, pacsv.ParseOptions, pacsv.ConvertOptions]:
+    """Every wanted column as text (converted column-wise later, with file positions)."""
     read = pacsv.ReadOptions(
-        skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=CSV_BLOCK
+        skip_rows=m.csv.skip_rows, autogenerate_column_names=not m.csv.header, block_size=block_size
     )
     parse = pacsv.ParseOptions(
         delimiter=m.csv.delimiter, quote_char=m.csv.quote_char, invalid_row_handler=on_invalid
@@ -149,24 +163,44 @@ def _read_csv(path: Path, m: VendorMapping, wanted: list[str]) -> pa.Table:
         strings_can_be_null=True,
         quoted_strings_can_be_null=True,
     )
+    return read, parse, convert
+
+
+class InvalidRows:
+    """Collects the rows Arrow's CSV parser rejects, to name the first in the error."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[int, int, str]] = []
+
+    def __call__(self, row: Any) -> str:
+        self.rows.append((row.expected_columns, row.actual_columns, row.text))
+        return "error"
+
+    def error(self, path: Path, exc: BaseException) -> MalformedFileError:
+        if self.rows:
+            expected, actual, text = self.rows[0]
+            return MalformedFileError(
+                path,
+                f"expected {expected} fields, found {actual}: {text[:200]!r}",
+                line=_find_line(path, text),
+            )
+        return MalformedFileError(
+            path, f"could not read CSV: {explain_read_error(path, exc, CSV_BLOCK)}"
+        )
+
+
+def _read_csv(path: Path, m: VendorMapping, wanted: list[str]) -> pa.Table:
+    invalid = InvalidRows()
+    read, parse, convert = csv_options(m, wanted, invalid)
     try:
         return pacsv.read_csv(
             str(path), read_options=read, parse_options=parse, convert_options=convert
         )
     except (pa.ArrowInvalid, OSError) as exc:
-        if invalid:
-            expected, actual, text = invalid[0]
-            raise MalformedFileError(
-                path,
-                f"expected {expected} fields, found {actual}: {text[:200]!r}",
-                line=_find_line(path, text),
-            ) from exc
-        raise MalformedFileError(
-            path, f"could not read CSV: {explain_read_error(path, exc, CSV_BLOCK)}"
-        ) from exc
+        raise invalid.error(path, exc) from exc
 
 
-def _resolve(path: Path, names: list[str], ref: ColumnRef) -> str:
+def resolve_column(path: Path, names: list[str], ref: ColumnRef) -> str:
     if isinstance(ref, int):
         if not 0 <= ref < len(names):
             raise MalformedFileError(
@@ -202,22 +236,22 @@ def column_refs(m: VendorMapping) -> dict[str, ColumnRef]:
 
 def _load(
     p: Path, m: VendorMapping, refs: dict[str, ColumnRef]
-) -> tuple[pa.Table, dict[str, str], _Located]:
+) -> tuple[pa.Table, dict[str, str], Located]:
     if m.format == "jsonl":
         positional = [r for r in refs.values() if isinstance(r, int)]
         if positional:
             raise MalformedFileError(p, f"JSON lines columns are names or paths, not {positional}")
         resolved = {f: str(r) for f, r in refs.items()}
         raw, lines = read_jsonl(p, m.jsonl.prefix, list(dict.fromkeys(resolved.values())))
-        return raw, resolved, _Located(p, m, lines)
+        return raw, resolved, Located(p, m, lines)
     if m.format == "csv":
-        names = _csv_names(p, m)
+        names = csv_names(p, m)
     else:
         try:
             names = list(pq.read_schema(p).names)
         except (pa.ArrowInvalid, OSError) as exc:
             raise MalformedFileError(p, f"not a readable Parquet file: {exc}") from exc
-    resolved = {field: _resolve(p, names, ref) for field, ref in refs.items()}
+    resolved = {field: resolve_column(p, names, ref) for field, ref in refs.items()}
     wanted = list(dict.fromkeys(resolved.values()))
     if m.format == "csv":
         raw = _read_csv(p, m, wanted)
@@ -226,7 +260,7 @@ def _load(
             raw = pq.read_table(p, columns=wanted)
         except (pa.ArrowInvalid, OSError) as exc:
             raise MalformedFileError(p, f"could not read Parquet: {exc}") from exc
-    return raw, resolved, _Located(p, m)
+    return raw, resolved, Located(p, m)
 
 
 def _keep_mask(raw: pa.Table, resolved: dict[str, str], m: VendorMapping) -> npt.NDArray[np.bool_]:
@@ -260,7 +294,7 @@ def _numeric_sentinels(values: pa.Array, sentinels: list[str]) -> pa.Array:
 
 
 def _midnights(
-    p: Path, m: VendorMapping, raw: pa.Table, resolved: dict[str, str], loc: _Located
+    p: Path, m: VendorMapping, raw: pa.Table, resolved: dict[str, str], loc: Located
 ) -> pa.Array:
     """Naive local midnight of every row's date (from the file name or a column)."""
     assert m.date is not None
@@ -305,8 +339,24 @@ def read_mapped(path: str | Path, mapping: VendorMapping, *, symbol: str | None 
 
 
 def _read(p: Path, m: VendorMapping, symbol: str | None) -> VendorRead:
-    refs = column_refs(m)
-    raw, resolved, loc = _load(p, m, refs)
+    raw, resolved, loc = _load(p, m, column_refs(m))
+    read = convert_raw(p, m, raw, resolved, loc, symbol)
+    if m.quote_book == "none":
+        return read
+    table = consolidate_quotes(read.table, by_venue=m.quote_book == "venue")
+    return VendorRead(table=table, rows_read=read.rows_read, skipped=read.skipped)
+
+
+def convert_raw(
+    p: Path,
+    m: VendorMapping,
+    raw: pa.Table,
+    resolved: dict[str, str],
+    loc: Located,
+    symbol: str | None,
+) -> VendorRead:
+    """Vendor text columns (the whole file or one record batch of it) to canonical ticks in
+    vendor order; no quote-book consolidation (it carries state across the file)."""
     rows_read = raw.num_rows
     skipped = 0
     if m.keep:
@@ -363,7 +413,7 @@ def _read(p: Path, m: VendorMapping, symbol: str | None) -> VendorRead:
     if "ts_recv" in resolved:
         out["ts_recv"] = times("ts_recv", m.recv_time or m.time)
     if m.time.clock == "receive":  # the only time is our receive time: say so, keep it in ts_recv
-        out["clock"] = pa.array(["receive"] * n, pa.string())
+        out["clock"] = pa.repeat(pa.scalar("receive", pa.string()), n)
         out.setdefault("ts_recv", out["ts_event"])
     for field in ("price", "bid_price", "ask_price"):
         if field in resolved:
@@ -386,18 +436,15 @@ def _read(p: Path, m: VendorMapping, symbol: str | None) -> VendorRead:
     if "exchange" in resolved:
         out["exchange"] = to_text(col("exchange"))
     elif m.exchange is not None:
-        out["exchange"] = pa.array([m.exchange] * n, pa.string())
+        out["exchange"] = pa.repeat(pa.scalar(m.exchange, pa.string()), n)
     if m.flags is not None:
         out["flag"] = conv("__flag", _flag_reasons, m.flags.reasons)
     out["symbol"] = _symbols(p, m, raw, resolved, loc, symbol)
     out["record_type"] = _record_types(m, conv, loc, p, resolved, n)
-    out["source"] = pa.array([m.source_label] * n, pa.string())
+    out["source"] = pa.repeat(pa.scalar(m.source_label, pa.string()), n)
     if m.record_type is None:
         out = _blank_other_kind(out)
-    table = finalize(pa.table(out))
-    if m.quote_book != "none":
-        table = consolidate_quotes(table, by_venue=m.quote_book == "venue")
-    return VendorRead(table=table, rows_read=rows_read, skipped=skipped)
+    return VendorRead(table=finalize(pa.table(out)), rows_read=rows_read, skipped=skipped)
 
 
 def _flag_reasons(arr: pa.ChunkedArray, reasons: dict[str, str]) -> pa.Array:
@@ -421,20 +468,21 @@ def _symbols(
     m: VendorMapping,
     raw: pa.Table,
     resolved: dict[str, str],
-    loc: _Located,
+    loc: Located,
     symbol: str | None,
 ) -> pa.Array:
     n = raw.num_rows
     if symbol is not None:
-        return pa.array([symbol] * n, pa.string())
+        return pa.repeat(pa.scalar(symbol, pa.string()), n)
     if "symbol" in resolved:
         sym = to_text(raw.column(resolved["symbol"]))
     elif m.symbol is not None:
-        sym = pa.array([m.symbol] * n, pa.string())
+        sym = pa.repeat(pa.scalar(m.symbol, pa.string()), n)
     else:
         assert m.symbol_from_path is not None
-        sym = pa.array(
-            [_from_name(p, m.symbol_from_path, "symbol", "symbol_from_path")] * n, pa.string()
+        sym = pa.repeat(
+            pa.scalar(_from_name(p, m.symbol_from_path, "symbol", "symbol_from_path"), pa.string()),
+            n,
         )
     for old, new in m.symbol_replace.items():
         sym = pc.replace_substring(sym, old, new)
@@ -453,13 +501,13 @@ def _symbols(
 def _record_types(
     m: VendorMapping,
     conv: Callable[..., pa.Array],
-    loc: _Located,
+    loc: Located,
     p: Path,
     resolved: dict[str, str],
     n: int,
 ) -> pa.Array:
     if m.record_type is not None:
-        return pa.array([m.record_type.value] * n, pa.string())
+        return pa.repeat(pa.scalar(m.record_type.value, pa.string()), n)
     rt_map: dict[str, str | None] = {k: v.value for k, v in m.record_type_values.items()}
     rtype = conv("__record_type", map_values, rt_map, "record type")
     if rtype.null_count:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quant_assets.lib.settings import process_environment
-from quant_assets.lib.ticks.adapters._convert import TimeUnit, parse_origin
+from quant_assets.lib.ticks.adapters._convert import TAQ_CLOCK, TimeUnit, parse_origin
 from quant_assets.lib.ticks.adapters.errors import UnknownSourceError
 from quant_assets.lib.ticks.schema import RecordType
 
@@ -67,7 +67,8 @@ class TimeSpec(_Strict):
     ``unit``: epoch numbers counted from ``origin`` (UTC instants: a ``timezone`` other than UTC
     is rejected, never ignored). ``format``: text (``"iso"`` or a strptime pattern, ``%f`` =
     optional fraction); ``timezone`` applies to naive values, and a column whose values carry
-    offsets is rejected when a non-UTC ``timezone`` is given. ``relative_to = "date"``: values
+    offsets is rejected when a non-UTC ``timezone`` is given; ``"HHMMSSXXXXXXXXX"`` is NYSE
+    TAQ's nanosecond time of day. ``relative_to = "date"``: values
     are wall-clock times after local midnight (``unit`` numbers, or ``format`` time-of-day text)
     of the mapping's ``date`` in ``timezone``, DST-correct. ``clock`` records whose clock the
     column is (exchange matching engine or the vendor's/our receive time)."""
@@ -84,6 +85,8 @@ class TimeSpec(_Strict):
         if self.unit is not None and self.format is not None:
             raise ValueError("time: give either unit (epoch numbers) or format (text), not both")
         parse_origin(self.origin)
+        if self.format == TAQ_CLOCK and self.relative_to != "date":
+            raise ValueError(f"time: format {TAQ_CLOCK!r} is a time of day: relative_to = 'date'")
         if self.relative_to == "date":
             if self.unit is None and self.format is None:
                 raise ValueError("time: relative_to = 'date' needs unit or format")

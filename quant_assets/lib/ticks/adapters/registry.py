@@ -7,6 +7,7 @@ every adapter, so errors name ``archive.zip!member``.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,6 +23,7 @@ from quant_assets.lib.ticks.adapters.errors import (
 )
 from quant_assets.lib.ticks.adapters.mapped_reader import VendorRead, read_mapped_report
 from quant_assets.lib.ticks.adapters.mapping import available_mappings, load_mapping
+from quant_assets.lib.ticks.adapters.streaming import iter_mapped_reads
 from quant_assets.lib.ticks.adapters.tardis import SOURCE as TARDIS
 from quant_assets.lib.ticks.adapters.tardis import is_tardis_header, read_tardis
 
@@ -51,6 +53,17 @@ def read_vendor_report(path: str | Path, source: str, *, symbol: str | None = No
         except MalformedFileError as exc:
             raise relocated(exc, str(opened.path), opened.display) from exc
     return VendorRead(table=table, rows_read=table.num_rows, skipped=0)
+
+
+def iter_vendor_reads(
+    path: str | Path, source: str, *, symbol: str | None = None
+) -> Iterator[VendorRead]:
+    """:func:`read_vendor_report` in record batches, in file order: mapped CSV and Parquet files
+    stream (memory follows the batch); other sources are read whole, as one batch."""
+    if source not in (DATABENTO, TARDIS):
+        yield from iter_mapped_reads(path, load_mapping(source), symbol=symbol)
+        return
+    yield read_vendor_report(path, source, symbol=symbol)
 
 
 def read_vendor_file(path: str | Path, source: str, *, symbol: str | None = None) -> pa.Table:

@@ -237,3 +237,90 @@ def test_quote_book_consolidated_carries_across_venues(tmp_path: Path) -> None:
     path = tmp_path / "q.csv"
     path.write_text("t,ex,b,a\n2024-01-02T14:31:00Z,N,13.74,0\n2024-01-02T14:31:01Z,P,0,13.75\n")
     assert read_mapped(path, m).column("bid_price").to_pylist() == [13.74, 13.74]
+
+
+def _taq_times(*times: str) -> str:
+    return (
+        "DATE,TIME_M,EX,SYM_ROOT,SYM_SUFFIX,TR_SCOND,SIZE,PRICE,TR_CORR,TR_SEQNUM,TR_SOURCE,TR_RF\n"
+        + "".join(f"20240702,{t},N,IBM,,@,100,160.10,00,{i},C,\n" for i, t in enumerate(times))
+    )
+
+
+def test_taq_time_of_day_one_to_nine_fraction_digits_exact(tmp_path: Path) -> None:
+    path = tmp_path / "taq.csv"
+    path.write_text(_taq_times("09:30:00", "09:30:00.5", "09:30:00.123456", "15:59:59.123456789"))
+    ns = read_mapped(path, load_mapping("wrds_taq_trades")).column("ts_event").cast(pa.int64())
+    midnight = 1_719_892_800_000_000_000  # 2024-07-02 00:00 New York (EDT) in UTC ns
+    assert [v - midnight for v in ns.to_pylist()] == [
+        34_200_000_000_000,
+        34_200_500_000_000,
+        34_200_123_456_000,
+        57_599_123_456_789,
+    ]
+
+
+def test_taq_time_of_day_out_of_range_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "taq.csv"
+    path.write_text(_taq_times("09:30:00.1", "24:10:00.2"))
+    with pytest.raises(MalformedFileError) as info:
+        read_mapped(path, load_mapping("wrds_taq_trades"))
+    assert (info.value.line, info.value.column) == (3, "TIME_M")
+
+
+# NYSE Daily TAQ trades (Daily TAQ Client Specification): pipe-delimited, Time as
+# HHMMSSXXXXXXXXX (nanoseconds after the second), New York time on the file's date.
+DAILY_TAQ_HEADER = (
+    "Time|Exchange|Symbol|Sale Condition|Trade Volume|Trade Price|Trade Stop Stock Indicator|"
+    "Trade Correction Indicator|Sequence Number|Trade Id|Source of Trade|"
+    "Trade Reporting Facility|Participant Timestamp|Trade Reporting Facility TRF Timestamp|"
+    "Trade Through Exempt Indicator\n"
+)
+
+
+def _daily_taq(*rows: tuple[str, str, str]) -> str:
+    return DAILY_TAQ_HEADER + "".join(
+        f"{t}|N|IBM|{cond}|100|160.10||{corr}|{i}|{i}|C||{t}||0\n"
+        for i, (t, cond, corr) in enumerate(rows, start=1)
+    )
+
+
+def test_daily_taq_nanosecond_time_of_day_exact_in_new_york(tmp_path: Path) -> None:
+    winter = tmp_path / "EQY_US_ALL_TRADE_20240102"
+    summer = tmp_path / "EQY_US_ALL_TRADE_20240702"
+    text = _daily_taq(("093000000000001", "@", "00"), ("155959123456789", "@ FI", "08"))
+    winter.write_text(text)
+    summer.write_text(text)
+    m = load_mapping("nyse_taq_trades")
+    assert _iso(read_mapped(winter, m))[0].startswith("2024-01-02T14:30:00")
+    table = read_mapped(summer, m)
+    ns = table.column("ts_event").cast(pa.int64()).to_pylist()
+    midnight = 1_719_892_800_000_000_000  # 2024-07-02 00:00 New York (EDT) in UTC ns
+    assert [v - midnight for v in ns] == [34_200_000_000_001, 57_599_123_456_789]
+    assert table.column("conditions").to_pylist() == ["@", "@,F,I"]
+    assert table.column("flag").to_pylist() == [None, "vendor_cancelled"]
+    assert table.column("trade_id").to_pylist() == ["1", "2"]
+
+
+def test_daily_taq_time_without_leading_zero_padded(tmp_path: Path) -> None:
+    path = tmp_path / "EQY_US_ALL_TRADE_20240702"
+    path.write_text(_daily_taq(("93000000000001", "@", "00")))
+    ns = read_mapped(path, load_mapping("nyse_taq_trades")).column("ts_event").cast(pa.int64())
+    assert ns[0].as_py() - 1_719_892_800_000_000_000 == 34_200_000_000_001
+
+
+def test_daily_taq_bad_time_names_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "EQY_US_ALL_TRADE_20240702"
+    path.write_text(_daily_taq(("093000000000001", "@", "00"), ("096100000000000", "@", "00")))
+    with pytest.raises(MalformedFileError) as info:
+        read_mapped(path, load_mapping("nyse_taq_trades"))
+    assert (info.value.line, info.value.column) == (3, "Time")
+
+
+def test_taq_clock_format_without_relative_date_rejected() -> None:
+    with pytest.raises(ValueError, match="time of day"):
+        _mapping(
+            record_type="trade",
+            symbol="X",
+            columns={"ts_event": "t", "price": "p"},
+            time={"format": "HHMMSSXXXXXXXXX"},
+        )

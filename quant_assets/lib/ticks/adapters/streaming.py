@@ -1,0 +1,111 @@
+"""Vendor files read in record batches, so memory follows the batch, not the file.
+
+A CSV is parsed by Arrow's streaming reader (one ``CSV_BLOCK`` of text at a time) and a Parquet
+file row group by row group; each batch is converted by the same code as a whole-file read
+(:func:`mapped_reader.convert_raw`), and its errors still name the file's line and column.
+Mappings whose conversion carries state across the whole file (quote-book consolidation) and
+JSON lines are read whole and yielded as one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from quant_assets.lib.ticks.adapters.containers import open_container
+from quant_assets.lib.ticks.adapters.errors import MalformedFileError, relocated
+from quant_assets.lib.ticks.adapters.mapped_reader import (
+    CSV_BLOCK,
+    InvalidRows,
+    Located,
+    VendorRead,
+    column_refs,
+    convert_raw,
+    csv_names,
+    csv_options,
+    read_mapped_report,
+    resolve_column,
+)
+from quant_assets.lib.ticks.adapters.mapping import VendorMapping
+
+PARQUET_BATCH_ROWS = 256_000
+
+
+def streams(mapping: VendorMapping) -> bool:
+    """Whether files of ``mapping`` are read batch by batch (else whole)."""
+    return mapping.format in ("csv", "parquet") and mapping.quote_book == "none"
+
+
+def iter_mapped_reads(
+    path: str | Path,
+    mapping: VendorMapping,
+    *,
+    symbol: str | None = None,
+    block_size: int = CSV_BLOCK,
+) -> Iterator[VendorRead]:
+    """Canonical ticks of one vendor file, batch by batch in file order (see the module doc);
+    a CSV batch holds ``block_size`` bytes of text."""
+    p = Path(path)
+    if not streams(mapping):
+        yield read_mapped_report(p, mapping, symbol=symbol)
+        return
+    with open_container(p, mapping.member) as opened:
+        try:
+            yield from _batches(opened.path, mapping, symbol, block_size)
+        except MalformedFileError as exc:
+            raise relocated(exc, str(opened.path), opened.display) from exc
+
+
+def _batches(
+    p: Path, m: VendorMapping, symbol: str | None, block_size: int
+) -> Iterator[VendorRead]:
+    refs = column_refs(m)
+    if m.format == "csv":
+        names = csv_names(p, m)
+    else:
+        try:
+            names = list(pq.read_schema(p).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise MalformedFileError(p, f"not a readable Parquet file: {exc}") from exc
+    resolved = {field: resolve_column(p, names, ref) for field, ref in refs.items()}
+    wanted = list(dict.fromkeys(resolved.values()))
+    if m.format == "csv":
+        raw_batches = _csv_batches(p, m, wanted, block_size)
+    else:
+        raw_batches = _parquet_batches(p, wanted)
+    offset = 0
+    for batch in raw_batches:
+        loc = Located(p, m)
+        loc.offset = offset
+        yield convert_raw(p, m, pa.Table.from_batches([batch]), resolved, loc, symbol)
+        offset += batch.num_rows
+
+
+def _csv_batches(
+    p: Path, m: VendorMapping, wanted: list[str], block_size: int
+) -> Iterator[pa.RecordBatch]:
+    invalid = InvalidRows()
+    read, parse, convert = csv_options(m, wanted, invalid, block_size)
+    try:
+        with pacsv.open_csv(
+            str(p), read_options=read, parse_options=parse, convert_options=convert
+        ) as reader:
+            for batch in reader:
+                if batch.num_rows:
+                    yield batch
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise invalid.error(p, exc) from exc
+
+
+def _parquet_batches(p: Path, wanted: list[str]) -> Iterator[pa.RecordBatch]:
+    try:
+        file = pq.ParquetFile(p)
+        for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted):
+            if batch.num_rows:
+                yield batch
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise MalformedFileError(p, f"could not read Parquet: {exc}") from exc

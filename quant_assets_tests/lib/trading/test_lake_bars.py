@@ -1,0 +1,42 @@
+"""Bars read from the lake one session at a time equal bars of the whole window's ticks."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quant_assets.lib.storage.object_store import ObjectStore
+from quant_assets.lib.ticks.dataset import load_clean_ticks
+from quant_assets.lib.ticks.pipeline import build_symbol
+from quant_assets.lib.ticks.synthetic_source import synthetic_source
+from quant_assets.lib.trading.bars import build_time_bars
+from quant_assets.lib.trading.lake_bars import clean_bars
+
+SESSIONS = [date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 4)]
+
+
+@pytest.mark.parametrize("symbol", ["SYNA", "SYNC"])  # exchange hours and 24/7
+def test_clean_bars_per_session_equal_whole_window_bars(tmp_path: Path, symbol: str) -> None:
+    store = ObjectStore.local(tmp_path)
+    source = synthetic_source(3_000, seed=1)
+    entries = [build_symbol(store, day, symbol, synthetic=source) for day in SESSIONS]
+    ticks, refs = load_clean_ticks(store, entries)
+    expected = build_time_bars(ticks, "1min", symbol=symbol)
+    bars, got_refs = clean_bars(store, entries, "1min")
+    assert got_refs == refs and len(bars) == len(expected) > 100
+    for name in ("ts", "open", "high", "low", "close", "volume", "vwap", "spread", "n_trades"):
+        np.testing.assert_array_equal(getattr(bars, name), getattr(expected, name), err_msg=name)
+    np.testing.assert_array_equal(bars.mid, expected.mid)
+    np.testing.assert_array_equal(bars.quoted, expected.quoted)
+    assert bars.symbol == expected.symbol
+
+
+def test_clean_bars_several_symbols_rejected(tmp_path: Path) -> None:
+    store = ObjectStore.local(tmp_path)
+    source = synthetic_source(500, seed=1)
+    entries = [build_symbol(store, SESSIONS[0], s, synthetic=source) for s in ("SYNA", "SYNB")]
+    with pytest.raises(ValueError, match="several symbols"):
+        clean_bars(store, entries)
