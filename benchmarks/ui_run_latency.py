@@ -1,21 +1,24 @@
 """One tick_lake partition launched through the daemon vs the same work in-process.
 
-    .venv/bin/python benchmarks/ui_run_latency.py [--ticks 20000 1000000]
+    nice -n 19 .venv/bin/python benchmarks/ui_run_latency.py [--ticks 20000 1000000] [--repeat 3]
 
-For each size (synthetic ticks of one SYNA session), three timings of the same job
-(``tick_lake``: raw_ticks → clean_ticks + tick_quarantine with every check):
+For each size (synthetic ticks of one SYNA session), timings of the same job (``tick_lake``:
+raw_ticks → clean_ticks + tick_quarantine with every check):
 
-* in-process warm: ``execute_in_process`` in a process that already built a partition (what
-  ``quant demo`` pays per partition once it is running);
+* in-process warm: ``execute_in_process`` in a process that already built a partition, on a
+  SQLite instance like the local one (what the old ``quant demo`` paid per partition: Dagster's
+  event writes to SQLite are part of the work), and on an in-memory instance;
 * in-process cold: a fresh interpreter that imports the code location and builds one partition
   (what any new process pays: imports, Great Expectations, the work);
 * daemon: ``launchRun`` through the webserver of ``dagster dev`` on the local instance
-  (``quant_assets/local_instance.py``: queued coordinator) until the run is SUCCESS: queueing,
-  the run worker's start-up and the work. The local instance forks run workers from a
-  server with the heavy modules preloaded (``quant_assets/run_launcher.py``).
+  (``quant_assets/local_instance.py``: queued coordinator looking every second) until the run
+  is SUCCESS: queueing, the run worker's start and the work. Run workers are forked from a warm
+  process with the code location loaded (``quant_assets/run_launcher.py``).
 
-Prints seconds and the ratios daemon / in-process (the target is daemon <= 3x in-process).
-Timings on a shared 2-core machine vary with its load: compare ratios from one run.
+Prints each measured run's phases from its event log (request → RUN_ENQUEUED → RUN_STARTING →
+fork → RUN_START → steps → RUN_SUCCESS), seconds (medians of ``--repeat`` runs) and the ratios
+daemon / in-process (the target is daemon <= 3x in-process). Timings on a shared 2-core machine
+vary with its load: compare ratios from one run.
 """
 
 from __future__ import annotations
