@@ -63,7 +63,7 @@ run_launcher:  # run workers forked from a process with the code location loaded
     warm_up: {json.dumps(list(RUN_WARM_UP))}
 run_monitoring:
   enabled: true
-  start_timeout_seconds: 180
+  start_timeout_seconds: 600  # the first run also waits for the run zygote to warm up
   cancel_timeout_seconds: 60
   max_resume_run_attempts: 0
   poll_interval_seconds: 30
