@@ -74,11 +74,15 @@ def project_dirs(root: Path) -> list[str]:
 
 
 def _run_worker(instance_ref: Any, run_id: str) -> None:
-    """The body of ``dagster api execute_run``, in the forked process."""
+    """What ``dagster api execute_run`` does, in the forked process: SIGTERM (the launcher's
+    ``terminate``) interrupts the run as Ctrl-C would, so Dagster records it as interrupted."""
     import dagster as dg
     from dagster._cli.api import _execute_run_command_body
+    from dagster._utils.interrupts import capture_interrupts, setup_interrupt_handlers
 
-    with dg.DagsterInstance.from_ref(instance_ref) as instance:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    setup_interrupt_handlers()  # SIGTERM -> the SIGINT handler
+    with capture_interrupts(), dg.DagsterInstance.from_ref(instance_ref) as instance:
         _execute_run_command_body(run_id, instance, lambda _: None, set_exit_code_on_failure=False)
 
 
@@ -99,7 +103,6 @@ def _fork_worker(instance_ref: Any, run_id: str, channel: TextIO) -> int:
     code = 1
     try:  # the worker: default signal handling, not the zygote's pipes
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         channel.close()
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)

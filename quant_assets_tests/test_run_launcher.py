@@ -123,6 +123,7 @@ def test_launcher_runs_forked_workers_succeed_and_terminate_stops_one(tmp_path: 
         while is_alive(worker) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not is_alive(worker)
+        _wait(instance, slow.run_id, {dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE})
     finally:
         launcher.dispose()
         instance.dispose()
