@@ -19,11 +19,11 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     if settings is None:
         return loaded
     from quant_assets.defs.automation import automation_sensor
-    from quant_assets.defs.deployment import TRAINING_JOB, deployment_defs
+    from quant_assets.defs.deployment import BOUND_JOBS, deployment_defs
     from quant_assets.defs.sensors import tick_lake_sensors
 
     bound = deployment_defs(settings)
-    jobs = [j for j in loaded.jobs or [] if j.name != TRAINING_JOB]
+    jobs = [j for j in loaded.jobs or [] if j.name not in BOUND_JOBS]
     # Sensors whose intervals come from the settings replace the environment's.
     bound_sensors = {
         s.name: s

@@ -49,10 +49,17 @@ def forwarded_env_vars(env: Mapping[str, str]) -> list[str]:
 
 
 def docker_executor_config(
-    env: Mapping[str, str], *, gpus: bool = True, max_concurrent: int | None = None
+    env: Mapping[str, str],
+    *,
+    gpus: bool = True,
+    max_concurrent: int | None = None,
+    image_env: str = TRAINING_IMAGE_ENV,
 ) -> dict[str, Any]:
-    """Config for ``docker_executor`` from the environment (pure: no docker call)."""
-    image = env.get(TRAINING_IMAGE_ENV, "").strip()
+    """Config for ``docker_executor`` from the environment (pure: no docker call); the image
+    is ``image_env``'s value (the training image, or the tick build's)."""
+    image = env.get(image_env, "").strip()
+    if not image and image_env != TRAINING_IMAGE_ENV:
+        raise SettingsError(f"{image_env} is not set: no image for the step containers")
     if not image:
         raise SettingsError(
             f"QUANT_DEPLOYMENT=prod trains in a container: set {TRAINING_IMAGE_ENV} to the image "
@@ -141,6 +148,45 @@ def training_executor(
         },
         name="quant_training_local_executor",
     )
+
+
+# ------------------------------------------------------------------ tick builds
+
+TICK_IMAGE_ENV = "QUANT_TICK_IMAGE"
+# Imported once per run by the local executor's forkserver: each chunk step starts warm.
+TICK_PRELOAD = ("quant_assets.definitions",)
+
+
+def tick_executor(
+    settings: Settings, env: Mapping[str, str] | None = None
+) -> dg.ExecutorDefinition:
+    """The tick build's executor: it decides where each symbol-chunk step (and each check) runs.
+
+    prod with ``QUANT_TICK_IMAGE``: every step in its own container of that image
+    (``docker_executor``, no GPU), up to ``QUANT_TICK_MAX_CONCURRENT`` at once.
+    Otherwise: Dagster's multiprocess executor, one process per step forked from a server that
+    imported the code location once, ``QUANT_TICK_MAX_CONCURRENT`` at a time. A cluster swaps in
+    ``dagster_k8s.k8s_job_executor`` (docs/partitions.md).
+    """
+    e = settings.env if env is None else env
+    if settings.deployment is Deployment.PROD and e.get(TICK_IMAGE_ENV, "").strip():
+        from dagster_docker import docker_executor
+
+        config = docker_executor_config(
+            e, gpus=False, max_concurrent=settings.tick_max_concurrent, image_env=TICK_IMAGE_ENV
+        )
+        return docker_executor.configured(config, name="quant_tick_docker_executor")
+    return dg.multiprocess_executor.configured(
+        tick_local_executor_config(settings), name="quant_tick_local_executor"
+    )
+
+
+def tick_local_executor_config(settings: Settings) -> dict[str, Any]:
+    """``multiprocess_executor`` config of a tick build run in one machine or container."""
+    return {
+        "max_concurrent": settings.tick_max_concurrent,
+        "start_method": {"forkserver": {"preload_modules": list(TICK_PRELOAD)}},
+    }
 
 
 # ------------------------------------------------------------------ exited step containers

@@ -11,6 +11,7 @@ import dagster as dg
 from quant_assets.defs.alerts import AlertWebhookResource
 from quant_assets.lib.settings import Deployment, Settings
 from resources.docker_executor import (
+    tick_executor,
     training_containers_cleanup_on_failure_sensor,
     training_containers_cleanup_sensor,
     training_executor,
@@ -18,6 +19,20 @@ from resources.docker_executor import (
 from resources.platform import platform_resources
 
 TRAINING_JOB = "train_policy"
+TICK_JOB = "tick_lake"
+BOUND_JOBS = (TRAINING_JOB, TICK_JOB)  # defined per deployment (their executors differ)
+
+
+def tick_lake_job(settings: Settings) -> dg.UnresolvedAssetJobDefinition:
+    """Build raw and clean ticks (quarantine, checks) of session|market partitions; the
+    executor runs each symbol chunk as its own step (a process here, a container in prod)."""
+    return dg.define_asset_job(
+        TICK_JOB,
+        selection=dg.AssetSelection.assets("raw_ticks", "clean_ticks", "tick_quarantine"),
+        executor_def=tick_executor(settings),
+        description="Build raw and clean ticks (with quarantine and checks) for a session|market: "
+        "every symbol of it, or the `symbols` of the run config, one step per symbol chunk.",
+    )
 
 
 def training_job(settings: Settings) -> dg.UnresolvedAssetJobDefinition:
@@ -45,7 +60,7 @@ def deployment_defs(settings: Settings) -> dg.Definitions:
     }
     return dg.Definitions(
         resources=resources,
-        jobs=[training_job(settings)],
+        jobs=[training_job(settings), tick_lake_job(settings)],
         sensors=cleanup,
         # Jobs without their own executor (the UI's "Materialize", automation and asset
         # backfill runs: cost_model_params) run their steps in the run's process: a process

@@ -7,8 +7,13 @@ from typing import Any
 import dagster as dg
 
 from quant_assets.defs.alerts import failure_reason
-from quant_assets.defs.jobs import ingest_landing_job, tick_lake_job
-from quant_assets.defs.partitions import landing_file_partitions, symbol_partitions
+from quant_assets.defs.deployment import TICK_JOB
+from quant_assets.defs.jobs import ingest_landing_job
+from quant_assets.defs.partitions import (
+    landing_file_partitions,
+    symbol_partitions,
+    tick_partition_key,
+)
 from quant_assets.lib.settings import Settings
 from quant_assets.lib.ticks import landing
 from quant_assets.lib.warehouse.duckdb_backend import WarehouseBusyError
@@ -43,15 +48,43 @@ def evaluate_landing(
     )
 
 
+def checked_partitions(instance: dg.DagsterInstance, keys: set[str]) -> set[str]:
+    """Those of ``keys`` (tick partitions) whose every blocking check ran after the latest
+    materialization and passed, from the instance's check records in one query."""
+    if not keys:
+        return set()
+    from dagster._core.storage.asset_check_execution_record import (
+        AssetCheckExecutionRecordStatus,
+    )
+
+    from quant_assets.defs.tick_checks import blocking_check_keys
+
+    checks = blocking_check_keys()
+    infos = instance.event_log_storage.get_asset_check_partition_info(
+        checks, partition_keys=sorted(keys)
+    )
+    passed: dict[str, int] = {}
+    for info in infos:
+        current = (
+            info.latest_materialization_storage_id is None
+            or info.latest_check_event_storage_id > info.latest_materialization_storage_id
+        )
+        if (
+            info.partition_key
+            and current
+            and (info.latest_execution_status is AssetCheckExecutionRecordStatus.SUCCEEDED)
+        ):
+            passed[info.partition_key] = passed.get(info.partition_key, 0) + 1
+    return {key for key, n in passed.items() if n == len(checks)}
+
+
 NOT_YET_STARTED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 
 
 def queued_builds(instance: dg.DagsterInstance) -> dict[str, list[frozenset[str] | None]]:
     """Partitions with a tick_lake run that has not started (it has read no staged piece yet),
     with the symbols each builds (None: all of the session's)."""
-    records = instance.get_run_records(
-        dg.RunsFilter(job_name=tick_lake_job.name, statuses=NOT_YET_STARTED)
-    )
+    records = instance.get_run_records(dg.RunsFilter(job_name=TICK_JOB, statuses=NOT_YET_STARTED))
     out: dict[str, list[frozenset[str] | None]] = {}
     for record in records:
         run = record.dagster_run
@@ -111,12 +144,15 @@ def evaluate_retrain(
 ) -> dg.SensorResult:
     from quant_assets.lib.evaluation.registry import champion_id
     from quant_assets.lib.evaluation.retrain import (
+        RetrainCause,
         costs_calibrated_through,
         drift_cause,
         new_data_cause,
+        new_days,
         trained_through,
     )
-    from quant_assets.lib.ticks.manifest import clean_days
+    from quant_assets.lib.ticks.manifest import clean_days_by_symbol
+    from quant_assets.lib.ticks.sessions import market_for
 
     min_new = platform.retrain_min_new_partitions
     drift_alpha = platform.retrain_drift_alpha
@@ -124,18 +160,32 @@ def evaluate_retrain(
         wh = warehouse.get_warehouse(lock_timeout_s=10)
     except WarehouseBusyError as exc:  # a local run holds the DuckDB file: try next tick
         return dg.SensorResult(skip_reason=dg.SkipReason(f"warehouse busy: {exc}"))
-    requests = []
+    days_by_symbol = clean_days_by_symbol(wh)  # one manifest query for every symbol
+    causes: dict[str, RetrainCause | None] = {}
+    waiting_on: dict[str, set[str]] = {}  # symbol -> tick partitions of its new sessions
     for symbol in context.instance.get_dynamic_partitions(symbol_partitions.name or "symbols"):
         champion = champion_id(wh, symbol)
         until = trained_through(wh, champion) if champion else None
-        days = clean_days(wh, symbol)
+        days = days_by_symbol.get(symbol, [])
         cause = new_data_cause(symbol, days, until, min_new)
-        if cause is not None and not costs_calibrated_through(wh, symbol, max(days)):
-            continue  # its new sessions are still being calibrated: the same run key fires later
+        if cause is not None:
+            if not costs_calibrated_through(wh, symbol, max(days)):
+                continue  # its new sessions are still being calibrated: the same key fires later
+            market = market_for(symbol).name
+            waiting_on[symbol] = {tick_partition_key(d, market) for d in new_days(days, until)}
         if cause is None and champion is not None:
             cause = drift_cause(wh, symbol, champion, alpha=drift_alpha)
+        causes[symbol] = cause
+    # New sessions count once their blocking checks ran and passed (one query for all of them).
+    checked = checked_partitions(context.instance, set().union(*waiting_on.values()))
+    requests = []
+    for symbol, cause in causes.items():
         if cause is None:
             continue
+        unchecked = waiting_on.get(symbol, set()) - checked
+        if unchecked:
+            context.log.info(f"{symbol}: waiting for blocking checks of {sorted(unchecked)[:5]}")
+            continue  # the same run key fires once they pass
         training: dict[str, object] = {"reason": cause.reason}
         if platform.retrain_timesteps:
             training["total_timesteps"] = platform.retrain_timesteps
@@ -263,7 +313,7 @@ def tick_lake_sensors(settings: Settings) -> list[dg.SensorDefinition]:
         )(evaluate_landing),
         dg.sensor(
             name="landed_partitions_sensor",
-            job=tick_lake_job,
+            job_name=TICK_JOB,
             minimum_interval_seconds=landing_s,
             default_status=dg.DefaultSensorStatus.RUNNING,
             description="After files are ingested, rebuilds raw and clean ticks of exactly the "
@@ -276,8 +326,9 @@ def tick_lake_sensors(settings: Settings) -> list[dg.SensorDefinition]:
             minimum_interval_seconds=retrain_s,
             default_status=dg.DefaultSensorStatus.RUNNING,
             description="Retrains a symbol when enough new clean days arrived since the champion's "
-            "training data, or when the champion loses money out of sample (a one-sided test at a "
-            "stated false-alarm rate, QUANT_RETRAIN_DRIFT_ALPHA); the run config "
+            "training data (once their blocking checks ran and passed), or when the champion loses "
+            "money out of sample (a one-sided test at a stated false-alarm rate, "
+            "QUANT_RETRAIN_DRIFT_ALPHA); the run config "
             "carries the reason and the run key names the cause, so one cause fires once.",
         )(evaluate_retrain),
         dg.sensor(

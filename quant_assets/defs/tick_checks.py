@@ -217,3 +217,12 @@ def tick_quarantine_rate(
             "max_share": platform.quarantine_max_share,
         },
     )
+
+
+def blocking_check_keys() -> list[dg.AssetCheckKey]:
+    """The checks that gate downstream work (the retrain sensor waits for them too)."""
+    checks = (clean_ticks_expectations, clean_ticks_reconcile, clean_ticks_coverage)
+    return sorted(
+        (spec.key for check in checks for spec in check.check_specs if spec.blocking),
+        key=lambda k: k.name,
+    )

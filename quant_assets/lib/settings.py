@@ -44,6 +44,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "QUANT_CLEAN_MIN_SHARE": ("0.01", "blocking check: clean rows / raw rows on an open session"),
     "QUANT_QUARANTINE_MAX_SHARE": ("0.5", "check: quarantined rows / raw rows per source"),
     "QUANT_FIRST_SESSION": ("1990-01-01", "first session date of the tick lake's partitions"),
+    "QUANT_TICK_MAX_CONCURRENT": ("2", "tick build steps (symbol chunks, checks) run at once"),
+    "QUANT_TICK_IMAGE": ("", "prod: image of the tick build's step containers (unset: processes)"),
 }
 
 
@@ -84,6 +86,7 @@ class Settings:
     retrain_sensor_interval_s: int = 300
     clean_min_share: float = 0.01
     quarantine_max_share: float = 0.5
+    tick_max_concurrent: int = 2
     #: names of the variables that were set, and whether they came from this process's
     #: environment (then resources refer to them by name, resolved where they are used).
     set_names: frozenset[str] = frozenset()
@@ -139,6 +142,7 @@ class Settings:
             retrain_sensor_interval_s=int(_number(e, "QUANT_RETRAIN_SENSOR_INTERVAL_S", int)),
             clean_min_share=_number(e, "QUANT_CLEAN_MIN_SHARE", float),
             quarantine_max_share=_number(e, "QUANT_QUARANTINE_MAX_SHARE", float),
+            tick_max_concurrent=int(_number(e, "QUANT_TICK_MAX_CONCURRENT", int)),
             set_names=frozenset(n for n in VARIABLES if e.get(n)),
             from_process_env=env is None,
             env=e,

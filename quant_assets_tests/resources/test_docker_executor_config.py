@@ -15,6 +15,8 @@ from quant_assets.lib.settings import Settings, SettingsError
 from resources.docker_executor import (
     docker_executor_config,
     forwarded_env_vars,
+    tick_executor,
+    tick_local_executor_config,
     training_executor,
 )
 
@@ -204,3 +206,33 @@ def test_deferred_training_executor_fails_at_run_start_without_image_builds_with
         monkeypatch.setenv(key, value)
     executor = deferred_training_executor.executor_creation_fn(context)  # type: ignore[misc]
     assert isinstance(executor, StepDelegatingExecutor)
+
+
+def test_tick_executor_prod_with_tick_image_docker_executor_without_gpu() -> None:
+    env = {**PROD_ENV, "QUANT_TICK_IMAGE": "registry.example.com/quant-platform:1.2.3-cpu"}
+    env["QUANT_TICK_MAX_CONCURRENT"] = "8"
+    executor_def = tick_executor(Settings.from_env(env), env=env)
+    assert executor_def.name == "quant_tick_docker_executor"
+    assert executor_def.executor_creation_fn is docker_executor.executor_creation_fn
+    config = docker_executor_config(env, gpus=False, max_concurrent=8, image_env="QUANT_TICK_IMAGE")
+    resolved = _validated(config)
+    assert resolved["image"] == "registry.example.com/quant-platform:1.2.3-cpu"
+    assert resolved["max_concurrent"] == 8
+    assert "device_requests" not in resolved["container_kwargs"]
+    assert "QUANT_REQUIRE_GPU=1" not in resolved["env_vars"]
+
+
+def test_tick_executor_prod_without_tick_image_multiprocess_in_run() -> None:
+    executor_def = tick_executor(Settings.from_env(PROD_ENV), env=PROD_ENV)
+    assert executor_def.name == "quant_tick_local_executor"
+    assert executor_def.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn
+
+
+def test_tick_executor_local_max_concurrent_from_settings(tmp_path: Path) -> None:
+    env = {"QUANT_DATA_ROOT": str(tmp_path), "QUANT_TICK_MAX_CONCURRENT": "3"}
+    settings = Settings.from_env(env)
+    assert tick_executor(settings).name == "quant_tick_local_executor"
+    config = tick_local_executor_config(settings)
+    assert process_config(dg.multiprocess_executor.config_schema.config_type, config).success
+    assert config["max_concurrent"] == 3
+    assert config["start_method"]["forkserver"]["preload_modules"] == ["quant_assets.definitions"]

@@ -15,7 +15,7 @@ for part in "${parts[@]}"; do
         "$BIN/black" --check --quiet .
         "$BIN/mypy"
         ;;
-    docker) "$BIN/hadolint" docker/Dockerfile docker/Dockerfile.cpu ;;
+    docker) "$BIN/hadolint" docker/Dockerfile docker/Dockerfile.cpu docker/services/*.Containerfile ;;
     workflows) "$BIN/actionlint" -no-color .github/workflows/*.yml ;;
     secrets) scripts/ci/secret_scan.sh repo ;;
     *) echo "lint.sh: unknown part $part" >&2; exit 2 ;;

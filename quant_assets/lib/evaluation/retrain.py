@@ -45,10 +45,15 @@ def trained_through(warehouse: Warehouse, policy_id: str) -> date | None:
     return max(date.fromisoformat(k.split("|")[0]) for k in keys)
 
 
+def new_days(clean_days: list[date], trained_until: date | None) -> list[date]:
+    """Clean sessions after the champion's training data (all of them without a champion)."""
+    return [d for d in clean_days if trained_until is None or d > trained_until]
+
+
 def new_data_cause(
     symbol: str, clean_days: list[date], trained_until: date | None, min_new_partitions: int
 ) -> RetrainCause | None:
-    new = [d for d in clean_days if trained_until is None or d > trained_until]
+    new = new_days(clean_days, trained_until)
     if len(new) < min_new_partitions:
         return None
     return RetrainCause(symbol, "new_data", f"{len(new)} new clean days through {max(new)}")

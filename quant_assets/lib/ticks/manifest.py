@@ -97,6 +97,12 @@ class ManifestStore(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
+class ManifestQueries(ManifestStore, Protocol):
+    """A manifest store that also runs the named read queries (both warehouses do)."""
+
+    def query_named(self, name: str, params: Mapping[str, Any] | None = None) -> Any: ...
+
+
 def commit(warehouse: ManifestStore, entries: Sequence[ManifestEntry]) -> None:
     """Make ``entries`` current, all or none (one transaction)."""
     if entries:
@@ -126,6 +132,15 @@ def clean_days(
     """Sessions of ``symbol`` with clean rows (training and retraining inputs)."""
     entries = read(warehouse, symbol=symbol, start=start, end=end)
     return [e.session_date for e in entries if e.clean_rows > 0]
+
+
+def clean_days_by_symbol(warehouse: ManifestQueries) -> dict[str, list[date]]:
+    """Sessions with clean rows of every symbol, in one query (not one per symbol)."""
+    out: dict[str, list[date]] = {}
+    for row in warehouse.query_named("tick_manifest_clean_days").to_pylist():
+        day = row["session_date"]
+        out.setdefault(row["symbol"], []).append(day.date() if isinstance(day, datetime) else day)
+    return out
 
 
 _SYMBOL_RE = re.compile(r"/symbol=(?P<s>[^/]+)/")

@@ -1,8 +1,10 @@
 """Builds of the tick lake, independent of the orchestrator: one market-session at a time.
 
 A market-session (a Dagster partition) holds every symbol of that market with data that
-session; its symbols are built in chunks, each chunk committed to the manifest in one
-transaction after its objects are written (see ``manifest``), then orphans are swept.
+session; its symbols are split into chunks (``plan_chunks``). A chunk's objects are written by
+``build_chunk`` (no warehouse access, so chunks can run in parallel processes or containers),
+then each chunk is committed to the manifest in one transaction (``commit_session``, or
+``build_session`` in one process), and objects no manifest row points at are swept.
 """
 
 from __future__ import annotations
@@ -150,6 +152,63 @@ class SessionBuild:
         return out
 
 
+@dataclass(frozen=True)
+class SymbolChunk:
+    """Symbols of one market-session built together: one executor step of a fan-out, or one
+    manifest transaction of an in-process build."""
+
+    session: date
+    market: str
+    index: int
+    symbols: tuple[str, ...]
+
+    @property
+    def mapping_key(self) -> str:
+        """'d20240102_XNYS_c00003': a Dagster dynamic mapping key (letters, digits, _)."""
+        return f"d{self.session:%Y%m%d}_{self.market}_c{self.index:05d}"
+
+
+def plan_chunks(
+    session: date, market: str, symbols: Sequence[str], size: int = DEFAULT_CHUNK_SIZE
+) -> list[SymbolChunk]:
+    return [
+        SymbolChunk(session, market, i, tuple(chunk))
+        for i, chunk in enumerate(chunks(symbols, size))
+    ]
+
+
+def build_chunk(
+    store: ObjectStore,
+    chunk: SymbolChunk,
+    cleaning: CleaningConfig | None = None,
+    synthetic: SyntheticSource | None = None,
+    run_id: str | None = None,
+) -> list[ManifestEntry]:
+    """Write the objects of every symbol of ``chunk``; nothing is committed (no warehouse:
+    chunks built in parallel processes or containers need no database connection)."""
+    return [
+        build_symbol(store, chunk.session, s, cleaning, synthetic, run_id) for s in chunk.symbols
+    ]
+
+
+def commit_session(
+    store: ObjectStore,
+    warehouse: ManifestStore,
+    session: date,
+    market: str,
+    built: Sequence[Sequence[ManifestEntry]],
+) -> SessionBuild:
+    """Commit each built chunk of (session, market) in its own transaction, after all of
+    their objects were written, then sweep the objects no manifest row points at."""
+    build = SessionBuild(session, market)
+    for entries in built:
+        mine = [e for e in entries if e.session_date == session and e.market == market]
+        manifest.commit(warehouse, mine)
+        build.entries.extend(mine)
+    build.swept = manifest.sweep(store, warehouse, session, market)
+    return build
+
+
 def build_session(
     store: ObjectStore,
     warehouse: ManifestStore,
@@ -162,10 +221,11 @@ def build_session(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     run_id: str | None = None,
 ) -> SessionBuild:
-    """Build ``symbols`` of one market-session, committing each chunk, then sweep orphans."""
+    """Build ``symbols`` of one market-session in this process, committing each chunk as
+    soon as it is written, then sweep orphans."""
     build = SessionBuild(session, market)
-    for chunk in chunks(symbols, chunk_size):
-        entries = [build_symbol(store, session, s, cleaning, synthetic, run_id) for s in chunk]
+    for chunk in plan_chunks(session, market, symbols, chunk_size):
+        entries = build_chunk(store, chunk, cleaning, synthetic, run_id)
         manifest.commit(warehouse, entries)
         build.entries.extend(entries)
     build.swept = manifest.sweep(store, warehouse, session, market)
