@@ -21,6 +21,7 @@ import click
 from quant_assets.cli_mapping import mapping
 
 if TYPE_CHECKING:
+    from quant_assets.lib.monitoring.training_progress import TrainingProgress
     from quant_assets.main_job import MainJobReport, Stage
 
 DEFAULT_DAGSTER_HOME = ".quant/dagster_home"
@@ -85,7 +86,7 @@ def _expand(paths: tuple[Path, ...]) -> list[tuple[Path, str]]:
 class _Bars:
     """rich progress bars (counts, elapsed, ETA), one per stage of the main job."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
@@ -104,6 +105,7 @@ class _Bars:
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=self.console,
+            disable=not enabled,
         )
         self.tasks: dict[str, Any] = {}
 
@@ -114,13 +116,18 @@ class _Bars:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
+    def training(self, progress: TrainingProgress) -> None:
+        """One training's timesteps (a progress sink of ``lib.training.progress``)."""
+        self._set("train", progress.timesteps, progress.total)
+
     def update(self, stages: Sequence[Stage]) -> None:
         for stage in stages:
-            if stage.name not in self.tasks:
-                self.tasks[stage.name] = self.progress.add_task(stage.name, total=stage.total)
-            self.progress.update(
-                self.tasks[stage.name], completed=stage.done, total=max(stage.total, 1)
-            )
+            self._set(stage.name, stage.done, stage.total)
+
+    def _set(self, name: str, done: int, total: int) -> None:
+        if name not in self.tasks:
+            self.tasks[name] = self.progress.add_task(name, total=total)
+        self.progress.update(self.tasks[name], completed=done, total=max(total, 1))
 
 
 def _summary(report: MainJobReport, console: Any) -> None:
@@ -258,12 +265,14 @@ def _vendor_files(option: str) -> list[tuple[Path, str]]:
 @main.command("train-smoke")
 @click.option("--steps", default=10, show_default=True, help="PPO timesteps")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto")
-def train_smoke(steps: int, device: str) -> None:
+@click.pass_context
+def train_smoke(ctx: click.Context, steps: int, device: str) -> None:
     """Train a tiny PPO policy on synthetic bars: proves torch, SB3 and the env in this image."""
     import tempfile
 
     from quant_assets.lib.trading import random_walk_bars
     from quant_assets.lib.training import TrainingConfig, train_policy
+    from quant_assets.lib.training.progress import ProgressCallback
 
     config = TrainingConfig(
         total_timesteps=steps,
@@ -271,9 +280,14 @@ def train_smoke(steps: int, device: str) -> None:
         device=device,  # type: ignore[arg-type]
         hyperparams={"n_steps": max(steps // 2, 2), "batch_size": max(steps // 2, 2)},
     )
-    with tempfile.TemporaryDirectory() as tmp:
+    show = ctx.obj["verbose"] or sys.stdout.isatty()  # quiet in pipes and logs, as `demo`
+    with tempfile.TemporaryDirectory() as tmp, _Bars(enabled=show) as bars:
         result = train_policy(
-            random_walk_bars(2_000, seed=0), config, out_dir=Path(tmp), run_id="train-smoke"
+            random_walk_bars(2_000, seed=0),
+            config,
+            out_dir=Path(tmp),
+            run_id="train-smoke",
+            callbacks=[ProgressCallback(bars.training, steps, min_interval_s=0.2)],
         )
     click.echo(
         f"trained {result.num_timesteps} steps on {result.device} at {result.fps:.0f} fps; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import dagster as dg
@@ -17,11 +18,17 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
     loaded = dg.load_from_defs_folder(path_within_project=PROJECT_ROOT)
     if settings is None:
         return loaded
+    from quant_assets.defs.automation import automation_sensor
     from quant_assets.defs.deployment import BOUND_JOBS, deployment_defs
+    from quant_assets.defs.sensors import tick_lake_sensors
 
     bound = deployment_defs(settings)
     jobs = [j for j in loaded.jobs or [] if j.name not in BOUND_JOBS]
-    bound_sensors = {s.name: s for s in bound.sensors or []}
+    # Sensors whose intervals come from the settings replace the environment's.
+    bound_sensors = {
+        s.name: s
+        for s in [*(bound.sensors or []), *tick_lake_sensors(settings), automation_sensor(settings)]
+    }
     return dg.Definitions(
         assets=loaded.assets,
         asset_checks=loaded.asset_checks,
@@ -32,9 +39,18 @@ def build_defs(settings: Settings | None = None) -> dg.Definitions:
         ],
         jobs=[*jobs, *(bound.jobs or [])],
         resources=bound.resources,
+        executor=bound.executor,
     )
+
+
+@functools.cache
+def environment_defs() -> dg.Definitions:
+    """The definitions the environment describes, built once per process: the local run
+    launcher's zygote builds them before it forks run workers, so a run does not rebuild them
+    (the environment is read when they are built)."""
+    return build_defs()
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return build_defs()
+    return environment_defs()

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from quant_assets.lib.processes import session_members
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STOP_BUDGET_S = 10.0  # Ctrl-C to the last process gone
 GRACE_S = 6.0  # of which dagster dev gets this long to shut down cleanly
@@ -50,21 +52,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def session_members(sid: int) -> list[int]:
-    """Live (non-zombie) processes of session ``sid``, from /proc: everything dagster dev
-    started, however deep (run workers are grandchildren of the code server)."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rfind(")") + 2 :].split()  # after "pid (comm) "
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            members.append(int(stat.parent.name))
-    return members
 
 
 def dagster_dev_command(args: Sequence[str] = ()) -> list[str]:

@@ -8,9 +8,28 @@ oversubscribe a laptop.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+# What run workers find already in memory: third-party modules, torch and SB3 (the training
+# assets import them), the code location and its definitions, calendars and the GX context.
+RUN_PRELOAD = (
+    "dagster",
+    "dagster._cli.api",
+    "pandas",
+    "pyarrow.parquet",
+    "exchange_calendars",
+    "great_expectations",
+    "torch",
+    "stable_baselines3",
+    "quant_assets.definitions",
+)
+RUN_WARM_UP = (
+    "quant_assets.definitions:environment_defs",
+    "quant_assets.lib.ticks.sessions:warm_up",
+    "quant_assets.lib.ticks.expectations:warm_up",
+)
 MARKER = "# written by `quant` for the local deployment; delete this line to keep your edits"
 
 
@@ -31,12 +50,20 @@ concurrency:
     tag_concurrency_limits:
       - key: "quant/gpu"
         limit: 1
-run_launcher:  # run workers forked from a server with Dagster, GX, pandas... already imported
+run_coordinator:  # the queue is looked at every second (Dagster's default: 5 s)
+  module: dagster._core.run_coordinator
+  class: QueuedRunCoordinator
+  config:
+    dequeue_interval_seconds: 1
+run_launcher:  # run workers forked from a process with the code location loaded and warm
   module: quant_assets.run_launcher
   class: ForkserverRunLauncher
+  config:
+    preload_modules: {json.dumps(list(RUN_PRELOAD))}
+    warm_up: {json.dumps(list(RUN_WARM_UP))}
 run_monitoring:
   enabled: true
-  start_timeout_seconds: 180
+  start_timeout_seconds: 600  # the first run also waits for the run zygote to warm up
   cancel_timeout_seconds: 60
   max_resume_run_attempts: 0
   poll_interval_seconds: 30

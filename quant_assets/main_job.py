@@ -20,9 +20,11 @@ from typing import Any
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from quant_assets.lib.monitoring.training_progress import TrainingProgress
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import landing
 from quant_assets.lib.ticks.landing import AUTO_SOURCE, INCOMING, REJECTED
+from quant_assets.lib.ticks.rejections import RejectionKind, read_rejections
 from quant_assets.lib.ticks.sessions import market_for
 from quant_assets.local_dagster import DagsterDev
 
@@ -120,6 +122,22 @@ class _Watch:
     def __init__(self, instance: dg.DagsterInstance, since: datetime) -> None:
         self.instance = instance
         self.since = since
+        self._progress: dict[str, tuple[str | None, TrainingProgress | None]] = {}
+
+    def training_progress(self, run_id: str) -> TrainingProgress | None:
+        """The latest progress event the run's training step wrote (engine events)."""
+        cursor, latest = self._progress.get(run_id, (None, None))
+        connection = self.instance.get_records_for_run(
+            run_id, cursor=cursor, of_type=DagsterEventType.ENGINE_EVENT
+        )
+        for record in connection.records:
+            event = record.event_log_entry.dagster_event
+            data = event.event_specific_data if event is not None else None
+            metadata = getattr(data, "metadata", None) or {}
+            found = TrainingProgress.from_metadata({k: v.value for k, v in metadata.items()})
+            latest = found or latest
+        self._progress[run_id] = (connection.cursor, latest)
+        return latest
 
     def runs(self) -> list[dg.DagsterRun]:
         records = self.instance.get_run_records(dg.RunsFilter(created_after=self.since))
@@ -161,23 +179,14 @@ def land_vendor_files(store: ObjectStore, vendor_files: Sequence[tuple[Path, str
 
 
 def rejections(store: ObjectStore, since: datetime) -> tuple[dict[str, str], dict[str, str]]:
-    """Files moved to landing/rejected/ since ``since``, with the first line of their reason:
-    (malformed, unsupported) — a well-formed file of a kind deliberately not read (DBN mbo)
-    is reported apart and does not fail the demo."""
+    """Files moved to landing/rejected/ since ``since``, with their one-line reason:
+    (malformed, unsupported) by the rejection's recorded kind — a well-formed file of a kind
+    deliberately not read (DBN mbo) is reported apart and does not fail the demo."""
     out: dict[str, str] = {}
     unsupported: dict[str, str] = {}
-    for key in store.list(f"{REJECTED}/"):
-        if not key.endswith(".reason.txt"):
-            continue
-        stamp, _, reason = store.read_bytes(key).decode(errors="replace").strip().partition(" ")
-        try:
-            when = datetime.fromisoformat(stamp)
-        except ValueError:
-            continue
-        if when >= since.replace(microsecond=0):
-            name = key[len(REJECTED) + 1 : -len(".reason.txt")]
-            target = unsupported if "UnsupportedFileError" in reason else out
-            target[name] = (reason.splitlines() or ["rejected"])[0].strip()
+    for rejection in read_rejections(store, REJECTED, since):
+        target = unsupported if rejection.kind is RejectionKind.UNSUPPORTED else out
+        target[rejection.file] = rejection.reason
     return out, unsupported
 
 
@@ -237,8 +246,7 @@ def run_main_job(
             Stage("calibrate", len(calibrated), max(len(calibrated), len(built))),
         ]
         if train_symbol:
-            trained = training_run is not None and all(r.run_id != training_run for r in active)
-            stages.append(Stage("train", int(trained), 1))
+            stages.append(_training_stage(watch, training_run, active, train_timesteps))
         progress(stages)
 
         state = (len(runs), len(active), len(built), len(calibrated), len(landed), len(incoming))
@@ -259,6 +267,21 @@ def run_main_job(
     report.seconds = time.monotonic() - started
     report.settled = settled
     return report
+
+
+def _training_stage(
+    watch: _Watch, run_id: str | None, active: Sequence[dg.DagsterRun], timesteps: int
+) -> Stage:
+    """Timesteps trained of the total, from the run's progress events; all of them once the
+    run has finished (whatever its outcome: the summary says which)."""
+    if run_id is None:
+        return Stage("train", 0, timesteps)
+    if all(r.run_id != run_id for r in active):
+        return Stage("train", timesteps, timesteps)
+    progress = watch.training_progress(run_id)
+    if progress is None:
+        return Stage("train", 0, timesteps)
+    return Stage("train", min(progress.timesteps, progress.total), progress.total)
 
 
 def _launch_training(dev: DagsterDev, location: str, symbol: str, timesteps: int) -> str:

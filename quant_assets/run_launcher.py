@@ -1,20 +1,26 @@
-"""A run launcher for the local instance: each run worker is forked from a ``forkserver`` that
-imported the heavy third-party modules (Dagster, Great Expectations, pandas, pyarrow, calendars)
-once, instead of a fresh interpreter that spends seconds importing them for every run.
+"""A run launcher for the local instance: run workers are forked from a warm process (the "run
+zygote", ``quant_assets/run_zygote.py``) that imported Dagster, Great Expectations, torch, the
+code location and the calendars once, instead of a fresh interpreter that spends seconds on
+them for every run.
 
-Only third-party modules are preloaded: the code location itself is imported in each run worker,
-so a reloaded or edited code location is what the next run executes. Runs stay separate
-processes (a crash fails one run, not the daemon), and ``terminate`` stops them.
-Configured in the local ``dagster.yaml`` (``quant_assets/local_instance.py``).
+The zygote is replaced when a file of the project packages it loaded changes (or a file is
+added or removed there): the next run then forks from a zygote that imported the edited code, so
+a reloaded code location is what runs. Runs stay separate processes (a crash fails one run, not
+the daemon), and ``terminate`` stops them. Configured in the local ``dagster.yaml``
+(``quant_assets/local_instance.py``).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
+import json
 import os
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Mapping, Sequence
-from multiprocessing.context import ForkServerContext
-from multiprocessing.process import BaseProcess
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -25,7 +31,9 @@ from dagster._core.launcher.base import (
     WorkerStatus,
 )
 from dagster._core.storage.dagster_run import DagsterRun
-from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from dagster._serdes import ConfigurableClass, ConfigurableClassData, serialize_value
+
+from quant_assets.lib.processes import is_alive
 
 DEFAULT_PRELOAD = (
     "dagster",
@@ -37,12 +45,82 @@ DEFAULT_PRELOAD = (
 )
 
 
-def _run_worker(instance_ref: Any, run_id: str) -> None:
-    """The body of ``dagster api execute_run``, in a forked process."""
-    from dagster._cli.api import _execute_run_command_body
+def tree_stamp(dirs: Sequence[str]) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime ns, size) of every ``.py`` file under ``dirs``: changes when a file is edited,
+    added or removed (a few milliseconds for the project's few hundred files)."""
+    out = []
+    for top in dirs:
+        for folder, subdirs, files in os.walk(top):
+            subdirs[:] = sorted(d for d in subdirs if not d.startswith((".", "__pycache__")))
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    path = os.path.join(folder, name)
+                    with contextlib.suppress(OSError):
+                        st = os.stat(path)
+                        out.append((path, st.st_mtime_ns, st.st_size))
+    return tuple(out)
 
-    with dg.DagsterInstance.from_ref(instance_ref) as instance:
-        _execute_run_command_body(run_id, instance, lambda _: None, set_exit_code_on_failure=False)
+
+@dataclass
+class Zygote:
+    """A started ``run_zygote`` process and the project files it loaded."""
+
+    process: subprocess.Popen[str]
+    dirs: list[str]
+    stamp: tuple[tuple[str, int, int], ...] = field(default=())
+
+    @classmethod
+    def start(
+        cls,
+        instance_ref: Any,
+        preload: Sequence[str],
+        warm_up: Sequence[str],
+        cwd: str | None = None,
+    ) -> Zygote:
+        """Start one and wait until it is warm; ``cwd``: where the code location is (default:
+        this process's working directory, as for the code server)."""
+        process = subprocess.Popen(
+            [sys.executable, "-m", "quant_assets.run_zygote"],
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        header = {
+            "preload": list(preload),
+            "warm_up": list(warm_up),
+            "instance_ref": serialize_value(instance_ref),
+        }
+        process.stdin.write(json.dumps(header) + "\n")
+        process.stdin.flush()
+        ready = process.stdout.readline()
+        if not ready.startswith("ready "):
+            process.kill()
+            raise RuntimeError(f"run zygote did not start (exit {process.wait()})")
+        dirs = json.loads(ready[len("ready ") :])
+        return cls(process, dirs, tree_stamp(dirs))
+
+    @property
+    def current(self) -> bool:
+        """Alive, and no project file changed since it loaded them."""
+        return self.process.poll() is None and tree_stamp(self.dirs) == self.stamp
+
+    def fork(self, run_id: str) -> int:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(run_id + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer.strip().isdigit():
+            raise RuntimeError(f"run zygote did not fork a worker for {run_id}: {answer!r}")
+        return int(answer)
+
+    def retire(self) -> None:
+        """No more runs: it exits once its running workers have finished."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
 
 
 class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
@@ -50,11 +128,14 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         self,
         inst_data: ConfigurableClassData | None = None,
         preload_modules: Sequence[str] = DEFAULT_PRELOAD,
+        warm_up: Sequence[str] = (),
     ) -> None:
         self._inst_data = inst_data
         self._preload = list(preload_modules)
-        self._context: ForkServerContext | None = None
-        self._workers: dict[str, BaseProcess] = {}
+        self._warm_up = list(warm_up)
+        self._zygote: Zygote | None = None
+        self._lock = threading.Lock()
+        self._workers: dict[str, int] = {}
         super().__init__()
 
     @property
@@ -63,7 +144,10 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
-        return {"preload_modules": dg.Field([str], is_required=False)}
+        return {
+            "preload_modules": dg.Field([str], is_required=False),
+            "warm_up": dg.Field([str], is_required=False),  # "module:function" to call once
+        }
 
     @classmethod
     def from_config_value(
@@ -71,32 +155,30 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
     ) -> ForkserverRunLauncher:
         return cls(inst_data=inst_data, **config_value)
 
-    def _forkserver(self) -> ForkServerContext:
-        if self._context is None:
-            os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # before GX is preloaded
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(self._preload)
-            self._context = context
-        return self._context
+    def _current_zygote(self) -> Zygote:
+        if self._zygote is not None and not self._zygote.current:
+            self._zygote.retire()
+            self._zygote = None
+        if self._zygote is None:
+            self._zygote = Zygote.start(self._instance.get_ref(), self._preload, self._warm_up)
+        return self._zygote
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
-        worker = self._forkserver().Process(
-            target=_run_worker, args=(self._instance.get_ref(), run.run_id), daemon=False
-        )
-        worker.start()
-        self._workers[run.run_id] = worker
+        with self._lock:
+            pid = self._current_zygote().fork(run.run_id)
+        self._workers[run.run_id] = pid
         self._instance.report_engine_event(
-            f"Forked run worker (pid {worker.pid}) from the preloaded forkserver.", run
+            f"Forked run worker (pid {pid}) from the warm run zygote.", run
         )
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id)
-        worker = self._workers.get(run_id)
-        if run is None or worker is None or not worker.is_alive():
+        pid = self._workers.get(run_id)
+        if run is None or pid is None or not is_alive(pid):
             return False
         self._instance.report_run_canceling(run)
-        worker.terminate()
+        os.kill(pid, signal.SIGTERM)
         return True
 
     # Run monitoring applies its start/cancel timeouts; worker health is not reported because the
@@ -106,15 +188,15 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
         return False
 
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
-        worker = self._workers.get(run.run_id)
-        if worker is None:
+        pid = self._workers.get(run.run_id)
+        if pid is None:
             return CheckRunHealthResult(WorkerStatus.UNKNOWN, "launched by another process")
-        if worker.is_alive():
+        if is_alive(pid):
             return CheckRunHealthResult(WorkerStatus.RUNNING)
-        if worker.exitcode == 0:
-            return CheckRunHealthResult(WorkerStatus.SUCCESS)
-        return CheckRunHealthResult(WorkerStatus.FAILED, f"run worker exit code {worker.exitcode}")
+        return CheckRunHealthResult(WorkerStatus.UNKNOWN, "run worker exited")
 
     def dispose(self) -> None:
-        for worker in self._workers.values():
-            worker.join(timeout=0)
+        with self._lock:
+            if self._zygote is not None:
+                self._zygote.retire()
+                self._zygote = None

@@ -162,3 +162,18 @@ def test_ui_report_server_child_serves_and_stops(
     # a configured server (prod, behind a proxy) is used as it is: nothing started
     monkeypatch.setenv("QUANT_REPORTS_URL", "https://reports.example")
     assert cli._start_report_server() is None
+
+
+def test_train_smoke_verbose_progress_bar_reaches_total_quiet_otherwise() -> None:
+    from click.testing import CliRunner
+
+    from quant_assets.cli import main
+
+    shown = CliRunner().invoke(main, ["-v", "train-smoke", "--steps", "64"])
+    assert shown.exit_code == 0, shown.output
+    bar = next(line for line in shown.output.splitlines() if line.startswith("train "))
+    assert "64/64" in bar  # timesteps of the total, with elapsed time and ETA columns
+    quiet = CliRunner().invoke(main, ["train-smoke", "--steps", "64"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.output.splitlines() == [quiet.output.strip()]  # just the closing line
+    assert quiet.output.startswith("trained 64 steps")

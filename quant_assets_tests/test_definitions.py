@@ -15,6 +15,7 @@ from dagster._serdes import serialize_value
 
 from quant_assets.definitions import build_defs
 from quant_assets.defs.partitions import tick_partitions
+from quant_assets.lib.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cret-pw-9f2"  # pragma: allowlist secret
@@ -101,3 +102,46 @@ def test_definitions_validate_loadable_with_session_market_partitions() -> None:
     dagster_module.Definitions.validate_loadable(build_defs())
     # session dates from 1990 x 4 markets: under Dagster's 100k partitions per asset guidance
     assert tick_partitions.get_num_partitions() < 100_000
+
+
+def test_sensor_intervals_explicit_settings_taken_from_them(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "QUANT_DATA_ROOT": str(tmp_path),
+            "QUANT_LANDING_SENSOR_INTERVAL_S": "7",
+            "QUANT_RETRAIN_SENSOR_INTERVAL_S": "70",
+        }
+    )
+    intervals = {
+        s.name: s.minimum_interval_seconds
+        for s in build_defs(settings).get_repository_def().sensor_defs
+    }
+    assert intervals["retrain_sensor"] == 70
+    for name in (
+        "landing_sensor",
+        "landed_partitions_sensor",
+        "ingestion_events_sensor",
+        "automation_sensor",
+    ):
+        assert intervals[name] == 7, name
+
+
+def test_sensor_intervals_environment_read_when_definitions_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("QUANT_LANDING_SENSOR_INTERVAL_S", "11")
+    monkeypatch.setenv("QUANT_RETRAIN_SENSOR_INTERVAL_S", "111")
+    repo = build_defs().get_repository_def()
+    intervals = {s.name: s.minimum_interval_seconds for s in repo.sensor_defs}
+    assert intervals["landing_sensor"] == 11 and intervals["automation_sensor"] == 11
+    assert intervals["retrain_sensor"] == 111
+
+
+def test_default_executor_asset_job_steps_in_run_process(tmp_path: Path) -> None:
+    """UI materializations and automation runs (the implicit asset job) do not start a process
+    per step; the training job keeps its own executor."""
+    for defs in (build_defs(), build_defs(Settings.from_env({"QUANT_DATA_ROOT": str(tmp_path)}))):
+        repo = defs.get_repository_def()
+        implicit = repo.get_implicit_global_asset_job_def()
+        assert implicit.executor_def.name == "in_process"
+        assert repo.get_job("train_policy").executor_def.name != "in_process"

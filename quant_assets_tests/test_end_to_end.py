@@ -35,6 +35,7 @@ import duckdb
 import pyarrow.compute as pc
 import pytest
 
+from quant_assets.lib.processes import group_members
 from quant_assets.lib.ticks.instruments import instrument_for
 from quant_assets.lib.ticks.lake import Dataset, partition_prefix
 from quant_assets.lib.ticks.sessions import session_windows
@@ -205,20 +206,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group, from /proc."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rfind(")") + 2 :].split()  # after "pid (comm) "
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
-    return members
 
 
 @dataclass

@@ -33,3 +33,19 @@ def test_local_instance_user_owned_yaml_is_kept(tmp_path: Path) -> None:
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     ensure_local_instance(tmp_path)
     assert (tmp_path / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def test_local_instance_queue_every_second_workers_from_warm_code_location(tmp_path: Path) -> None:
+    ensure_local_instance(tmp_path, cores=2)
+    instance = dg.DagsterInstance.from_config(str(tmp_path))
+    try:
+        coordinator = instance.run_coordinator
+        assert isinstance(coordinator, QueuedRunCoordinator)
+        assert coordinator.dequeue_interval_seconds == 1  # Dagster's default: 5
+        launcher = instance.run_launcher
+        assert isinstance(launcher, ForkserverRunLauncher)
+        assert "quant_assets.definitions" in launcher._preload
+        assert "quant_assets.definitions:environment_defs" in launcher._warm_up
+        assert instance.run_monitoring_start_timeout_seconds >= 600
+    finally:
+        instance.dispose()

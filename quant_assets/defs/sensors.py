@@ -21,20 +21,8 @@ from resources.object_store import ObjectStoreResource
 from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
-# Evaluation intervals (decorator arguments, fixed when the code location loads) can be
-# shortened for demos and end-to-end tests.
-_SETTINGS = Settings.from_env()
-LANDING_INTERVAL_S = _SETTINGS.landing_sensor_interval_s
-RETRAIN_INTERVAL_S = _SETTINGS.retrain_sensor_interval_s
 
-
-@dg.sensor(
-    job=ingest_landing_job,
-    minimum_interval_seconds=LANDING_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests one ingest run per new or replaced file in landing/incoming/.",
-)
-def landing_sensor(
+def evaluate_landing(
     context: dg.SensorEvaluationContext, object_store: ObjectStoreResource
 ) -> dg.SensorResult:
     # The cursor maps each file still in incoming/ to the version already requested, so a
@@ -107,15 +95,7 @@ def queued_builds(instance: dg.DagsterInstance) -> dict[str, list[frozenset[str]
     return out
 
 
-@dg.sensor(
-    job_name=TICK_JOB,
-    minimum_interval_seconds=LANDING_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="After files are ingested, rebuilds raw and clean ticks of exactly the "
-    "session|market partitions they touched, and in them only the file's symbols (run config), "
-    "for every ingest since the cursor, oldest first.",
-)
-def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def evaluate_landed_partitions(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     # An asset_sensor only sees the newest event per tick; two files ingested between ticks
     # must both be built, so walk every landing_files materialization after the cursor.
     records = context.instance.fetch_materializations(
@@ -156,17 +136,7 @@ def landed_partitions_sensor(context: dg.SensorEvaluationContext) -> dg.SensorRe
     return dg.SensorResult(run_requests=requests, cursor=cursor)
 
 
-@dg.sensor(
-    job_name="train_policy",
-    minimum_interval_seconds=RETRAIN_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Retrains a symbol when enough new clean days arrived since the champion's "
-    "training data (once their blocking checks ran and passed), or when the champion loses "
-    "money out of sample (a one-sided test at a stated false-alarm rate, "
-    "QUANT_RETRAIN_DRIFT_ALPHA); the run config "
-    "carries the reason and the run key names the cause, so one cause fires once.",
-)
-def retrain_sensor(
+def evaluate_retrain(
     context: dg.SensorEvaluationContext,
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
@@ -296,13 +266,7 @@ def ingestion_rows(
     ]
 
 
-@dg.sensor(
-    minimum_interval_seconds=LANDING_INTERVAL_S,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Copies ingestion figures (files ingested, rows raw/clean/quarantined per "
-    "partition) from materializations into the warehouse's ingestion_events.",
-)
-def ingestion_events_sensor(
+def evaluate_ingestion_events(
     context: dg.SensorEvaluationContext, warehouse: WarehouseResource
 ) -> dg.SkipReason:
     cursor: dict[str, int] = json.loads(context.cursor) if context.cursor else {}
@@ -331,3 +295,54 @@ def ingestion_events_sensor(
             cursor[asset] = record.storage_id
     context.update_cursor(json.dumps(cursor, sort_keys=True))
     return dg.SkipReason(f"recorded {written} ingestion events (no runs to launch)")
+
+
+def tick_lake_sensors(settings: Settings) -> list[dg.SensorDefinition]:
+    """The landing, build, ingestion-events and retrain sensors, evaluated every
+    ``settings.landing_sensor_interval_s`` seconds (retrain: ``retrain_sensor_interval_s``);
+    demos and end-to-end tests shorten them through the platform settings."""
+    landing_s = settings.landing_sensor_interval_s
+    retrain_s = settings.retrain_sensor_interval_s
+    return [
+        dg.sensor(
+            name="landing_sensor",
+            job=ingest_landing_job,
+            minimum_interval_seconds=landing_s,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Requests one ingest run per new or replaced file in landing/incoming/.",
+        )(evaluate_landing),
+        dg.sensor(
+            name="landed_partitions_sensor",
+            job_name=TICK_JOB,
+            minimum_interval_seconds=landing_s,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="After files are ingested, rebuilds raw and clean ticks of exactly the "
+            "session|market partitions they touched, and in them only the file's symbols (run "
+            "config), for every ingest since the cursor, oldest first.",
+        )(evaluate_landed_partitions),
+        dg.sensor(
+            name="retrain_sensor",
+            job_name="train_policy",
+            minimum_interval_seconds=retrain_s,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Retrains a symbol when enough new clean days arrived since the champion's "
+            "training data (once their blocking checks ran and passed), or when the champion loses "
+            "money out of sample (a one-sided test at a stated false-alarm rate, "
+            "QUANT_RETRAIN_DRIFT_ALPHA); the run config "
+            "carries the reason and the run key names the cause, so one cause fires once.",
+        )(evaluate_retrain),
+        dg.sensor(
+            name="ingestion_events_sensor",
+            minimum_interval_seconds=landing_s,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description="Copies ingestion figures (files ingested, rows raw/clean/quarantined per "
+            "partition) from materializations into the warehouse's ingestion_events.",
+        )(evaluate_ingestion_events),
+    ]
+
+
+@dg.definitions
+def sensors() -> dg.Definitions:
+    """Intervals from the environment's settings, read when the code location loads (the
+    interval is part of a sensor's definition; change it and reload the location)."""
+    return dg.Definitions(sensors=tick_lake_sensors(Settings.from_env()))

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from quant_assets.defs.partitions import symbol_partitions
 from quant_assets.lib.monitoring.system_sampler import SystemSampler
+from quant_assets.lib.monitoring.training_progress import ProgressSink, TrainingProgress
 from quant_assets.lib.settings import process_environment
 from quant_assets.lib.training.profiling import profile_training
 from quant_assets.lib.warehouse.base import TrainingRun
@@ -77,6 +78,19 @@ class TrainedPolicyConfig(dg.Config):
             ),
             checkpoint_every=self.checkpoint_every,
         )
+
+
+def progress_events(context: dg.AssetExecutionContext) -> ProgressSink:
+    """A training-progress sink writing engine events of this run: the UI's run log shows
+    them, and ``quant demo`` reads them back for its progress bar."""
+    from dagster._core.events import EngineEventData
+
+    def sink(progress: TrainingProgress) -> None:
+        context.instance.report_engine_event(
+            progress.message(), context.run, EngineEventData(metadata=progress.metadata())
+        )
+
+    return sink
 
 
 def training_dashboard_url(base_url: str | None, run_id: str) -> str | None:
@@ -160,6 +174,7 @@ def trained_policy(
             start=date.fromisoformat(config.start_date) if config.start_date else None,
             end=date.fromisoformat(config.end_date) if config.end_date else None,
             reason=config.reason,
+            progress=progress_events(context),
         )
     recipe = config.training_config()
     metadata: dict[str, Any] = {}

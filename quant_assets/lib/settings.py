@@ -45,7 +45,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "QUANT_CLEAN_MIN_SHARE": ("0.01", "blocking check: clean rows / raw rows on an open session"),
     "QUANT_QUARANTINE_MAX_SHARE": ("0.5", "check: quarantined rows / raw rows per source"),
     "QUANT_FIRST_SESSION": ("1990-01-01", "first session date of the tick lake's partitions"),
-    "QUANT_TICK_MAX_CONCURRENT": ("2", "tick build steps (symbol chunks, checks) run at once"),
+    "QUANT_TICK_MAX_CONCURRENT": (
+        "1",
+        "tick build steps (symbol chunks, checks) run at once; 1: they share the run's process",
+    ),
     "QUANT_TICK_IMAGE": ("", "prod: image of the tick build's step containers (unset: processes)"),
 }
 
@@ -88,7 +91,7 @@ class Settings:
     retrain_sensor_interval_s: int = 300
     clean_min_share: float = 0.01
     quarantine_max_share: float = 0.5
-    tick_max_concurrent: int = 2
+    tick_max_concurrent: int = 1
     #: names of the variables that were set, and whether they came from this process's
     #: environment (then resources refer to them by name, resolved where they are used).
     set_names: frozenset[str] = frozenset()

@@ -11,7 +11,7 @@ import pytest
 from dagster._core.definitions.partitions.context import partition_loading_context
 
 from quant_assets.definitions import build_defs
-from quant_assets.defs.sensors import failed_run_sensor, retrain_sensor
+from quant_assets.defs.sensors import failed_run_sensor, tick_lake_sensors
 from quant_assets.defs.tick_checks import blocking_check_keys
 from quant_assets.lib.evaluation.registry import production_alias
 from quant_assets.lib.settings import Settings
@@ -23,6 +23,9 @@ from resources.object_store import ObjectStoreResource
 from resources.platform import PlatformSettingsResource
 from resources.warehouse import WarehouseResource
 
+(retrain_sensor,) = (
+    s for s in tick_lake_sensors(Settings.from_env({})) if s.name == "retrain_sensor"
+)
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
 

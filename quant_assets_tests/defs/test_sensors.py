@@ -3,22 +3,23 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster._core.definitions.partitions.context import partition_loading_context
 
 from quant_assets.definitions import build_defs
-from quant_assets.defs.sensors import (
-    ingestion_events_sensor,
-    ingestion_rows,
-    landed_partitions_sensor,
-    landing_sensor,
-)
+from quant_assets.defs.sensors import ingestion_rows, tick_lake_sensors
 from quant_assets.defs.ticks import landing_files, tick_lake
 from quant_assets.lib.settings import Settings
 from quant_assets.lib.ticks import landing
 from resources.object_store import ObjectStoreResource
 from resources.warehouse import WarehouseResource
+
+SENSORS: dict[str, Any] = {s.name: s for s in tick_lake_sensors(Settings.from_env({}))}
+landing_sensor = SENSORS["landing_sensor"]
+landed_partitions_sensor = SENSORS["landed_partitions_sensor"]
+ingestion_events_sensor = SENSORS["ingestion_events_sensor"]
 
 CSV = "timestamp,bid,ask\n2024-01-02 15:00:00+00:00,1.10,1.11\n2024-01-03 15:00:00+00:00,1.1,1.2\n"
 
@@ -96,7 +97,7 @@ def test_landed_partitions_sensor_requests_exactly_the_touched_partitions(tmp_pa
     ingest_all(instance, resource)
 
     result = tick_landed(instance, tmp_path)
-    keys = sorted(r.partition_key for r in result.run_requests or [])
+    keys = sorted(str(r.partition_key) for r in result.run_requests or [])
     assert keys == ["2024-01-02|FX", "2024-01-03|FX"]
     # only the file's symbols of each market-session are rebuilt
     (config,) = {str(r.run_config) for r in result.run_requests or []}
@@ -114,7 +115,7 @@ def test_landed_partitions_sensor_two_ingests_between_ticks_builds_both(tmp_path
     store.write_bytes("landing/incoming/truefx/b/gbpusd-ticks.csv", CSV.encode())
     ingest_all(instance, resource)
     result = tick_landed(instance, tmp_path)
-    assert sorted(r.partition_key for r in result.run_requests or []) == [
+    assert sorted(str(r.partition_key) for r in result.run_requests or []) == [
         "2024-01-02|FX",
         "2024-01-02|FX",
         "2024-01-03|FX",

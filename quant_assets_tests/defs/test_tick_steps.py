@@ -138,6 +138,7 @@ def test_tick_lake_local_executor_chunks_run_in_separate_processes(
 ) -> None:
     monkeypatch.setenv("QUANT_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("QUANT_DEPLOYMENT", "local")
+    monkeypatch.setenv("QUANT_TICK_MAX_CONCURRENT", "2")  # one process per step
     (tmp_path / "home").mkdir()
     with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
         instance.add_dynamic_partitions("symbols", ["SYNA", "SYNB"])
@@ -180,6 +181,7 @@ def test_tick_lake_chunk_process_sigkilled_nothing_committed_then_rebuild_sweeps
     data = tmp_path / "data"
     monkeypatch.setenv("QUANT_DATA_ROOT", str(data))
     monkeypatch.setenv("QUANT_DEPLOYMENT", "local")
+    monkeypatch.setenv("QUANT_TICK_MAX_CONCURRENT", "2")  # one process per step
     (tmp_path / "home").mkdir()
 
     def config(ticks: int) -> dict[str, Any]:

@@ -223,9 +223,16 @@ def test_tick_executor_prod_with_tick_image_docker_executor_without_gpu() -> Non
 
 
 def test_tick_executor_prod_without_tick_image_multiprocess_in_run() -> None:
-    executor_def = tick_executor(Settings.from_env(PROD_ENV), env=PROD_ENV)
+    env = {**PROD_ENV, "QUANT_TICK_MAX_CONCURRENT": "4"}
+    executor_def = tick_executor(Settings.from_env(env), env=env)
     assert executor_def.name == "quant_tick_local_executor"
     assert executor_def.executor_creation_fn is dg.multiprocess_executor.executor_creation_fn
+
+
+def test_tick_executor_local_default_steps_share_the_run_process(tmp_path: Path) -> None:
+    settings = Settings.from_env({"QUANT_DATA_ROOT": str(tmp_path)})
+    assert settings.tick_max_concurrent == 1
+    assert tick_executor(settings) is dg.in_process_executor
 
 
 def test_tick_executor_local_max_concurrent_from_settings(tmp_path: Path) -> None:

@@ -124,10 +124,28 @@ _LOCK = threading.Lock()  # the shared context is not meant for concurrent valid
 
 
 def warm_up(symbol: str = "SPY") -> None:
-    """Import GX and build the context (and a suite) now, e.g. before a timed loop."""
+    """Import GX, build the context and a suite, and validate two rows now (a process's first
+    validation loads GX's metric implementations: seconds), e.g. before a timed loop or in the
+    process run workers are forked from."""
+    from quant_assets.lib.ticks.schema import TICK_SCHEMA
+
     with _LOCK:
         _batch_definition()
         _suite(symbol)
+    rows: dict[str, list[Any]] = {name: [None, None] for name in TICK_SCHEMA.names}
+    rows.update(
+        ts_event=[1, 2],
+        symbol=[symbol, symbol],
+        record_type=[RecordType.TRADE.value, RecordType.QUOTE.value],
+        source=["warm_up", "warm_up"],
+        price=[1.0, None],
+        size=[1.0, None],
+        bid_price=[None, 1.0],
+        bid_size=[None, 1.0],
+        ask_price=[None, 1.1],
+        ask_size=[None, 1.0],
+    )
+    validate_clean_ticks(pa.Table.from_pydict(rows, schema=TICK_SCHEMA), symbol)
 
 
 def validate_clean_ticks(table: pa.Table, symbol: str) -> SuiteOutcome:

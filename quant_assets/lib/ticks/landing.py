@@ -33,6 +33,7 @@ from quant_assets.lib.ticks.adapters.errors import (
 )
 from quant_assets.lib.ticks.instruments import normalize_symbol
 from quant_assets.lib.ticks.lake import partition_prefix
+from quant_assets.lib.ticks.rejections import Rejection, RejectionKind, write_rejection
 from quant_assets.lib.ticks.session_guard import split_in_range
 from quant_assets.lib.ticks.sessions import SessionRange
 from quant_assets.lib.ticks.staging import DEFAULT_BUDGET_BYTES, PartitionSpill
@@ -121,22 +122,25 @@ def reject_undecodable_names(store: ObjectStore) -> list[str]:
             dest = os.fsencode(store.path(target))
             os.makedirs(os.path.dirname(dest), exist_ok=True)
             os.replace(os.path.join(folder, raw), dest)
-            store.write_bytes(
-                f"{target}.reason.txt",
-                f"{_stamp()} file name is not UTF-8 ({rel!r}); renamed to {safe}\n".encode(),
-            )
+            reason = f"file name is not UTF-8 ({rel!r}); renamed to {safe}"
+            rejection = Rejection(safe, RejectionKind.UNDECODABLE_NAME, reason, _now())
+            write_rejection(store, target, rejection, reason)
             moved.append(target)
     return moved
 
 
 class FileRejected(ValueError):
     """A landed file could not be ingested; the message is one line, the trace is in the
-    reason file beside the rejected file. ``unsupported``: a well-formed file of a kind the
-    adapters deliberately do not read (e.g. DBN mbo), not a broken one."""
+    reason file beside the rejected file; ``kind`` says whether it is broken or a well-formed
+    file of a kind the adapters deliberately do not read (e.g. DBN mbo)."""
 
-    def __init__(self, message: str, *, unsupported: bool = False) -> None:
+    def __init__(self, message: str, *, kind: RejectionKind = RejectionKind.MALFORMED) -> None:
         super().__init__(message)
-        self.unsupported = unsupported
+        self.kind = kind
+
+    @property
+    def unsupported(self) -> bool:
+        return self.kind is RejectionKind.UNSUPPORTED
 
 
 @dataclass(frozen=True)
@@ -154,8 +158,8 @@ class IngestResult:
         return not self.archived_to
 
 
-def _stamp() -> str:
-    return datetime.now(tz=UTC).isoformat(timespec="seconds")
+def _now() -> datetime:
+    return datetime.now(tz=UTC).replace(microsecond=0)
 
 
 def _version(store: ObjectStore, key: str) -> str | None:
@@ -240,8 +244,13 @@ def ingest(
             )
         except Exception as exc:
             line = _one_line(exc)
-            reject(store, f, f"{line}\n\n{traceback.format_exc()}")
-            raise FileRejected(line, unsupported=isinstance(exc, UnsupportedFileError)) from None
+            kind = (
+                RejectionKind.UNSUPPORTED
+                if isinstance(exc, UnsupportedFileError)
+                else RejectionKind.MALFORMED
+            )
+            reject(store, f, f"{line}\n\n{traceback.format_exc()}", kind)
+            raise FileRejected(line, kind=kind) from None
         partitions = spill.rows
         for (day, symbol), piece in spill.tables():
             store.write_parquet(staged_key(day, symbol, f.file_id), piece)
@@ -285,9 +294,17 @@ def _drop_stale_pieces(
     return sorted(removed)
 
 
-def reject(store: ObjectStore, f: LandedFile, reason: str) -> str:
+def reject(
+    store: ObjectStore,
+    f: LandedFile,
+    reason: str,
+    kind: RejectionKind = RejectionKind.MALFORMED,
+) -> str:
+    """Move ``f`` to ``rejected/`` with its reason (first line: the one-line reason) and
+    record (:mod:`quant_assets.lib.ticks.rejections`) beside it."""
     target = f"{REJECTED}/{f.relative}"
-    store.write_bytes(f"{target}.reason.txt", f"{_stamp()} {reason}\n".encode())
+    line = (reason.strip().splitlines() or ["rejected"])[0].strip()
+    write_rejection(store, target, Rejection(f.relative, kind, line, _now()), reason)
     store.move(f.key, target)
     return target
 

@@ -111,6 +111,13 @@ def session_index(calendar: str) -> SessionIndex:
     return SessionIndex(sessions=sessions, ends=np.asarray(ends, dtype=np.int64), start=start)
 
 
+def warm_up() -> None:
+    """Build every market's calendar and session index now (about a second each), e.g. in the
+    process run workers are forked from, so no run pays for them."""
+    for market in MARKETS.values():
+        session_index(market.calendar)
+
+
 def _ns(series: pd.Series) -> np.ndarray:
     return np.asarray(pd.DatetimeIndex(series).tz_convert(UTC).as_unit("ns").asi8, dtype=np.int64)
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from quant_assets.lib.costs import CalibratedParams, CostModelConfig
+from quant_assets.lib.monitoring.training_progress import ProgressSink
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.dataset import PartitionRef, load_clean_ticks
@@ -24,6 +25,7 @@ from quant_assets.lib.training.artifact import (
     save_training_artifact,
 )
 from quant_assets.lib.training.config import TrainingConfig
+from quant_assets.lib.training.progress import ProgressCallback
 from quant_assets.lib.training.train import MetricsSink, train_policy
 from quant_assets.lib.warehouse.base import TrainingRun, Warehouse
 
@@ -156,7 +158,10 @@ def run_training(
     cost_config: CostModelConfig | None = None,
     reason: str = "manual",
     cost_fallback: bool = True,
+    progress: ProgressSink | None = None,
 ) -> TrainingOutcome:
+    """Train ``symbol``'s policy on its clean ticks, store the artifact, register the policy;
+    ``progress`` receives timesteps done of the total while it trains."""
     ticks, refs = load_clean_ticks(store, training_entries(warehouse, symbol, start, end))
     if not refs:
         raise NoTrainingDataError(
@@ -201,6 +206,9 @@ def run_training(
             metrics=metrics,
             run_id=run_id,
             tensorboard_dir=tb_dir,
+            callbacks=(
+                [ProgressCallback(progress, config.total_timesteps)] if progress is not None else []
+            ),
         )
         local = scratch / "artifacts" / run_id
         info: ArtifactInfo = save_training_artifact(

@@ -12,6 +12,7 @@ import pytest
 
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import landing
+from quant_assets.lib.ticks.rejections import RejectionKind
 from quant_assets.lib.ticks.sessions import SessionRange
 
 TARDIS_HEADER = "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
@@ -108,7 +109,7 @@ def test_deliberately_unsupported_kind_is_rejected_as_unsupported(tmp_path: Path
     (f,) = landing.list_incoming(store)
     with pytest.raises(landing.FileRejected) as info:
         landing.ingest(store, f)
-    assert info.value.unsupported
+    assert info.value.unsupported and info.value.kind is RejectionKind.UNSUPPORTED
 
 
 NY = ZoneInfo("America/New_York")
