@@ -63,15 +63,25 @@ SUITE_COLUMNS = [  # ts_event first
 ]
 
 
+SYMBOLS_PARAMETER = "partition_symbols"
+
+
 @cache
-def _suite(symbol: str) -> Any:
+def _suite() -> Any:
+    """One suite per process for every symbol: the partition's symbol is an expectation
+    parameter, so a session with thousands of symbols builds no suite per symbol (a forked run
+    worker used to spend seconds building them)."""
     gx = _import_gx()
     import great_expectations.expectations as gxe
 
-    suite = gx.ExpectationSuite(name=f"clean_ticks_{symbol}")
+    suite = gx.ExpectationSuite(name="clean_ticks")
     for column in ("ts_event", "symbol", "record_type", "source"):
         suite.add_expectation(gxe.ExpectColumnValuesToNotBeNull(column=column))
-    suite.add_expectation(gxe.ExpectColumnValuesToBeInSet(column="symbol", value_set=[symbol]))
+    suite.add_expectation(
+        gxe.ExpectColumnValuesToBeInSet(
+            column="symbol", value_set={"$PARAMETER": SYMBOLS_PARAMETER}
+        )
+    )
     suite.add_expectation(
         gxe.ExpectColumnValuesToBeInSet(
             column="record_type", value_set=[r.value for r in RecordType]
@@ -131,7 +141,7 @@ def warm_up(symbol: str = "SPY") -> None:
 
     with _LOCK:
         _batch_definition()
-        _suite(symbol)
+        _suite()
     rows: dict[str, list[Any]] = {name: [None, None] for name in TICK_SCHEMA.names}
     rows.update(
         ts_event=[1, 2],
@@ -158,7 +168,11 @@ def validate_clean_ticks(table: pa.Table, symbol: str) -> SuiteOutcome:
     df = table.set_column(0, "ts_event", ts).append_column(FINITE, finite).to_pandas()
     with _LOCK:
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": df})
-        result = batch.validate(_suite(symbol), result_format="SUMMARY")
+        result = batch.validate(
+            _suite(),
+            result_format="SUMMARY",
+            expectation_parameters={SYMBOLS_PARAMETER: [symbol]},
+        )
     failures = []
     for r in result.results:
         if r.success:

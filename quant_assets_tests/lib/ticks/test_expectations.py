@@ -36,3 +36,15 @@ def test_validate_clean_ticks_non_finite_and_absurd_values_fail_the_suite() -> N
     failed = {f.column for f in outcome.failures}
     assert not outcome.success
     assert {"price", FINITE} <= failed
+
+
+@pytest.mark.slow  # great_expectations import
+def test_validate_clean_ticks_other_symbol_fails_with_one_suite_for_all_symbols() -> None:
+    from quant_assets.lib.ticks import expectations
+
+    table = _trades([100.0, 100.01], [10.0, 5.0])  # symbol SPY
+    assert validate_clean_ticks(table, "SPY").success
+    wrong = validate_clean_ticks(table, "QQQ")
+    assert not wrong.success
+    assert {f.column for f in wrong.failures} == {"symbol"}
+    assert expectations._suite.cache_info().currsize == 1  # no suite per symbol
