@@ -121,6 +121,18 @@ def test_tick_lake_chunk_step_fails_nothing_committed_and_rebuild_sweeps(tmp_pat
 # --------------------------------------------------------------------------- separate processes
 
 
+@pytest.fixture
+def fresh_forkserver() -> Any:
+    """The forkserver the multiprocess executor forks steps from is one per Python process and
+    keeps the environment it started with: stop it around each test so step processes see this
+    test's ``QUANT_DATA_ROOT``, not an earlier test's."""
+    from multiprocessing import forkserver
+
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+    yield
+    forkserver._forkserver._stop()  # type: ignore[attr-defined]
+
+
 def tick_job_multiprocess() -> Any:
     """The code location's own tick job (multiprocess executor locally), reconstructed in each
     step process from ``quant_assets.definitions``; resources from the environment."""
@@ -134,7 +146,7 @@ def tick_job_multiprocess() -> Any:
 
 @pytest.mark.slow
 def test_tick_lake_local_executor_chunks_run_in_separate_processes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_forkserver: None
 ) -> None:
     monkeypatch.setenv("QUANT_DATA_ROOT", str(tmp_path / "data"))
     monkeypatch.setenv("QUANT_DEPLOYMENT", "local")
@@ -167,7 +179,7 @@ def test_tick_lake_local_executor_chunks_run_in_separate_processes(
 
 @pytest.mark.slow
 def test_tick_lake_chunk_process_sigkilled_nothing_committed_then_rebuild_sweeps(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_forkserver: None
 ) -> None:
     """A chunk step's process killed mid-build (SIGKILL, a real process of the multiprocess
     executor): the commit step never runs, the manifest stays empty, and the next build commits
