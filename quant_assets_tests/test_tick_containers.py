@@ -19,7 +19,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from test_docker_executor import _podman_unavailable_reason, _script
+from test_docker_executor import _podman_unavailable_reason, _script, _step_container_ids
 from tick_container_job import tick_job_in_containers
 
 from quant_assets.lib.settings import Settings
@@ -54,15 +54,6 @@ def docker_host() -> Iterator[str]:
     finally:
         client.close()
     yield host
-
-
-def _step_container_ids(result: dg.ExecuteJobResult) -> dict[str, str]:
-    ids: dict[str, str] = {}
-    for event in result.all_events:
-        if event.event_type_value == "STEP_WORKER_STARTING" and event.step_key:
-            metadata = event.event_specific_data.metadata  # type: ignore[union-attr]
-            ids[event.step_key] = str(metadata["Docker container id"].value)
-    return ids
 
 
 def _chunk_outputs(result: dg.ExecuteJobResult) -> dict[str, dict[str, Any]]:

@@ -234,6 +234,22 @@ def column_refs(m: VendorMapping) -> dict[str, ColumnRef]:
     return refs
 
 
+def resolve_columns(
+    p: Path, m: VendorMapping, refs: dict[str, ColumnRef]
+) -> tuple[dict[str, str], list[str]]:
+    """Field → file column name from the CSV header or Parquet schema, and the distinct columns
+    to read (shared by the whole-file and the streaming reader)."""
+    if m.format == "csv":
+        names = csv_names(p, m)
+    else:
+        try:
+            names = list(pq.read_schema(p).names)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise MalformedFileError(p, f"not a readable Parquet file: {exc}") from exc
+    resolved = {field: resolve_column(p, names, ref) for field, ref in refs.items()}
+    return resolved, list(dict.fromkeys(resolved.values()))
+
+
 def _load(
     p: Path, m: VendorMapping, refs: dict[str, ColumnRef]
 ) -> tuple[pa.Table, dict[str, str], Located]:
@@ -244,15 +260,7 @@ def _load(
         resolved = {f: str(r) for f, r in refs.items()}
         raw, lines = read_jsonl(p, m.jsonl.prefix, list(dict.fromkeys(resolved.values())))
         return raw, resolved, Located(p, m, lines)
-    if m.format == "csv":
-        names = csv_names(p, m)
-    else:
-        try:
-            names = list(pq.read_schema(p).names)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise MalformedFileError(p, f"not a readable Parquet file: {exc}") from exc
-    resolved = {field: resolve_column(p, names, ref) for field, ref in refs.items()}
-    wanted = list(dict.fromkeys(resolved.values()))
+    resolved, wanted = resolve_columns(p, m, refs)
     if m.format == "csv":
         raw = _read_csv(p, m, wanted)
     else:

@@ -25,10 +25,9 @@ from quant_assets.lib.ticks.adapters.mapped_reader import (
     VendorRead,
     column_refs,
     convert_raw,
-    csv_names,
     csv_options,
     read_mapped_report,
-    resolve_column,
+    resolve_columns,
 )
 from quant_assets.lib.ticks.adapters.mapping import VendorMapping
 
@@ -64,15 +63,7 @@ def _batches(
     p: Path, m: VendorMapping, symbol: str | None, block_size: int
 ) -> Iterator[VendorRead]:
     refs = column_refs(m)
-    if m.format == "csv":
-        names = csv_names(p, m)
-    else:
-        try:
-            names = list(pq.read_schema(p).names)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise MalformedFileError(p, f"not a readable Parquet file: {exc}") from exc
-    resolved = {field: resolve_column(p, names, ref) for field, ref in refs.items()}
-    wanted = list(dict.fromkeys(resolved.values()))
+    resolved, wanted = resolve_columns(p, m, refs)
     if m.format == "csv":
         raw_batches = _csv_batches(p, m, wanted, block_size)
     else:
