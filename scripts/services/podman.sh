@@ -139,8 +139,12 @@ cmd_start() {
     rm -f "$SOCK"
     # New session, stdio on the log file, every other inherited fd closed: the service must not
     # hold the caller's pipes open (a test's subprocess.run would otherwise never return).
+    # Working directory /: conmon inherits it, and a deleted caller directory (a removed git
+    # worktree, a test's tmp dir) makes every later container start fail ("Failed to get working
+    # directory", "write child: broken pipe").
     (
         close_inherited_fds
+        cd /
         exec setsid podman system service --time=0 "unix://${SOCK}" \
             </dev/null >>"$LOGFILE" 2>&1
     ) &
