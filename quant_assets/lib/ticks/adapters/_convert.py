@@ -15,6 +15,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from quant_assets.lib.ticks.adapters._timeofday import (
+    TAQ_CLOCK,
+    clock_ns_fixed,
+    localize_constant_offset,
+)
 from quant_assets.lib.ticks.schema import TIMESTAMP, conform
 
 ArrayLike: TypeAlias = pa.Array | pa.ChunkedArray
@@ -69,6 +74,17 @@ def _strip(arr: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(arr) if pa.types.is_string(arr.type) else arr
 
 
+def _cast_number(a: pa.Array, target: pa.DataType) -> pa.Array:
+    """Text to a number; whitespace is trimmed only when the plain cast fails (it is rare and
+    trimming copies every value)."""
+    try:
+        return pc.cast(a, target)
+    except _ARROW_ERRORS:
+        if not pa.types.is_string(a.type):
+            raise
+        return pc.cast(_strip(a), target)
+
+
 def to_float(arr: ArrayLike, scale: float = 1.0) -> pa.Array:
     """Numbers times ``scale``; a scale of 1/k (fixed-point 1e-4, 1e-9) divides by the integer
     k, which rounds correctly (5853000 x 1e-4 = 585.3000000000001, 5853000 / 1e4 = 585.3)."""
@@ -78,7 +94,7 @@ def to_float(arr: ArrayLike, scale: float = 1.0) -> pa.Array:
     )
 
     def fn(a: pa.Array) -> pa.Array:
-        out = pc.cast(_strip(a), pa.float64())
+        out = _cast_number(a, pa.float64())
         if scale == 1.0:
             return out
         return pc.divide(out, float(divisor)) if divisor else pc.multiply(out, scale)
@@ -88,7 +104,7 @@ def to_float(arr: ArrayLike, scale: float = 1.0) -> pa.Array:
 
 def to_int64(arr: ArrayLike) -> pa.Array:
     def fn(a: pa.Array) -> pa.Array:
-        return pc.cast(_strip(a), pa.int64())
+        return _cast_number(a, pa.int64())
 
     return convert(arr, fn, lambda v: f"could not parse {v!r} as an integer")
 
@@ -162,11 +178,10 @@ def _numeric_to_ns(a: pa.Array, unit: TimeUnit, origin_ns: int) -> pa.Array:
     """Epoch numbers to ns: integers and decimal text exactly, float columns rounded."""
     factor = _NS_PER_UNIT[unit]
     if pa.types.is_string(a.type):
-        text = pc.utf8_trim_whitespace(a)
         try:  # the common case: integer text, one cast
-            ns = pc.multiply_checked(pc.cast(text, pa.int64()), factor)
+            ns = pc.multiply_checked(_cast_number(a, pa.int64()), factor)
         except _ARROW_ERRORS:
-            ns = _decimal_to_ns(text, factor)
+            ns = _decimal_to_ns(pc.utf8_trim_whitespace(a), factor)
     elif pa.types.is_floating(a.type):
         ns = pc.cast(pc.round(pc.multiply(pc.cast(a, pa.float64()), float(factor))), pa.int64())
     else:
@@ -179,12 +194,12 @@ def _numeric_to_ns(a: pa.Array, unit: TimeUnit, origin_ns: int) -> pa.Array:
 _FRACTION = re.compile(r"[.,]%f")
 
 
-TAQ_CLOCK = "HHMMSSXXXXXXXXX"
-"""NYSE Daily TAQ time: hours, minutes, seconds and nanoseconds after the second, 15 digits
-(a leading zero lost to a numeric column is restored); a time of day, so relative_to = date."""
-
-
 def _taq_clock_ns(a: pa.Array) -> pa.Array:
+    if pa.types.is_integer(a.type):
+        a = pc.cast(a, pa.string())
+    fast = clock_ns_fixed(a, TAQ_CLOCK)
+    if fast is not None:
+        return fast
     text = pc.utf8_trim_whitespace(a if pa.types.is_string(a.type) else pc.cast(a, pa.string()))
     text = pc.utf8_lpad(text, width=15, padding="0")
     if pc.any(pc.invert(pc.match_substring_regex(text, r"^\d{15}$"))).as_py():
@@ -350,7 +365,9 @@ def _relative_to_midnight(
         if fmt == TAQ_CLOCK:
             return _taq_clock_ns(a)
         text = a if pa.types.is_string(a.type) else pc.cast(a, pa.string())
-        fast = _clock_ns(pc.utf8_trim_whitespace(text), fmt)
+        fast = clock_ns_fixed(text, fmt)
+        if fast is None:
+            fast = _clock_ns(pc.utf8_trim_whitespace(text), fmt)
         if fast is not None:
             return fast
         tod = _strptime_to_ts(
@@ -364,7 +381,12 @@ def _relative_to_midnight(
         else (lambda v: f"could not parse {v!r} as a time of day with format {fmt!r}")
     )
     off = convert(flat, offsets, describe)
-    naive = pc.cast(pc.add_checked(base, off), pa.timestamp("ns"))
+    local = pc.add_checked(base, off)
+    if not local.null_count:
+        fast = localize_constant_offset(local.to_numpy(), timezone)
+        if fast is not None:
+            return fast
+    naive = pc.cast(local, pa.timestamp("ns"))
     return convert(
         naive,
         lambda a: pc.cast(

@@ -13,14 +13,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from quant_assets.lib.ticks.adapters.columns import column_refs
 from quant_assets.lib.ticks.adapters.containers import COMPRESSED, explain_read_error, inner_name
+from quant_assets.lib.ticks.adapters.csv_text import CSV_BLOCK, HEADER_BLOCK, skip_invalid_row
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError
-from quant_assets.lib.ticks.adapters.mapped_reader import (
-    CSV_BLOCK,
-    HEADER_BLOCK,
-    column_refs,
-    skip_invalid_row,
-)
 from quant_assets.lib.ticks.adapters.mapping import all_mappings
 
 

@@ -19,7 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from quant_assets.lib.settings import process_environment
-from quant_assets.lib.ticks.adapters._convert import TAQ_CLOCK, TimeUnit, parse_origin
+from quant_assets.lib.ticks.adapters._convert import TimeUnit, parse_origin
+from quant_assets.lib.ticks.adapters._timeofday import TAQ_CLOCK
 from quant_assets.lib.ticks.adapters.errors import UnknownSourceError
 from quant_assets.lib.ticks.schema import RecordType
 

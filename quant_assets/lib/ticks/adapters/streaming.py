@@ -2,7 +2,7 @@
 
 A CSV is parsed by Arrow's streaming reader (one ``CSV_BLOCK`` of text at a time) and a Parquet
 file row group by row group; each batch is converted by the same code as a whole-file read
-(:func:`mapped_reader.convert_raw`), and its errors still name the file's line and column.
+(:func:`mapped_convert.convert_raw`), and its errors still name the file's line and column.
 Mappings whose conversion carries state across the whole file (quote-book consolidation) and
 JSON lines are read whole and yielded as one batch.
 """
@@ -16,19 +16,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from quant_assets.lib.ticks.adapters.columns import column_refs, resolve_columns
 from quant_assets.lib.ticks.adapters.containers import open_container
+from quant_assets.lib.ticks.adapters.csv_text import CSV_BLOCK, InvalidRows, csv_options
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError, relocated
-from quant_assets.lib.ticks.adapters.mapped_reader import (
-    CSV_BLOCK,
-    InvalidRows,
-    Located,
-    VendorRead,
-    column_refs,
-    convert_raw,
-    csv_options,
-    read_mapped_report,
-    resolve_columns,
-)
+from quant_assets.lib.ticks.adapters.located import Located
+from quant_assets.lib.ticks.adapters.mapped_convert import VendorRead, convert_raw
+from quant_assets.lib.ticks.adapters.mapped_reader import read_mapped_report
 from quant_assets.lib.ticks.adapters.mapping import VendorMapping
 
 PARQUET_BATCH_ROWS = 256_000
