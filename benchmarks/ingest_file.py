@@ -177,8 +177,9 @@ def child_pipeline(root: Path) -> dict[str, Any]:
             quarantined += build.quarantined_rows
         timings["build"] = time.perf_counter() - start
         timings["land_clean_cpu"] = time.process_time() - cpu
+        timings["build_cpu"] = timings["land_clean_cpu"] - timings["land_cpu"]
 
-        start = time.perf_counter()  # cost_model_params: every symbol, each session's window
+        start, cpu = time.perf_counter(), time.process_time()  # cost_model_params
         calibrated = 0
         for session, market in keys:
             window = manifest.by_symbol(
@@ -187,6 +188,7 @@ def child_pipeline(root: Path) -> dict[str, Any]:
             for _symbol, entries in sorted(window.items()):
                 calibrated += calibrate_symbol(store, wh, session, entries)["version"] is not None
         timings["calibrate"] = time.perf_counter() - start
+        timings["calibrate_cpu"] = time.process_time() - cpu
 
         by_symbol = manifest.by_symbol(manifest.read(wh))
 
@@ -261,21 +263,25 @@ def main() -> None:
         land_clean = t["land"] + t["build"]
         print(
             f"pyarrow csv->parquet{' (streamed)' if stream else ''}: {yard['seconds']:.1f} s "
-            f"({yard['rows'] / yard['seconds']:,.0f} rows/s), peak RSS {yard_rss:.2f} GB"
+            f"wall, {yard['cpu']:.1f} s CPU ({yard['rows'] / yard['seconds']:,.0f} rows/s), "
+            f"peak RSS {yard_rss:.2f} GB"
+        )
+        print(f"machine load average (1, 5, 15 min): {os.getloadavg()}, {os.cpu_count()} CPUs")
+        print(
+            f"land->clean {land_clean:.1f} s wall ({res['raw'] / land_clean:,.0f} rows/s), "
+            f"{t['land_clean_cpu']:.1f} s CPU"
+        )
+        for stage in ("land", "build", "calibrate"):
+            print(f"  {stage:<10} wall {t[stage]:6.1f} s   CPU {t[f'{stage}_cpu']:6.1f} s")
+        print(
+            f"ratio to pyarrow (target >= 0.33): wall {yard['seconds'] / land_clean:.2f}x "
+            f"({yard['seconds']:.1f} s / {land_clean:.1f} s), CPU "
+            f"{yard['cpu'] / t['land_clean_cpu']:.2f}x ({yard['cpu']:.1f} s / "
+            f"{t['land_clean_cpu']:.1f} s; less sensitive to a loaded machine)"
         )
         print(
-            f"land {t['land']:.1f} s + raw/clean {t['build']:.1f} s = {land_clean:.1f} s "
-            f"({res['raw'] / land_clean:,.0f} rows/s); ratio to pyarrow "
-            f"{yard['seconds'] / land_clean:.2f}x (target >= 0.33)"
-        )
-        print(
-            f"CPU time (less sensitive to a loaded machine): pyarrow {yard['cpu']:.1f} s, "
-            f"land->clean {t['land_clean_cpu']:.1f} s (land {t['land_cpu']:.1f} s), "
-            f"ratio {yard['cpu'] / t['land_clean_cpu']:.2f}x"
-        )
-        print(
-            f"calibrate: {t['calibrate']:.1f} s ({res['calibrated']} symbol-sessions); "
-            f"end to end {land_clean + t['calibrate']:.1f} s"
+            f"calibrate: {res['calibrated']} symbol-sessions; end to end "
+            f"{land_clean + t['calibrate']:.1f} s wall"
         )
         print(
             f"rows: raw {res['raw']:,} = clean {res['clean']:,} + quarantined "

@@ -135,6 +135,21 @@ class ObjectStore:
             while chunk := src.read(chunk_bytes):
                 dst.write(chunk)
 
+    def local_copy(self, key: str, local: Path) -> None:
+        """A read-only local file holding one version of the object: a hard link on a local
+        store when ``local`` is on its filesystem (writes here replace objects by rename, so
+        the link keeps this version; no copy of a multi-GB vendor file), else a download.
+        Never write to ``local``: it may share the object's bytes."""
+        if self._s3 is None and isinstance(self._fs, pafs.LocalFileSystem):
+            try:
+                os.link(self.path(key), local)
+                return
+            except FileNotFoundError as exc:
+                raise ObjectNotFoundError(self.uri(key)) from exc
+            except OSError:
+                pass  # another filesystem, or links not allowed: copy
+        self.download(key, local)
+
     def open_consistent(self, key: str) -> pa.NativeFile:
         """A seekable view of one version of the object.
 
@@ -177,12 +192,13 @@ class ObjectStore:
     def write_bytes(self, key: str, data: bytes) -> None:
         self._atomic_write(key, lambda path: self._write_stream(path, data))
 
-    def write_parquet(self, key: str, table: pa.Table) -> None:
-        """Replace ``key`` with ``table`` atomically (readers see the old or the new file)."""
+    def write_parquet(self, key: str, table: pa.Table, **options: Any) -> None:
+        """Replace ``key`` with ``table`` atomically (readers see the old or the new file);
+        ``options`` go to ``pyarrow.parquet.write_table`` (e.g. ``use_dictionary``)."""
         self._atomic_write(
             key,
             lambda path: pq.write_table(
-                table, path, filesystem=self._fs, compression=PARQUET_COMPRESSION
+                table, path, filesystem=self._fs, compression=PARQUET_COMPRESSION, **options
             ),
         )
 

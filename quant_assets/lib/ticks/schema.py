@@ -49,16 +49,18 @@ class SchemaError(ValueError):
     """A table does not conform to the canonical tick schema."""
 
 
-def conform(table: pa.Table) -> pa.Table:
+def conform(table: pa.Table, schema: pa.Schema = TICK_SCHEMA) -> pa.Table:
     """Return ``table`` with the canonical column order and types; missing optional columns are
-    filled with nulls. Raises :class:`SchemaError` naming the offending column."""
-    if table.schema.equals(TICK_SCHEMA) and not any(
-        table.column(f.name).null_count for f in _REQUIRED
+    filled with nulls. Raises :class:`SchemaError` naming the offending column. ``schema``: a
+    subset of the canonical fields, to conform only those (landing's narrow batches)."""
+    required = _REQUIRED if schema is TICK_SCHEMA else [f for f in schema if not f.nullable]
+    if table.schema.equals(schema) and not any(
+        table.column(f.name).null_count for f in required
     ):  # already canonical (a lake object): nothing to do
         return table
     n = table.num_rows
     arrays: list[pa.Array | pa.ChunkedArray] = []
-    for field in TICK_SCHEMA:
+    for field in schema:
         if field.name in table.column_names:
             col = table.column(field.name)
             try:
@@ -75,7 +77,7 @@ def conform(table: pa.Table) -> pa.Table:
         else:
             raise SchemaError(f"required column {field.name!r} is missing")
         arrays.append(col)
-    return pa.Table.from_arrays(arrays, schema=TICK_SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def empty_ticks() -> pa.Table:

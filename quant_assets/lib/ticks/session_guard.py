@@ -13,7 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError
-from quant_assets.lib.ticks.lake import SessionOutOfRangeError, split_by_partition
+from quant_assets.lib.ticks.batch_split import split_batch
+from quant_assets.lib.ticks.lake import SessionOutOfRangeError
 from quant_assets.lib.ticks.sessions import SessionRange
 
 _BINARY = (".dbn", ".dbn.zst", ".zst", ".gz", ".parquet", ".pq")
@@ -57,10 +58,10 @@ def split_in_range(
     allowed: SessionRange,
     row_offset: int = 0,
 ) -> dict[tuple[date, str], pa.Table]:
-    """``split_by_partition`` that turns an out-of-range tick into a located file error;
-    ``table`` holds the file's rows from ``row_offset`` on (a record batch)."""
+    """:func:`batch_split.split_batch` that turns an out-of-range tick into a located file
+    error; ``table`` holds the file's rows from ``row_offset`` on (a record batch)."""
     try:
-        return split_by_partition(table, allowed)
+        return split_batch(table, allowed)
     except SessionOutOfRangeError as exc:
         kind, line, column = locate_row(name, path, source, row_offset + exc.row)
         raise MalformedFileError(uri, str(exc), line=line, column=column, kind=kind) from exc

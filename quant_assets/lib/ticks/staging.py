@@ -47,13 +47,15 @@ class PartitionSpill:
             self.spill()
 
     def spill(self) -> None:
-        """Write every buffer to a local Parquet part and free it."""
+        """Write every buffer to a local Arrow IPC part and free it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for i, (key, tables) in enumerate(self._buffers.items()):
             part = self.folder / f"spill{self.spills:05d}-{i:06d}.arrow"
-            table = pa.concat_tables(tables)
-            with pa.OSFile(str(part), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
-                out.write_table(table)
+            if any(t.schema != tables[0].schema for t in tables):
+                tables = [_concat(tables)]
+            with pa.OSFile(str(part), "wb") as sink, pa.ipc.new_file(sink, tables[0].schema) as out:
+                for table in tables:  # batch by batch: no concatenated copy
+                    out.write_table(table)
             self._parts.setdefault(key, []).append(part)
         self._buffers.clear()
         self._buffered = 0
@@ -67,7 +69,12 @@ class PartitionSpill:
             pieces = [_read_part(p) for p in parts] + self._buffers.pop(key, [])
             for p in parts:
                 p.unlink()
-            yield key, pa.concat_tables(pieces)
+            yield key, _concat(pieces)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """One table; batches of different adapters' column sets get nulls where they lack one."""
+    return pa.concat_tables(tables, promote_options="default")
 
 
 def _read_part(path: Path) -> pa.Table:

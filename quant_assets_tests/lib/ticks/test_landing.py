@@ -30,17 +30,17 @@ def _drop(store: ObjectStore, name: str, text: str, source: str = "auto") -> lan
 def test_ingest_file_replaced_during_ingest_stays_in_incoming(tmp_path: Path) -> None:
     store = ObjectStore.local(tmp_path)
     f = _drop(store, "t.csv", TARDIS_HEADER + DAY1)
-    download = store.download
+    local_copy = store.local_copy
 
-    def download_then_replace(key: str, local: Path) -> None:  # the vendor re-uploads
-        download(key, local)
+    def copy_then_replace(key: str, local: Path) -> None:  # the vendor re-uploads
+        local_copy(key, local)
         store.write_bytes(key, (TARDIS_HEADER + DAY1 + DAY2).encode())
 
-    store.download = download_then_replace  # type: ignore[method-assign]
+    store.local_copy = copy_then_replace  # type: ignore[method-assign]
     result = landing.ingest(store, f)
     assert result.changed_during_ingest
     assert store.exists(f.key)
-    store.download = download  # type: ignore[method-assign]
+    store.local_copy = local_copy  # type: ignore[method-assign]
     (again,) = landing.list_incoming(store)
     assert again.version != f.version and len(landing.ingest(store, again).partitions) == 2
 

@@ -20,7 +20,7 @@ from quant_assets.lib.ticks.adapters._timeofday import (
     clock_ns_fixed,
     localize_constant_offset,
 )
-from quant_assets.lib.ticks.schema import TIMESTAMP, conform
+from quant_assets.lib.ticks.schema import TICK_SCHEMA, TIMESTAMP, conform
 
 ArrayLike: TypeAlias = pa.Array | pa.ChunkedArray
 Converter = Callable[[pa.Array], pa.Array]
@@ -396,7 +396,12 @@ def _relative_to_midnight(
     )
 
 
-def finalize(table: pa.Table) -> pa.Table:
+def finalize(table: pa.Table, *, narrow: bool = False) -> pa.Table:
     """Canonical column order/types, rows in the vendor's order: an out-of-order timestamp is
-    evidence the cleaning stage quarantines (``non_monotonic_time``), so it must stay visible."""
-    return conform(table)
+    evidence the cleaning stage quarantines (``non_monotonic_time``), so it must stay visible.
+    ``narrow`` leaves out the canonical columns the table lacks (landing groups and spills
+    only the columns a vendor has; :func:`schema.conform` adds the rest per partition)."""
+    if not narrow:
+        return conform(table)
+    fields = [f for f in TICK_SCHEMA if f.name in table.column_names]
+    return conform(table.select([f.name for f in fields]), pa.schema(fields))

@@ -96,12 +96,21 @@ def _midnights(
             np.full(raw.num_rows, np.datetime64(day.replace(tzinfo=None), "ns")), pa.timestamp("ns")
         )
     column = raw.column(resolved["__date"])
+
+    def parse(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        return to_timestamp(values, fmt=fmt, timezone="UTC").cast(pa.int64())
+
+    distinct = pc.dictionary_encode(column)  # a day file has one or a few dates: parse those
+    if isinstance(distinct, pa.ChunkedArray):
+        distinct = distinct.combine_chunks()
     try:
-        return (
-            to_timestamp(column, fmt=fmt, timezone="UTC").cast(pa.int64()).cast(pa.timestamp("ns"))
-        )
-    except ConversionError as exc:
-        raise loc.error(exc, resolved["__date"]) from exc
+        days = parse(distinct.dictionary).take(distinct.indices)
+    except ConversionError:
+        try:  # the bad value's row, from the per-row parse (error path only)
+            days = parse(column)
+        except ConversionError as exc:
+            raise loc.error(exc, resolved["__date"]) from exc
+    return days.cast(pa.timestamp("ns"))
 
 
 def convert_raw(
@@ -111,9 +120,12 @@ def convert_raw(
     resolved: dict[str, str],
     loc: Located,
     symbol: str | None,
+    *,
+    narrow: bool = False,
 ) -> VendorRead:
     """Vendor text columns (the whole file or one record batch of it) to canonical ticks in
-    vendor order; no quote-book consolidation (it carries state across the file)."""
+    vendor order; no quote-book consolidation (it carries state across the file). ``narrow``:
+    only the canonical columns the mapping fills (see :func:`_convert.finalize`)."""
     rows_read = raw.num_rows
     skipped = 0
     if m.keep:
@@ -201,7 +213,9 @@ def convert_raw(
     out["source"] = pa.repeat(pa.scalar(m.source_label, pa.string()), n)
     if m.record_type is None:
         out = _blank_other_kind(out)
-    return VendorRead(table=finalize(pa.table(out)), rows_read=rows_read, skipped=skipped)
+    return VendorRead(
+        table=finalize(pa.table(out), narrow=narrow), rows_read=rows_read, skipped=skipped
+    )
 
 
 def _flag_reasons(arr: pa.ChunkedArray, reasons: dict[str, str]) -> pa.Array:

@@ -56,12 +56,13 @@ def read_vendor_report(path: str | Path, source: str, *, symbol: str | None = No
 
 
 def iter_vendor_reads(
-    path: str | Path, source: str, *, symbol: str | None = None
+    path: str | Path, source: str, *, symbol: str | None = None, narrow: bool = False
 ) -> Iterator[VendorRead]:
     """:func:`read_vendor_report` in record batches, in file order: mapped CSV and Parquet files
-    stream (memory follows the batch); other sources are read whole, as one batch."""
+    stream (memory follows the batch); other sources are read whole, as one batch. ``narrow``:
+    mapped batches may leave out canonical columns the mapping never fills."""
     if source not in (DATABENTO, TARDIS):
-        yield from iter_mapped_reads(path, load_mapping(source), symbol=symbol)
+        yield from iter_mapped_reads(path, load_mapping(source), symbol=symbol, narrow=narrow)
         return
     yield read_vendor_report(path, source, symbol=symbol)
 

@@ -39,22 +39,24 @@ def iter_mapped_reads(
     *,
     symbol: str | None = None,
     block_size: int = CSV_BLOCK,
+    narrow: bool = False,
 ) -> Iterator[VendorRead]:
     """Canonical ticks of one vendor file, batch by batch in file order (see the module doc);
-    a CSV batch holds ``block_size`` bytes of text."""
+    a CSV batch holds ``block_size`` bytes of text. ``narrow``: batches hold only the canonical
+    columns the mapping fills (:func:`_convert.finalize`)."""
     p = Path(path)
     if not streams(mapping):
         yield read_mapped_report(p, mapping, symbol=symbol)
         return
     with open_container(p, mapping.member) as opened:
         try:
-            yield from _batches(opened.path, mapping, symbol, block_size)
+            yield from _batches(opened.path, mapping, symbol, block_size, narrow)
         except MalformedFileError as exc:
             raise relocated(exc, str(opened.path), opened.display) from exc
 
 
 def _batches(
-    p: Path, m: VendorMapping, symbol: str | None, block_size: int
+    p: Path, m: VendorMapping, symbol: str | None, block_size: int, narrow: bool
 ) -> Iterator[VendorRead]:
     refs = column_refs(m)
     resolved, wanted = resolve_columns(p, m, refs)
@@ -66,7 +68,9 @@ def _batches(
     for batch in raw_batches:
         loc = Located(p, m)
         loc.offset = offset
-        yield convert_raw(p, m, pa.Table.from_batches([batch]), resolved, loc, symbol)
+        yield convert_raw(
+            p, m, pa.Table.from_batches([batch]), resolved, loc, symbol, narrow=narrow
+        )
         offset += batch.num_rows
 
 
