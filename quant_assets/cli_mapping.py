@@ -1,11 +1,14 @@
 """``quant mapping check FILE --source NAME``: try a vendor file against a mapping, landing
 nothing. Prints the first rows, the partitions and symbols the file would create, the rows a
 row filter skips, and every error (all of a mapping's validation errors, or the file's first
-bad value with its line and column)."""
+bad value with its line and column). The file is read in record batches and only counts and the
+first rows are kept, so a file of many GB is checked in bounded memory."""
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import click
@@ -35,29 +38,37 @@ def list_mappings() -> None:
 )
 @click.option("--rows", default=5, show_default=True, help="rows to print")
 def check(file: Path, source: str, rows: int) -> None:
-    """Parse FILE as the landing zone would, without landing it."""
-    from quant_assets.lib.ticks.adapters import detect_source, read_vendor_report
+    """Parse FILE as the landing zone would, without landing it (batch by batch: memory
+    follows the batch, whatever the file size)."""
+    from quant_assets.lib.ticks.adapters import detect_source, iter_vendor_reads
     from quant_assets.lib.ticks.adapters.errors import MalformedFileError, UnknownSourceError
+    from quant_assets.lib.ticks.batch_split import partition_rows
     from quant_assets.lib.ticks.instruments import InvalidSymbolError
-    from quant_assets.lib.ticks.lake import split_by_partition
     from quant_assets.lib.ticks.landing import normalize_symbols
 
+    parsed = read = skipped = 0
+    parts: Counter[tuple[date, str]] = Counter()
+    shown: list[dict[str, object]] = []
     try:
         name = detect_source(file) if source == "auto" else source
-        read = read_vendor_report(file, name)
-        table = normalize_symbols(read.table)
+        for batch in iter_vendor_reads(file, name):
+            parsed += batch.table.num_rows
+            read += batch.rows_read
+            skipped += batch.skipped
+            parts.update(partition_rows(batch.table))
+            if len(shown) < rows:
+                head = normalize_symbols(batch.table.slice(0, rows - len(shown)))
+                shown.extend(head.to_pylist())
     except (MalformedFileError, UnknownSourceError, InvalidSymbolError, ValueError) as exc:
         click.echo(f"error: {exc}", err=True)  # a mapping's validation lists every error
         sys.exit(1)
     click.echo(f"source: {name}")
-    click.echo(f"rows: {table.num_rows} parsed of {read.rows_read} read, {read.skipped} skipped")
-    parts = split_by_partition(table)
+    click.echo(f"rows: {parsed} parsed of {read} read, {skipped} skipped")
     symbols = sorted({s for _, s in parts})
     click.echo(f"symbols: {', '.join(symbols) or '-'}")
     click.echo("partitions:")
-    for (day, symbol), piece in sorted(parts.items()):
-        click.echo(f"  {day.isoformat()}|{symbol}  {piece.num_rows} rows")
-    shown = table.slice(0, rows).to_pylist()
+    for (day, symbol), count in sorted(parts.items()):
+        click.echo(f"  {day.isoformat()}|{symbol}  {count} rows")
     if shown:
         click.echo(f"first {len(shown)} rows:")
         for row in shown:

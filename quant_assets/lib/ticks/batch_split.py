@@ -9,9 +9,11 @@ column is not gathered: it is the partition's, and :func:`complete_piece` puts i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -29,14 +31,20 @@ from quant_assets.lib.ticks.sessions import (
 PartitionKey = tuple[date, str]
 
 
-def split_batch(
-    table: pa.Table, allowed: SessionRange | None = None
-) -> dict[PartitionKey, pa.Table]:
-    """Rows of ``table`` per (session date of ts_event under the symbol's calendar, normalised
-    symbol), each in the batch's row order and without the ``symbol`` column. With ``allowed``,
-    the first row outside it raises :class:`SessionOutOfRangeError` (``row``: its index)."""
-    if table.num_rows == 0:
-        return {}
+@dataclass(frozen=True)
+class _Codes:
+    """Each row's partition as ``key`` = session offset x symbol count + symbol."""
+
+    key: npt.NDArray[np.int64]
+    first_day: int
+    symbols: list[str]
+
+    def partition(self, k: int) -> PartitionKey:
+        n = len(self.symbols)
+        return from_day_number(self.first_day + k // n), self.symbols[k % n]
+
+
+def _codes(table: pa.Table, allowed: SessionRange | None) -> _Codes:
     ts = table.column("ts_event").combine_chunks().cast(pa.int64()).to_numpy()
     enc = pc.dictionary_encode(table.column("symbol").combine_chunks())
     normalized = [normalize_symbol(s) for s in enc.dictionary.to_pylist()]
@@ -60,18 +68,36 @@ def split_batch(
             row = int(bad[0])
             raise SessionOutOfRangeError(row, int(ts[row]), symbols[sym_idx[row]], str(allowed))
     first_day = int(days.min())
-    key = (days - first_day) * len(symbols) + sym_idx
-    order = pc.array_sort_indices(pa.array(key))  # stable; a counting sort on a small range
-    sorted_key = key[order.to_numpy()]
+    return _Codes((days - first_day) * len(symbols) + sym_idx, first_day, symbols)
+
+
+def split_batch(
+    table: pa.Table, allowed: SessionRange | None = None
+) -> dict[PartitionKey, pa.Table]:
+    """Rows of ``table`` per (session date of ts_event under the symbol's calendar, normalised
+    symbol), each in the batch's row order and without the ``symbol`` column. With ``allowed``,
+    the first row outside it raises :class:`SessionOutOfRangeError` (``row``: its index)."""
+    if table.num_rows == 0:
+        return {}
+    codes = _codes(table, allowed)
+    order = pc.array_sort_indices(pa.array(codes.key))  # stable; a counting sort (small range)
+    sorted_key = codes.key[order.to_numpy()]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_key)) + 1]
-    ends = np.r_[starts[1:], key.size]
+    ends = np.r_[starts[1:], sorted_key.size]
     grouped = table.drop_columns(["symbol"]).take(order)
-    out: dict[PartitionKey, pa.Table] = {}
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        k = int(sorted_key[start])
-        day = from_day_number(first_day + k // len(symbols))
-        out[(day, symbols[k % len(symbols)])] = grouped.slice(start, end - start)
-    return out
+    return {
+        codes.partition(int(sorted_key[start])): grouped.slice(start, end - start)
+        for start, end in zip(starts.tolist(), ends.tolist(), strict=True)
+    }
+
+
+def partition_rows(table: pa.Table) -> dict[PartitionKey, int]:
+    """How many rows of ``table`` each partition would get (no rows moved)."""
+    if table.num_rows == 0:
+        return {}
+    codes = _codes(table, None)
+    keys, counts = np.unique(codes.key, return_counts=True)
+    return {codes.partition(int(k)): int(c) for k, c in zip(keys, counts, strict=True)}
 
 
 def complete_piece(piece: pa.Table, symbol: str) -> pa.Table:

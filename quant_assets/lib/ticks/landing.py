@@ -16,6 +16,8 @@ import os
 import re
 import tempfile
 import traceback
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
@@ -49,6 +51,7 @@ AUTO_SOURCE = "auto"
 # Staged pieces (copied as raw objects) dictionary-encode their text columns only: numbers and
 # times rarely repeat, and hashing them cost more than it saved (measured: 0.69 s vs 0.53 s to
 # write 2M TAQ rows, 30 MB vs 25 MB).
+STAGE_WRITERS = 2
 STAGED_DICTIONARY = [f.name for f in TICK_SCHEMA if pa.types.is_string(f.type)]
 _UNSAFE = re.compile(r"[^A-Za-z0-9._/-]+")
 
@@ -214,6 +217,27 @@ def normalize_symbols(table: pa.Table) -> pa.Table:
     return table.set_column(table.schema.get_field_index("symbol"), "symbol", column)
 
 
+def _write_staged(store: ObjectStore, file_id: str, spill: PartitionSpill) -> None:
+    """Every partition of ``spill`` as a staged piece; Parquet encoding releases the GIL, so
+    pieces are written on ``STAGE_WRITERS`` threads, at most twice that many in memory."""
+
+    def write(day: date, symbol: str, piece: pa.Table) -> None:
+        store.write_parquet(
+            staged_key(day, symbol, file_id),
+            complete_piece(piece, symbol),
+            use_dictionary=STAGED_DICTIONARY,
+        )
+
+    with ThreadPoolExecutor(STAGE_WRITERS, thread_name_prefix="stage") as pool:
+        pending: deque[Future[None]] = deque()
+        for (day, symbol), piece in spill.tables():
+            pending.append(pool.submit(write, day, symbol, piece))
+            while len(pending) > 2 * STAGE_WRITERS:
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
+
+
 def staged_key(day: date, symbol: str, file_id: str) -> str:
     return f"{partition_prefix(STAGED, day, symbol)}/{file_id}.parquet"
 
@@ -258,12 +282,7 @@ def ingest(
             reject(store, f, f"{line}\n\n{traceback.format_exc()}", kind)
             raise FileRejected(line, kind=kind) from None
         partitions = spill.rows
-        for (day, symbol), piece in spill.tables():
-            store.write_parquet(
-                staged_key(day, symbol, f.file_id),
-                complete_piece(piece, symbol),
-                use_dictionary=STAGED_DICTIONARY,
-            )
+        _write_staged(store, f.file_id, spill)
     parts = set(partitions)
     removed = _drop_stale_pieces(store, f.file_id, set(parts))
     archived = f"{ARCHIVE}/{f.relative}"

@@ -24,7 +24,7 @@ _HOUR_NS = 3600 * NS_PER_S
 _MAX_SPAN_NS = 8 * 24 * _HOUR_NS  # beyond this the hourly check costs more than it saves
 _ZERO = ord("0")
 Digits = npt.NDArray[np.int64]
-SmallDigits = npt.NDArray[np.int16]
+SmallDigits = npt.NDArray[np.uint8]
 
 
 def fixed_width_bytes(text: pa.Array) -> npt.NDArray[np.uint8] | None:
@@ -72,9 +72,9 @@ def clock_ns_fixed(text: pa.Array, fmt: str) -> pa.Array | None:
     if raw is None:
         return None
     width = raw.shape[1]
-    digits = raw.astype(np.int16) - _ZERO
+    digits = raw - np.uint8(_ZERO)  # one byte per character; a non-digit wraps above 9
     if fmt == TAQ_CLOCK:
-        if width != 15 or digits.min() < 0 or digits.max() > 9:
+        if width != 15 or digits.max() > 9:
             return None
         clock = _hms_ns(_number(digits, 0, 2), _number(digits, 2, 4), _number(digits, 4, 6))
         return None if clock is None else pa.array(clock + _number(digits, 6, 15))
@@ -93,8 +93,7 @@ def clock_ns_fixed(text: pa.Array, fmt: str) -> pa.Array | None:
         return None
     separators = raw[:, [2, 5, 8]] if fraction else raw[:, [2, 5]]
     expected = np.array([ord(":"), ord(":"), ord(".")][: separators.shape[1]], np.uint8)
-    number_part = digits[:, positions]
-    if (separators != expected).any() or number_part.min() < 0 or number_part.max() > 9:
+    if (separators != expected).any() or digits[:, positions].max() > 9:
         return None
     clock = _hms_ns(_number(digits, 0, 2), _number(digits, 3, 5), _number(digits, 6, 8))
     if clock is None:

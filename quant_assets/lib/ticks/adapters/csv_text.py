@@ -16,6 +16,7 @@ import pyarrow.csv as pacsv
 
 from quant_assets.lib.ticks.adapters.containers import COMPRESSED, explain_read_error
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError
+from quant_assets.lib.ticks.adapters.located import text_lines
 from quant_assets.lib.ticks.adapters.mapping import VendorMapping
 
 CSV_BLOCK = 1 << 24  # 16 MiB: the longest line Arrow's CSV reader accepts
@@ -53,9 +54,7 @@ def csv_names(path: Path, m: VendorMapping) -> list[str]:
 
 
 def _find_line(path: Path, text: str) -> int | None:
-    with pa.input_stream(str(path), compression="detect") as stream:
-        lines = stream.read().decode("utf-8", errors="replace").splitlines()
-    for lineno, line in enumerate(lines, start=1):
+    for lineno, line in enumerate(text_lines(path), start=1):
         if line == text:
             return lineno
     return None

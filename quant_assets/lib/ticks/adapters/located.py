@@ -7,6 +7,8 @@ offset in the file.
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,15 @@ import pyarrow as pa
 from quant_assets.lib.ticks.adapters._convert import ConversionError
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError
 from quant_assets.lib.ticks.adapters.mapping import VendorMapping
+
+
+def text_lines(path: Path) -> Iterator[str]:
+    """The lines of a (possibly compressed) text file, one at a time (error paths walk vendor
+    files of many GB: never read them whole)."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline=None)
+        for line in text:
+            yield line.rstrip("\n")
 
 
 class Located:
@@ -46,9 +57,7 @@ class Located:
         # Error path only: walk the file once so blank lines (skipped by Arrow) are counted.
         first_data = self.mapping.csv.skip_rows + (1 if self.mapping.csv.header else 0)
         seen = -1
-        with pa.input_stream(str(self.path), compression="detect") as stream:
-            text = stream.read().decode("utf-8", errors="replace")
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in enumerate(text_lines(self.path), start=1):
             if lineno <= first_data or not line.strip():
                 continue
             seen += 1

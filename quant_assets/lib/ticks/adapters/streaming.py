@@ -3,8 +3,8 @@
 A CSV is parsed by Arrow's streaming reader (one ``CSV_BLOCK`` of text at a time) and a Parquet
 file row group by row group; each batch is converted by the same code as a whole-file read
 (:func:`mapped_convert.convert_raw`), and its errors still name the file's line and column.
-Mappings whose conversion carries state across the whole file (quote-book consolidation) and
-JSON lines are read whole and yielded as one batch.
+JSON lines are parsed a chunk of whole lines at a time. A ``quote_book`` mapping carries each
+quote side from batch to batch (:class:`book.QuoteBook`), so its quotes equal a whole-file read.
 """
 
 from __future__ import annotations
@@ -16,21 +16,17 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from quant_assets.lib.ticks.adapters._jsonl import iter_jsonl
+from quant_assets.lib.ticks.adapters.book import QuoteBook
 from quant_assets.lib.ticks.adapters.columns import column_refs, resolve_columns
 from quant_assets.lib.ticks.adapters.containers import open_container
 from quant_assets.lib.ticks.adapters.csv_text import CSV_BLOCK, InvalidRows, csv_options
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError, relocated
 from quant_assets.lib.ticks.adapters.located import Located
 from quant_assets.lib.ticks.adapters.mapped_convert import VendorRead, convert_raw
-from quant_assets.lib.ticks.adapters.mapped_reader import read_mapped_report
 from quant_assets.lib.ticks.adapters.mapping import VendorMapping
 
 PARQUET_BATCH_ROWS = 256_000
-
-
-def streams(mapping: VendorMapping) -> bool:
-    """Whether files of ``mapping`` are read batch by batch (else whole)."""
-    return mapping.format in ("csv", "parquet") and mapping.quote_book == "none"
 
 
 def iter_mapped_reads(
@@ -45,9 +41,6 @@ def iter_mapped_reads(
     a CSV batch holds ``block_size`` bytes of text. ``narrow``: batches hold only the canonical
     columns the mapping fills (:func:`_convert.finalize`)."""
     p = Path(path)
-    if not streams(mapping):
-        yield read_mapped_report(p, mapping, symbol=symbol)
-        return
     with open_container(p, mapping.member) as opened:
         try:
             yield from _batches(opened.path, mapping, symbol, block_size, narrow)
@@ -58,7 +51,28 @@ def iter_mapped_reads(
 def _batches(
     p: Path, m: VendorMapping, symbol: str | None, block_size: int, narrow: bool
 ) -> Iterator[VendorRead]:
+    book = None if m.quote_book == "none" else QuoteBook(by_venue=m.quote_book == "venue")
+    for raw, resolved, loc in _raw_batches(p, m, block_size):
+        read = convert_raw(p, m, raw, resolved, loc, symbol, narrow=narrow and book is None)
+        if book is not None:
+            read = VendorRead(book.apply(read.table), read.rows_read, read.skipped)
+        yield read
+
+
+def _raw_batches(
+    p: Path, m: VendorMapping, block_size: int
+) -> Iterator[tuple[pa.Table, dict[str, str], Located]]:
+    """Vendor columns batch by batch, with the field → column map and where rows came from."""
     refs = column_refs(m)
+    if m.format == "jsonl":
+        positional = [r for r in refs.values() if isinstance(r, int)]
+        if positional:
+            raise MalformedFileError(p, f"JSON lines columns are names or paths, not {positional}")
+        resolved = {f: str(r) for f, r in refs.items()}
+        wanted = list(dict.fromkeys(resolved.values()))
+        for table, lines in iter_jsonl(p, m.jsonl.prefix, wanted, chunk_bytes=block_size // 2):
+            yield table, resolved, Located(p, m, lines)
+        return
     resolved, wanted = resolve_columns(p, m, refs)
     if m.format == "csv":
         raw_batches = _csv_batches(p, m, wanted, block_size)
@@ -68,9 +82,7 @@ def _batches(
     for batch in raw_batches:
         loc = Located(p, m)
         loc.offset = offset
-        yield convert_raw(
-            p, m, pa.Table.from_batches([batch]), resolved, loc, symbol, narrow=narrow
-        )
+        yield pa.Table.from_batches([batch]), resolved, loc
         offset += batch.num_rows
 
 
