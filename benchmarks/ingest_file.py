@@ -246,7 +246,21 @@ def main() -> None:
         incoming.mkdir(parents=True)
         csv = incoming / "taq_trades.csv"
         start = time.perf_counter()
-        generate(csv, rows, args.symbols, args.days)
+        # in a child: a parent grown by generating is copied into each child it forks, and
+        # ru_maxrss would then report the parent's size instead of the child's
+        subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "generate",
+                str(csv),
+                str(rows),
+                str(args.symbols),
+                str(args.days),
+            ],
+            check=True,
+        )
         gen_s = time.perf_counter() - start
         size_mb = csv.stat().st_size / 1e6
         print(
@@ -300,6 +314,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        if sys.argv[2] == "generate":
+            generate(Path(sys.argv[3]), *(int(a) for a in sys.argv[4:7]))
+            sys.exit(0)
         if sys.argv[2] == "pyarrow":
             result = child_pyarrow(Path(sys.argv[3]), Path(sys.argv[4]), sys.argv[5] == "stream")
         else:

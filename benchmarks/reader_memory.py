@@ -154,6 +154,12 @@ def check_peak_rss(path: Path, source: str) -> tuple[float, float, str]:
     return usage.ru_maxrss * 1024 / 1e9, seconds, rows
 
 
+def generate_in_child(kind: str, path: Path, rows: int) -> None:
+    """Write a file in a child process: a parent grown by generating would be copied into
+    every child it forks, and ``ru_maxrss`` would report the parent's size, not the child's."""
+    subprocess.run([sys.executable, __file__, "--generate", kind, str(path), str(rows)], check=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs=2, default=[1_000_000, 5_000_000])
@@ -165,14 +171,14 @@ def main() -> None:
         mapping = root / "one_sided_quotes.toml"
         mapping.write_text(QUOTE_MAPPING)
         kinds = (
-            ("JSON lines (coinbase_ws)", "ws.jsonl", write_jsonl, "coinbase_ws"),
-            ("one-sided quotes (quote_book)", "quotes.csv", write_quotes, str(mapping)),
+            ("JSON lines (coinbase_ws)", "ws.jsonl", "jsonl", "coinbase_ws"),
+            ("one-sided quotes (quote_book)", "quotes.csv", "quotes", str(mapping)),
         )
-        for label, name, write, source in kinds:
+        for label, name, kind, source in kinds:
             peaks = []
             for rows in args.rows:
                 path = root / f"{rows}-{name}"
-                write(path, rows, np.random.default_rng(rows))
+                generate_in_child(kind, path, rows)
                 size_mb = path.stat().st_size / 1e6
                 peak, seconds, parsed = check_peak_rss(path, source)
                 peaks.append(peak)
@@ -188,4 +194,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "--generate":
+        write = write_jsonl if sys.argv[2] == "jsonl" else write_quotes
+        write(Path(sys.argv[3]), int(sys.argv[4]), np.random.default_rng(int(sys.argv[4])))
+    else:
+        main()
