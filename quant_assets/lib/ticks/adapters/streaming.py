@@ -20,7 +20,7 @@ from quant_assets.lib.ticks.adapters._jsonl import iter_jsonl
 from quant_assets.lib.ticks.adapters.book import QuoteBook
 from quant_assets.lib.ticks.adapters.columns import column_refs, resolve_columns
 from quant_assets.lib.ticks.adapters.containers import open_container
-from quant_assets.lib.ticks.adapters.csv_text import CSV_BLOCK, InvalidRows, csv_options
+from quant_assets.lib.ticks.adapters.csv_text import CSV_BLOCK, InvalidRows, csv_options, pulled
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError, relocated
 from quant_assets.lib.ticks.adapters.located import Located
 from quant_assets.lib.ticks.adapters.mapped_convert import VendorRead, convert_raw
@@ -92,9 +92,12 @@ def _csv_batches(
     invalid = InvalidRows()
     read, parse, convert = csv_options(m, wanted, invalid, block_size)
     try:
-        with pacsv.open_csv(
-            str(p), read_options=read, parse_options=parse, convert_options=convert
-        ) as reader:
+        with (
+            pulled(p) as text,
+            pacsv.open_csv(
+                text, read_options=read, parse_options=parse, convert_options=convert
+            ) as reader,
+        ):
             for batch in reader:
                 if batch.num_rows:
                     yield batch
