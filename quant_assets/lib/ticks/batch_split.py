@@ -100,8 +100,12 @@ def partition_rows(table: pa.Table) -> dict[PartitionKey, int]:
     return {codes.partition(int(k)): int(c) for k, c in zip(keys, counts, strict=True)}
 
 
-def complete_piece(piece: pa.Table, symbol: str) -> pa.Table:
-    """A partition's rows from :func:`split_batch` as canonical ticks (symbol and the columns
-    the vendor lacks put back)."""
-    symbols = pa.repeat(pa.scalar(symbol, pa.string()), piece.num_rows)
-    return conform(piece.append_column("symbol", symbols))
+def complete_piece(
+    piece: pa.Table, symbol: str, constants: dict[str, str] | None = None
+) -> pa.Table:
+    """A partition's rows from :func:`split_batch` as canonical ticks: the symbol, the columns
+    with one value for the whole file (``VendorRead.constants``) and those the vendor lacks
+    put back."""
+    for name, value in {"symbol": symbol, **(constants or {})}.items():
+        piece = piece.append_column(name, pa.repeat(pa.scalar(value, pa.string()), piece.num_rows))
+    return conform(piece)

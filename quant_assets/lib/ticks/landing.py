@@ -183,6 +183,7 @@ class _Staged:
     source: str
     rows: int
     skipped: int
+    constants: dict[str, str]  # columns left out of the spilled pieces (one value per file)
 
 
 def _read_and_split(
@@ -194,8 +195,10 @@ def _read_and_split(
     try:
         source = detect_source(local) if f.source == AUTO_SOURCE else f.source
         rows = skipped = 0
+        constants: dict[str, str] = {}
         for read in iter_vendor_reads(local, source, narrow=True):
             table = read.table
+            constants = read.constants  # the mapping's: the same for every batch
             spill.add(split_in_range(uri, f.name, local, source, table, allowed, rows))
             rows += table.num_rows
             skipped += read.skipped
@@ -203,7 +206,7 @@ def _read_and_split(
         raise relocated(exc, str(local), uri) from exc
     except Exception as exc:
         raise ValueError(str(exc).replace(str(local), uri)) from exc
-    return _Staged(source, rows, skipped)
+    return _Staged(source, rows, skipped, constants)
 
 
 def normalize_symbols(table: pa.Table) -> pa.Table:
@@ -217,14 +220,16 @@ def normalize_symbols(table: pa.Table) -> pa.Table:
     return table.set_column(table.schema.get_field_index("symbol"), "symbol", column)
 
 
-def _write_staged(store: ObjectStore, file_id: str, spill: PartitionSpill) -> None:
+def _write_staged(
+    store: ObjectStore, file_id: str, spill: PartitionSpill, constants: dict[str, str]
+) -> None:
     """Every partition of ``spill`` as a staged piece; Parquet encoding releases the GIL, so
     pieces are written on ``STAGE_WRITERS`` threads, at most twice that many in memory."""
 
     def write(day: date, symbol: str, piece: pa.Table) -> None:
         store.write_parquet(
             staged_key(day, symbol, file_id),
-            complete_piece(piece, symbol),
+            complete_piece(piece, symbol, constants),
             use_dictionary=STAGED_DICTIONARY,
         )
 
@@ -282,7 +287,7 @@ def ingest(
             reject(store, f, f"{line}\n\n{traceback.format_exc()}", kind)
             raise FileRejected(line, kind=kind) from None
         partitions = spill.rows
-        _write_staged(store, f.file_id, spill)
+        _write_staged(store, f.file_id, spill, staged.constants)
     parts = set(partitions)
     removed = _drop_stale_pieces(store, f.file_id, set(parts))
     archived = f"{ARCHIVE}/{f.relative}"

@@ -8,6 +8,7 @@ skipped, never silently lost or treated as errors.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,8 @@ class VendorRead:
     table: pa.Table
     rows_read: int  # data rows in the file
     skipped: int  # rows a row filter dropped (message types that are not ticks)
+    # narrow reads: canonical columns with one value for the whole file, left out of ``table``
+    constants: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _keep_mask(raw: pa.Table, resolved: dict[str, str], m: VendorMapping) -> npt.NDArray[np.bool_]:
@@ -213,9 +216,22 @@ def convert_raw(
     out["source"] = pa.repeat(pa.scalar(m.source_label, pa.string()), n)
     if m.record_type is None:
         out = _blank_other_kind(out)
-    return VendorRead(
-        table=finalize(pa.table(out), narrow=narrow), rows_read=rows_read, skipped=skipped
-    )
+    constants = _constants(m, resolved) if narrow else {}
+    for name in constants:
+        del out[name]
+    return VendorRead(finalize(pa.table(out), narrow=narrow), rows_read, skipped, constants)
+
+
+def _constants(m: VendorMapping, resolved: dict[str, str]) -> dict[str, str]:
+    """Columns the mapping fills with one value for the whole file (not carried per row)."""
+    out = {"source": m.source_label}
+    if m.record_type is not None:
+        out["record_type"] = m.record_type.value
+    if m.exchange is not None and "exchange" not in resolved:
+        out["exchange"] = m.exchange
+    if m.time.clock == "receive":
+        out["clock"] = "receive"
+    return out
 
 
 def _flag_reasons(arr: pa.ChunkedArray, reasons: dict[str, str]) -> pa.Array:
