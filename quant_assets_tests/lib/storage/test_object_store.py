@@ -113,3 +113,15 @@ def test_object_store_download_streams_one_version(store: ObjectStore, tmp_path:
     assert (tmp_path / "x.bin").read_bytes() == data
     with pytest.raises(ObjectNotFoundError):
         store.download("landing/missing.bin", tmp_path / "y.bin")
+
+
+def test_object_store_local_copy_keeps_its_version_when_object_replaced(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    store.write_bytes("landing/x.csv", b"old\n")
+    store.local_copy("landing/x.csv", tmp_path / "x.csv")
+    store.write_bytes("landing/x.csv", b"new\n")  # a vendor re-upload replaces the object
+    assert (tmp_path / "x.csv").read_bytes() == b"old\n"
+    assert store.read_bytes("landing/x.csv") == b"new\n"
+    with pytest.raises(ObjectNotFoundError):
+        store.local_copy("landing/missing.csv", tmp_path / "y.csv")
