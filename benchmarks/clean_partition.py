@@ -158,14 +158,14 @@ def main() -> None:
                 if rows in results:
                     res, _ = results[rows]
                     same = res["keys"] == whole["keys"] and res["reasons"] == whole["reasons"]
+                    wall = res["seconds"] / whole["seconds"]
                     print(
-                        f"bounded / in memory at {rows:,}: wall {res['seconds'] / whole['seconds']:.2f}x, "
+                        f"bounded / in memory at {rows:,}: wall {wall:.2f}x, "
                         f"CPU {res['cpu'] / whole['cpu']:.2f}x; same objects: {same}"
                     )
     if len(results) >= 2:
-        (small, (_, rss_small)), (big, (_, rss_big)) = sorted(results.items())[:1] + sorted(
-            results.items()
-        )[-1:]
+        ordered = sorted(results.items())
+        (small, (_, rss_small)), (big, (_, rss_big)) = ordered[0], ordered[-1]
         print(
             f"peak RSS {small:,} -> {big:,} rows: {rss_small:.2f} -> {rss_big:.2f} GB "
             f"({rss_big / rss_small:.2f}x for {big / small:.1f}x the rows; target < 2 GB, flat)"

@@ -36,7 +36,12 @@ from quant_assets.lib.ticks.landing import STAGED, staged_piece_keys
 from quant_assets.lib.ticks.manifest import ManifestEntry, ManifestStatus, ManifestStore
 from quant_assets.lib.ticks.row_hash import mix_column, row_hashes
 from quant_assets.lib.ticks.sessions import market_for, session_windows
-from quant_assets.lib.ticks.streaming_build import StreamedPartition, build_streaming, footer
+from quant_assets.lib.ticks.streaming_build import (
+    Partition,
+    StreamedPartition,
+    build_streaming,
+    footer,
+)
 
 SyntheticSource = Callable[[str, date], pa.Table]
 DEFAULT_CHUNK_SIZE = 256  # symbols per manifest commit (and per fan-out step)
@@ -114,9 +119,8 @@ def build_symbol(
     rows = sum(footer(store, k).num_rows for k in keys)
     rows += generated.num_rows if generated is not None else 0
     if rows > config.max_rows_in_memory:
-        streamed = build_streaming(
-            store, session, symbol, keys, generated, config, windows, market.calendar
-        )
+        part = Partition(session, symbol, market.calendar, windows, config)
+        streamed = build_streaming(store, part, keys, generated)
         if streamed is not None:
             return _streamed_entry(session, symbol, market.name, streamed, run_id)
     pieces = [store.read_parquet(k) for k in keys]

@@ -28,10 +28,12 @@ committed here (the manifest commit and the sweep are the caller's, as for the i
 from __future__ import annotations
 
 import tempfile
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +44,7 @@ import pyarrow.parquet as pq
 from quant_assets.lib.storage.object_store import PARQUET_COMPRESSION, ObjectStore
 from quant_assets.lib.ticks.clean_config import REASONS, CleaningConfig, Reason
 from quant_assets.lib.ticks.clean_rules import IntArray, rolling_outlier_blocks
-from quant_assets.lib.ticks.lake import partition_object, partition_prefix
+from quant_assets.lib.ticks.lake import Dataset, partition_object, partition_prefix
 from quant_assets.lib.ticks.merge_stream import keyed, merged, rechunk, times
 from quant_assets.lib.ticks.row_hash import mix_column, row_hashes
 from quant_assets.lib.ticks.schema import TICK_SCHEMA
@@ -57,6 +59,7 @@ from quant_assets.lib.ticks.stream_rules import (
 )
 from quant_assets.lib.ticks.vendor_rules import infer_tick_size
 
+_ONE_AT_A_TIME = threading.Lock()  # a chunk's build threads: one big partition at a time
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _LABELS = np.array([r.value for r in REASONS], dtype=object)
 _QUARANTINE_SCHEMA = TICK_SCHEMA.append(pa.field("reason", pa.string()))
@@ -96,13 +99,29 @@ class StreamedPartition:
     tick_size: float | None
 
 
+@dataclass(frozen=True)
+class Partition:
+    """The (session, symbol) being built, its calendar's sessions and the cleaning config."""
+
+    session: date
+    symbol: str
+    calendar: str | None
+    session_windows: IntArray
+    config: CleaningConfig
+
+    def key(self, dataset: str, version: str) -> str:
+        return partition_object(dataset, self.session, self.symbol, version)
+
+
 class _Output:
     """A Parquet object written row group by row group under a temporary key."""
 
-    def __init__(self, store: ObjectStore, dataset: str, session: object, symbol: str,
-                 schema: pa.Schema) -> None:  # fmt: skip
-        self.store, self.dataset, self.session, self.symbol = store, dataset, session, symbol
-        self.tmp = f"{partition_prefix(dataset, session, symbol)}/.tmp-{uuid.uuid4().hex}"  # type: ignore[arg-type]
+    def __init__(
+        self, store: ObjectStore, part: Partition, dataset: str, schema: pa.Schema
+    ) -> None:
+        self.store, self.part, self.dataset = store, part, dataset
+        prefix = partition_prefix(dataset, part.session, part.symbol)
+        self.tmp = f"{prefix}/.tmp-{uuid.uuid4().hex}"
         self._sink = store.open_output(self.tmp)
         self._writer = pq.ParquetWriter(self._sink, schema, compression=PARQUET_COMPRESSION)
         self.digest = Digest()
@@ -116,7 +135,7 @@ class _Output:
         """Close and move to the content-named key (kept as is when already there)."""
         self._writer.close()
         self._sink.close()
-        key = partition_object(self.dataset, self.session, self.symbol, self.digest.version)  # type: ignore[arg-type]
+        key = self.part.key(self.dataset, self.digest.version)
         if self.store.exists(key):
             self.store.delete(self.tmp)
         else:
@@ -210,27 +229,20 @@ def _merge(
 
 def build_streaming(
     store: ObjectStore,
-    session: object,
-    symbol: str,
+    part: Partition,
     keys: list[str],
     synthetic: pa.Table | None,
-    config: CleaningConfig,
-    session_windows: IntArray,
-    calendar: str | None,
     spill_dir: Path | None = None,
 ) -> StreamedPartition | None:
     """Write raw, clean and quarantine of one partition in windows of
     ``config.max_rows_in_memory`` rows. None when the partition needs the whole table (trades
     and quotes on different clocks: the prevailing quote is found after a global sort by
     receive time), which the caller then builds in memory."""
-    with tempfile.TemporaryDirectory(dir=spill_dir, prefix="clean-spill-") as tmp:
+    with _ONE_AT_A_TIME, tempfile.TemporaryDirectory(dir=spill_dir, prefix="clean-spill-") as tmp:
         spill = _Spill(Path(tmp))
         outputs: list[_Output] = []
         try:
-            return _build(
-                store, session, symbol, keys, synthetic, config, session_windows, calendar,
-                spill, outputs,
-            )  # fmt: skip
+            return _build(store, part, keys, synthetic, spill, outputs)
         except BaseException:
             for o in outputs:
                 o.abort()
@@ -239,24 +251,18 @@ def build_streaming(
 
 def _build(
     store: ObjectStore,
-    session: object,
-    symbol: str,
+    part: Partition,
     keys: list[str],
     synthetic: pa.Table | None,
-    config: CleaningConfig,
-    session_windows: IntArray,
-    calendar: str | None,
     spill: _Spill,
     outputs: list[_Output],
 ) -> StreamedPartition | None:
-    from quant_assets.lib.ticks.lake import Dataset
-
-    cfg = config.for_calendar(calendar)
-    window_rows = max(2, config.max_rows_in_memory)
+    cfg = part.config.for_calendar(part.calendar)
+    window_rows = max(2, part.config.max_rows_in_memory)
     alone = len(keys) == 1 and (synthetic is None or not synthetic.num_rows)
     canonical = alone and footer(store, keys[0]).schema.to_arrow_schema() == TICK_SCHEMA
     copy_from = keys[0] if canonical else None
-    raw = None if copy_from else _Output(store, Dataset.RAW, session, symbol, TICK_SCHEMA)
+    raw = None if copy_from else _Output(store, part, Dataset.RAW, TICK_SCHEMA)
     if raw is not None:
         outputs.append(raw)
     raw_digest = _merge(store, keys, synthetic, spill, window_rows, raw)
@@ -268,7 +274,9 @@ def _build(
         w = Window.of(table)
         after = np.asarray(spill.ts.read(b, b + 2), dtype=np.int64)
         hashes = spill.hashes.read(a, b)
-        reason, possible = first_rules(w, after, hashes, carry, cfg, session_windows, calendar)
+        reason, possible = first_rules(
+            w, after, hashes, carry, cfg, part.session_windows, part.calendar
+        )
         spill.codes.append(reason)
         spill.possible.append(possible)
         quotes = ~w.is_trade & (reason == 0)
@@ -288,8 +296,8 @@ def _build(
         wide_spread_rule(w, reason, median, cfg)
         quotes = ~w.is_trade & (reason == 0)
         if not configured:
-            for col, values in zip(grid, (w.price[w.is_trade & (reason == 0)], w.bid[quotes],
-                                          w.ask[quotes]), strict=True):  # fmt: skip
+            prices = (w.price[w.is_trade & (reason == 0)], w.bid[quotes], w.ask[quotes])
+            for col, values in zip(grid, prices, strict=True):
                 col.append(values[np.isfinite(values) & (values > 0)])
         mids.append((w.bid[quotes] + w.ask[quotes]) * 0.5)
         spill.codes.write_at(a, reason)
@@ -315,9 +323,9 @@ def _build(
     trade_verdicts = _rolling(unjudged, spill.column("trade_outliers", np.bool_), cfg, min_abs)
 
     # Pass 4: trade outliers; clean and quarantine written with their versions.
-    clean = _Output(store, Dataset.CLEAN, session, symbol, TICK_SCHEMA)
+    clean = _Output(store, part, Dataset.CLEAN, TICK_SCHEMA)
     outputs.append(clean)
-    quarantine = _Output(store, Dataset.QUARANTINE, session, symbol, _QUARANTINE_SCHEMA)
+    quarantine = _Output(store, part, Dataset.QUARANTINE, _QUARANTINE_SCHEMA)
     outputs.append(quarantine)
     counts = np.zeros(len(REASONS) + 1, dtype=np.int64)
     flag_labels: Counter[str] = Counter()
@@ -352,7 +360,7 @@ def _build(
         assert raw is not None
         raw_key = raw.commit()
     else:
-        raw_key = partition_object(Dataset.RAW, session, symbol, raw_digest.version)  # type: ignore[arg-type]
+        raw_key = part.key(Dataset.RAW, raw_digest.version)
         if not store.exists(raw_key):
             store.copy(copy_from, raw_key)
     return StreamedPartition(
