@@ -135,7 +135,7 @@ def first_rules(
         _apply(reason, Reason.VENDOR_FLAG, np.asarray(pc.is_valid(table.column("flag")), bool))
     spikes = local_time_spikes(np.concatenate([carry.before, ts, after]))
     _apply(reason, Reason.NON_MONOTONIC_TIME, spikes[carry.before.size : carry.before.size + n])
-    carry.before = ts[-2:]
+    carry.before = ts[-2:].copy()
     keep = reason == 0
     kept_ts = ts[keep]
     running = np.maximum.accumulate(np.concatenate([[carry.running_max], kept_ts]))

@@ -387,7 +387,8 @@ def _grid_tick(grid: list[SpillColumn]) -> float | None:
     sample, offset = [], 0
     for col in grid:
         first = -offset % step  # the column's first sampled position
-        sample += [col.read(s, s + chunk)[first::step] for s in range(0, len(col), chunk)]
+        # copies: a strided view would keep each whole chunk alive
+        sample += [col.read(s, s + chunk)[first::step].copy() for s in range(0, len(col), chunk)]
         offset += len(col)
     # The sample has < 200,000 values, so infer_tick_size does not subsample it again.
     return infer_tick_size(np.concatenate(sample))

@@ -21,7 +21,10 @@ from quant_assets.lib.ticks.manifest import ManifestEntry
 from quant_assets.lib.ticks.pipeline import build_symbol
 from quant_assets.lib.ticks.schema import RecordType
 from quant_assets.lib.ticks.sessions import session_windows
+from quant_assets.lib.ticks.spill_columns import SpillColumn
+from quant_assets.lib.ticks.streaming_build import _grid_tick
 from quant_assets.lib.ticks.synthetic import REASON_CODES, SyntheticConfig, generate_ticks
+from quant_assets.lib.ticks.vendor_rules import infer_tick_size
 
 SESSION = date(2024, 1, 2)
 SYMBOL = "AAPL"
@@ -148,3 +151,16 @@ def test_build_symbol_equal_times_across_window_edge_same_duplicates(tmp_path: P
     _same_entry(memory, streamed)
     assert memory.reasons.get("duplicate", 0) == 2
     assert memory.possible_duplicates == no_id.size
+
+
+def test_grid_tick_three_spilled_columns_same_sample_as_infer_tick_size(tmp_path: Path) -> None:
+    n = 250_000  # > 100,000: infer_tick_size takes every 2nd price, from the first
+    rng = np.random.default_rng(4)
+    prices = np.round(rng.integers(2_000, 4_000, n) * 0.05, 2)  # even positions: 0.05 grid
+    prices[1::2] = np.round(rng.integers(10_000, 20_000, n // 2) * 0.01 + 0.01, 2)
+    columns = []
+    for i, part in enumerate(np.split(prices, [100_001, 170_001])):  # odd offsets: phase
+        columns.append(SpillColumn(tmp_path / f"c{i}", np.float64))
+        columns[-1].append(part)
+    assert infer_tick_size(prices) == 0.05
+    assert _grid_tick(columns) == infer_tick_size(prices)
