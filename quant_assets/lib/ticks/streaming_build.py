@@ -162,9 +162,12 @@ def _piece_chunks(store: ObjectStore, key: str, rows: int, work: Path) -> Iterat
         local = work / f"piece-{uuid.uuid4().hex}.parquet"
         store.download(key, local)
         source = pa.OSFile(str(local))
-    with source:
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=rows):
-            yield pa.Table.from_batches([batch])
+    with source:  # by row group: iter_batches kept ~8 bytes per row read (pyarrow 26)
+        parquet = pq.ParquetFile(source)
+        for i in range(parquet.num_row_groups):
+            group = parquet.read_row_group(i)
+            for start in range(0, group.num_rows, rows):
+                yield group.slice(start, rows)
 
 
 class _Spill:
