@@ -9,6 +9,8 @@ one (``streaming_build``); ``--compare-rows`` also builds that size whole in mem
 speed ratio and to check both give the same objects (same content-named keys).
 
     PYTHONPATH=$PWD nice -n 19 .venv/bin/python benchmarks/clean_partition.py            # 10M, 40M
+    PYTHONPATH=$PWD nice -n 19 .venv/bin/python benchmarks/clean_partition.py \
+        --sizes 10000000 40000000 80000000
     PYTHONPATH=$PWD nice -n 19 .venv/bin/python benchmarks/clean_partition.py --sizes 10000000
 """
 
