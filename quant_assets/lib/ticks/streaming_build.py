@@ -44,7 +44,7 @@ import pyarrow.parquet as pq
 from quant_assets.lib.storage.object_store import PARQUET_COMPRESSION, ObjectStore
 from quant_assets.lib.ticks.clean_config import REASONS, CleaningConfig, Reason
 from quant_assets.lib.ticks.clean_rules import IntArray, rolling_outlier_blocks
-from quant_assets.lib.ticks.lake import Dataset, partition_object, partition_prefix
+from quant_assets.lib.ticks.lake import Dataset, Digest, partition_object, partition_prefix
 from quant_assets.lib.ticks.merge_stream import keyed, merged, rechunk, times
 from quant_assets.lib.ticks.row_hash import mix_column, row_hashes
 from quant_assets.lib.ticks.schema import TICK_SCHEMA
@@ -60,30 +60,10 @@ from quant_assets.lib.ticks.stream_rules import (
 from quant_assets.lib.ticks.vendor_rules import infer_tick_size
 
 _ONE_AT_A_TIME = threading.Lock()  # a chunk's build threads: one big partition at a time
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _LABELS = np.array([r.value for r in REASONS], dtype=object)
 _QUARANTINE_SCHEMA = TICK_SCHEMA.append(pa.field("reason", pa.string()))
 _OUTLIER = REASONS.index(Reason.PRICE_OUTLIER) + 1
 _FLAG = REASONS.index(Reason.VENDOR_FLAG) + 1
-
-
-class Digest:
-    """:func:`lake.hashes_fingerprint` accumulated over consecutive slices of the hashes."""
-
-    def __init__(self) -> None:
-        self.rows = 0
-        self._sum = 0
-
-    def add(self, hashes: np.ndarray) -> None:
-        with np.errstate(over="ignore"):
-            weights = np.arange(self.rows + 1, self.rows + hashes.size + 1, dtype=np.uint64)
-            part = int(np.sum(hashes * (weights * _GOLDEN), dtype=np.uint64))
-        self._sum = (self._sum + part) % (1 << 64)
-        self.rows += int(hashes.size)
-
-    @property
-    def version(self) -> str:
-        return f"{self.rows:x}-{self._sum:016x}"
 
 
 @dataclass(frozen=True)
