@@ -22,7 +22,7 @@ from quant_assets.lib.ticks.pipeline import build_symbol
 from quant_assets.lib.ticks.schema import RecordType
 from quant_assets.lib.ticks.sessions import session_windows
 from quant_assets.lib.ticks.spill_columns import SpillColumn
-from quant_assets.lib.ticks.streaming_build import _grid_tick
+from quant_assets.lib.ticks.streaming_build import Partition, _grid_tick, build_streaming
 from quant_assets.lib.ticks.synthetic import REASON_CODES, SyntheticConfig, generate_ticks
 from quant_assets.lib.ticks.vendor_rules import infer_tick_size
 
@@ -164,3 +164,22 @@ def test_grid_tick_three_spilled_columns_same_sample_as_infer_tick_size(tmp_path
         columns[-1].append(part)
     assert infer_tick_size(prices) == 0.05
     assert _grid_tick(columns) == infer_tick_size(prices)
+
+
+def test_build_symbol_quotes_on_receive_clock_built_whole_same_objects(tmp_path: Path) -> None:
+    day = _day(3_000, 5, rate=0.003)
+    ts = day.column("ts_event")
+    is_quote = pc.equal(day.column("record_type"), RecordType.QUOTE.value)
+    delay = np.where(is_quote.to_numpy(zero_copy_only=False), 50_000_000, 0)  # quotes 50 ms late
+    recv = pa.array(ts.cast(pa.int64()).to_numpy() + delay).cast(ts.type)
+    day = day.set_column(day.schema.get_field_index("ts_recv"), "ts_recv", recv)
+    clock = pc.if_else(is_quote, pa.scalar("receive"), pa.scalar(None, pa.string()))
+    day = day.set_column(day.schema.get_field_index("clock"), "clock", clock)
+    # trades and quotes on different clocks: the prevailing quote needs the whole day sorted
+    # by receive time, so the bounded build hands the partition back to the in-memory one
+    memory, streamed, stores = _both(tmp_path, [day])
+    _same_entry(memory, streamed)
+    keys = list(stores[1].list(partition_prefix(STAGED, SESSION, SYMBOL)))
+    config = replace(CleaningConfig(), max_rows_in_memory=WINDOW)
+    part = Partition(SESSION, SYMBOL, "XNYS", session_windows("XNYS", SESSION), config)
+    assert build_streaming(stores[1], part, keys, None) is None
