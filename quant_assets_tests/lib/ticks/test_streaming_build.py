@@ -183,3 +183,23 @@ def test_build_symbol_quotes_on_receive_clock_built_whole_same_objects(tmp_path:
     config = replace(CleaningConfig(), max_rows_in_memory=WINDOW)
     part = Partition(SESSION, SYMBOL, "XNYS", session_windows("XNYS", SESSION), config)
     assert build_streaming(stores[1], part, keys, None) is None
+
+
+def test_build_symbol_bounded_on_each_store_same_objects_as_in_memory(
+    store: ObjectStore, tmp_path: Path
+) -> None:
+    """Local files and S3 (pieces downloaded, objects streamed to temporary keys, then moved)."""
+    day = _day(3_000, 6)
+    local = ObjectStore.local(tmp_path / "memory")
+    _stage(local, [day])
+    _stage(store, [day])
+    memory = build_symbol(local, SESSION, SYMBOL)
+    streamed = build_symbol(
+        store, SESSION, SYMBOL, replace(CleaningConfig(), max_rows_in_memory=WINDOW)
+    )
+    _same_entry(memory, streamed)
+    for dataset in ("raw_key", "clean_key", "quarantine_key"):
+        assert local.read_parquet(getattr(memory, dataset)).equals(
+            store.read_parquet(getattr(streamed, dataset))
+        )
+    assert not [k for k in store.list("ticks_clean") if "/.tmp-" in k]
