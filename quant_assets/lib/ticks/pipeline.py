@@ -108,7 +108,9 @@ def build_symbol(
     run_id: str | None = None,
 ) -> ManifestEntry:
     """Raw (staged pieces merged, plus synthetic ticks for synthetic symbols), clean and
-    quarantine of one (session, symbol), written as new objects; not yet committed."""
+    quarantine of one (session, symbol), written as new objects; not yet committed. Above
+    ``max_rows_in_memory`` rows the partition is built in windows (``streaming_build``), with
+    the same objects."""
     keys = staged_piece_keys(store, session, symbol)
     generated = None
     if synthetic is not None and instrument_for(symbol).synthetic:
