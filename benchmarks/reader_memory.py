@@ -164,6 +164,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs=2, default=[1_000_000, 5_000_000])
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temp dir")
+    parser.add_argument("--only", choices=["jsonl", "quotes"], default=None, help="one file kind")
     args = parser.parse_args()
     print(f"machine load average (1, 5, 15 min): {os.getloadavg()}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="reader-memory-") as tmp:
@@ -175,6 +176,8 @@ def main() -> None:
             ("one-sided quotes (quote_book)", "quotes.csv", "quotes", str(mapping)),
         )
         for label, name, kind, source in kinds:
+            if args.only not in (None, kind):
+                continue
             peaks = []
             for rows in args.rows:
                 path = root / f"{rows}-{name}"

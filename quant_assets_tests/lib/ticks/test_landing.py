@@ -196,8 +196,10 @@ def test_ingest_spill_budget_exceeded_stages_same_pieces(tmp_path: Path) -> None
     roomy, tight = ObjectStore.local(tmp_path / "a"), ObjectStore.local(tmp_path / "b")
     text = TAQ_HEADER + _taq(3_000, "20240102") + _taq(3_000, "20240103")
     results = [
-        landing.ingest(store, _drop(store, "taq.csv", text, "wrds_taq_trades"), **kw)
-        for store, kw in ((roomy, {}), (tight, {"spill_budget_bytes": 1}))
+        landing.ingest(roomy, _drop(roomy, "taq.csv", text, "wrds_taq_trades")),
+        landing.ingest(
+            tight, _drop(tight, "taq.csv", text, "wrds_taq_trades"), spill_budget_bytes=1
+        ),
     ]
     assert results[0].partitions == results[1].partitions
     assert sorted(results[0].partitions.values()) == [1_500] * 4

@@ -45,7 +45,11 @@ def csv_names(path: Path, m: VendorMapping) -> list[str]:
             invalid_row_handler=skip_invalid_row,
         )
         try:
-            with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
+            # pulled: given a path, Arrow reads the whole file ahead while we look at its header
+            with (
+                pulled(path) as text,
+                pacsv.open_csv(text, read_options=read, parse_options=parse) as reader,
+            ):
                 return list(reader.schema.names)
         except (pa.ArrowInvalid, OSError) as exc:
             if block == CSV_BLOCK:

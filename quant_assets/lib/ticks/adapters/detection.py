@@ -15,7 +15,12 @@ import pyarrow.parquet as pq
 
 from quant_assets.lib.ticks.adapters.columns import column_refs
 from quant_assets.lib.ticks.adapters.containers import COMPRESSED, explain_read_error, inner_name
-from quant_assets.lib.ticks.adapters.csv_text import CSV_BLOCK, HEADER_BLOCK, skip_invalid_row
+from quant_assets.lib.ticks.adapters.csv_text import (
+    CSV_BLOCK,
+    HEADER_BLOCK,
+    pulled,
+    skip_invalid_row,
+)
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError
 from quant_assets.lib.ticks.adapters.mapping import all_mappings
 
@@ -38,12 +43,18 @@ def read_header(path: Path) -> list[str]:
         if path.suffix.lower() not in COMPRESSED:  # (the full block finds truncated streams)
             try:  # a small first block: Arrow infers types over all of it
                 read = pacsv.ReadOptions(block_size=HEADER_BLOCK)
-                with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
+                with (
+                    pulled(path) as text,
+                    pacsv.open_csv(text, read_options=read, parse_options=parse) as reader,
+                ):
                     return list(reader.schema.names)
             except (pa.ArrowInvalid, OSError):
                 pass
         read = pacsv.ReadOptions(block_size=CSV_BLOCK)
-        with pacsv.open_csv(str(path), read_options=read, parse_options=parse) as reader:
+        with (
+            pulled(path) as text,
+            pacsv.open_csv(text, read_options=read, parse_options=parse) as reader,
+        ):
             return list(reader.schema.names)
     except (pa.ArrowInvalid, OSError) as exc:
         raise MalformedFileError(path, explain_read_error(path, exc, CSV_BLOCK)) from exc
