@@ -18,7 +18,7 @@ from quant_assets.lib.ticks.adapters.containers import COMPRESSED, explain_read_
 from quant_assets.lib.ticks.adapters.csv_text import (
     CSV_BLOCK,
     HEADER_BLOCK,
-    pulled,
+    head,
     skip_invalid_row,
 )
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError
@@ -43,18 +43,16 @@ def read_header(path: Path) -> list[str]:
         if path.suffix.lower() not in COMPRESSED:  # (the full block finds truncated streams)
             try:  # a small first block: Arrow infers types over all of it
                 read = pacsv.ReadOptions(block_size=HEADER_BLOCK)
-                with (
-                    pulled(path) as text,
-                    pacsv.open_csv(text, read_options=read, parse_options=parse) as reader,
-                ):
+                with pacsv.open_csv(
+                    head(path, HEADER_BLOCK), read_options=read, parse_options=parse
+                ) as reader:
                     return list(reader.schema.names)
             except (pa.ArrowInvalid, OSError):
                 pass
         read = pacsv.ReadOptions(block_size=CSV_BLOCK)
-        with (
-            pulled(path) as text,
-            pacsv.open_csv(text, read_options=read, parse_options=parse) as reader,
-        ):
+        with pacsv.open_csv(
+            head(path, CSV_BLOCK), read_options=read, parse_options=parse
+        ) as reader:
             return list(reader.schema.names)
     except (pa.ArrowInvalid, OSError) as exc:
         raise MalformedFileError(path, explain_read_error(path, exc, CSV_BLOCK)) from exc

@@ -12,6 +12,7 @@ from quant_assets.lib.ticks.adapters import (
     detect_source,
     read_vendor_file,
 )
+from quant_assets.lib.ticks.adapters.errors import MalformedFileError
 from quant_assets.lib.ticks.schema import TICK_SCHEMA, conform
 
 REPO = Path(__file__).resolve().parents[4]
@@ -79,3 +80,10 @@ def test_detect_source_unknown_header_raises(tmp_path: Path) -> None:
 def test_read_vendor_file_unknown_source_raises(tmp_path: Path) -> None:
     with pytest.raises(UnknownSourceError):
         read_vendor_file(tmp_path / "x.csv", "no_such_vendor")
+
+
+def test_detect_source_header_longer_than_block_named_with_its_length(tmp_path: Path) -> None:
+    path = tmp_path / "wide.csv"
+    path.write_text("a," * 9_000_000 + "b\n1\n")
+    with pytest.raises(MalformedFileError, match=r"line 1 is 18\.0 MB long"):
+        detect_source(path)

@@ -144,3 +144,10 @@ def test_iter_mapped_reads_json_lines_bad_line_in_late_chunk_names_its_line(
     with pytest.raises(MalformedFileError) as info:
         list(iter_mapped_reads(path, load_mapping("coinbase_ws"), block_size=8_192))
     assert (info.value.line, info.value.column) == (877, "size")
+
+
+def test_iter_mapped_reads_line_longer_than_block_named_with_its_length(tmp_path: Path) -> None:
+    path = tmp_path / "taq.csv"
+    path.write_text(TAQ_HEADER + _taq_rows(10) + "x" * 20_000 + "\n" + _taq_rows(10))
+    with pytest.raises(MalformedFileError, match=r"line 12 is 0\.0 MB long"):
+        list(iter_mapped_reads(path, load_mapping("wrds_taq_trades"), block_size=8_192))
