@@ -1,9 +1,9 @@
 """Vendor files read in record batches, so memory follows the batch, not the file.
 
-A CSV is parsed by Arrow's streaming reader (one ``CSV_BLOCK`` of text at a time) and a Parquet
-file row group by row group; each batch is converted by the same code as a whole-file read
-(:func:`mapped_convert.convert_raw`), and its errors still name the file's line and column.
-JSON lines are parsed a chunk of whole lines at a time. A ``quote_book`` mapping carries each
+A CSV is cut into chunks of whole lines (``CSV_BLOCK`` of text) parsed one at a time by Arrow, a
+Parquet file is read row group by row group, JSON lines a chunk of whole lines at a time; each
+batch is converted by the same code as a whole-file read (:func:`mapped_convert.convert_raw`),
+and its errors still name the file's line and column. A ``quote_book`` mapping carries each
 quote side from batch to batch (:class:`book.QuoteBook`), so its quotes equal a whole-file read.
 """
 
