@@ -197,7 +197,7 @@ def report(
         f"{kind:13s} {n:6d} bars ({n / BARS_PER_SESSION:5.1f} sessions): "
         f"FPR raw@{alpha:.2f} {raw:6.2%} (±{1.96 * se:.2%})  gate@alpha_1 {gate:6.2%}  "
         f"any-of-10 {family:6.2%}  power {power:6.1%} (edge {effect:4.2f} sd/session)  "
-        f"block {np.mean(null[:, 1]):5.1f} bars  "
+        f"block {np.nanmean(null[:, 1]):5.1f} bars  "
         f"[{null_p.size} null, {edge.shape[0]} edge trials, {seconds:.0f} s]",
         flush=True,
     )

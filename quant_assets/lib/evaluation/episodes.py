@@ -97,6 +97,12 @@ class EpisodeResult:
         c = self.equity_curve
         return np.asarray(np.diff(c) / c[:-1], dtype=np.float64) if c.size > 1 else np.zeros(0)
 
+    @property
+    def pnl_of_capital(self) -> FloatArray:
+        """Per-bar PnL over the episode's starting capital (fraction): additive across bars."""
+        c = self.equity_curve
+        return np.asarray(np.diff(c) / c[0], dtype=np.float64) if c.size > 1 else np.zeros(0)
+
     def to_row(self, run_id: str) -> dict[str, Any]:
         """Row of the warehouse ``episodes`` table (no policy/curve: not columns there)."""
         return {
@@ -428,6 +434,7 @@ def to_series(results: Sequence[EpisodeResult], capital: float) -> ReturnSeries:
             },
             n_episodes=1,
             n_trades=r.n_trades,
+            pnl=r.pnl_of_capital,
         )
         for r in results
     ]

@@ -240,6 +240,7 @@ def after(series: ReturnSeries, from_ns: int | None) -> ReturnSeries:
         costs=series.costs,
         n_episodes=series.n_episodes,
         n_trades=series.n_trades,
+        pnl=None if series.pnl is None else series.pnl[keep],
     )
 
 
@@ -260,6 +261,7 @@ def save_evaluation(store: ObjectStore, prefix: str, evaluation: Evaluation) -> 
             ),
             "fold": np.concatenate([s.fold for s in series.values()]),
             "return": np.concatenate([s.returns for s in series.values()]),
+            "pnl_of_capital": np.concatenate([s.pnl_of_capital for s in series.values()]),
         }
     )
     buf = io.BytesIO()
@@ -299,6 +301,7 @@ def load_evaluation(
     ts = table["ts"].cast(pa.int64()).to_numpy()
     fold = table["fold"].to_numpy()
     ret = table["return"].to_numpy()
+    pnl = table["pnl_of_capital"].to_numpy() if "pnl_of_capital" in table.column_names else None
     out: dict[str, ReturnSeries] = {}
     for name, facts in summary["policies"].items():
         mask = policy == name
@@ -312,6 +315,7 @@ def load_evaluation(
             costs=facts["costs"],
             n_episodes=int(facts["n_episodes"]),
             n_trades=int(facts["n_trades"]),
+            pnl=None if pnl is None else pnl[mask].astype(np.float64),
         )
     return summary, out
 
