@@ -66,14 +66,13 @@ def _evaluate(
     platform: PlatformSettingsResource,
 ) -> dg.MaterializeResult:
     from quant_assets.lib.evaluation.episodes import InsufficientEvidenceError
-    from quant_assets.lib.evaluation.pipeline import (
-        EvaluationSettings,
-        evaluate_stored_policy,
+    from quant_assets.lib.evaluation.evidence import (
         fold_table,
         folds_markdown,
         save_evaluation,
         stats_markdown,
     )
+    from quant_assets.lib.evaluation.pipeline import EvaluationSettings, evaluate_stored_policy
     from quant_assets.lib.evaluation.registry import champion_id
     from quant_assets.lib.evaluation.report_server import report_url
     from quant_assets.lib.evaluation.tearsheet import render_html, render_png
@@ -197,7 +196,8 @@ def policy_promotion(
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    from quant_assets.lib.evaluation.pipeline import after, load_evaluation
+    from quant_assets.lib.evaluation.evidence import load_evaluation
+    from quant_assets.lib.evaluation.pipeline import after
     from quant_assets.lib.evaluation.promotion import GateConfig, decide
     from quant_assets.lib.evaluation.registry import production_alias
 

@@ -227,7 +227,7 @@ def batch_means_p(d: FloatArray, margin: float, block: float) -> float:
     means (the last ``n mod L`` values dropped), Student t with ``K - 1`` df; 1.0 below 2."""
     from scipy import stats
 
-    size = max(int(math.ceil(block)), 1)
+    size = max(math.ceil(block), 1)
     k = d.size // size
     if k < 2:
         return 1.0
