@@ -285,6 +285,7 @@ def evaluate_policy(
     periods_per_year: float | None = None,
     min_episode_bars: int = 1,
     folds: int = 1,
+    fold_policies: Sequence[Policy | Callable[[Obs], Any]] | None = None,
 ) -> list[EpisodeResult]:
     """Policy episodes (skipped when ``policy`` is None) then each baseline on the same windows.
 
@@ -292,6 +293,8 @@ def evaluate_policy(
     the held-out bars themselves (in-sample cost inputs). ``folds`` groups consecutive episodes
     into that many walk-forward test folds (``n_episodes`` must be a multiple). The matched
     null copies the policy's trading intensity (without a policy: one trade per bar at full size).
+    ``fold_policies`` (one per fold, walk-forward retraining): fold ``f``'s episodes are traded
+    by ``fold_policies[f]``, all under ``policy``'s name (one pooled out-of-sample series).
     """
     if folds < 1 or n_episodes % folds:
         raise ValueError(
@@ -343,8 +346,14 @@ def evaluate_policy(
     intensity: TradingIntensity | None = None
     if policy is not None:
         name = policy_name or getattr(policy, "name", None) or "policy"
-        actor = policy_actor(policy)
-        results += run_all(name, lambda _k: actor)
+        if fold_policies is not None:
+            if len(fold_policies) != folds:
+                raise ValueError(f"{len(fold_policies)} fold policies for {folds} folds")
+            actors = [policy_actor(p) for p in fold_policies]
+            results += run_all(name, lambda k: actors[k // per_fold])
+        else:
+            actor = policy_actor(policy)
+            results += run_all(name, lambda _k: actor)
         intensity = TradingIntensity.of(results)
     for b in baselines:
         results += run_all(

@@ -48,6 +48,8 @@ def save_evaluation(store: ObjectStore, prefix: str, evaluation: Evaluation) -> 
         "bars_per_session": evaluation.bars_per_session,
         "folds": evaluation.folds,
         "comparable_from_ns": evaluation.comparable_from_ns,
+        "walk_forward": evaluation.walk_forward,
+        "fold_models": [m.record() for m in evaluation.fold_models],
         "challenger": evaluation.challenger.name,
         "champion": evaluation.champion.name if evaluation.champion else None,
         "policies": {
@@ -160,5 +162,22 @@ def folds_markdown(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['fold']} | {r['policy']} | {r['first_bar'][:16]} | {r['bars']:,} | "
             f"{r['return_pct']:+.3f} | {r['sharpe_annual']:+.2f} | {r['max_drawdown_pct']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def fold_models_markdown(records: Sequence[dict[str, Any]]) -> str:
+    """Which model traded each fold and on what data it was fitted (UTC)."""
+    lines = [
+        "| fold | model | seed | timesteps | trained on | validation to | tested on |",
+        "|---:|---|---:|---:|---|---|---|",
+    ]
+    for r in records:
+        model = f"{r['model_id'][:12]}{' (the trained policy)' if r['reused'] else ''}"
+        val = (r["validation_last"] or "")[:16]
+        lines.append(
+            f"| {r['fold']} | {model} | {r['seed']} | {r['timesteps']:,} | "
+            f"{r['train_first'][:16]} to {r['train_last'][:16]} | {val} | "
+            f"{r['test_first'][:16]} to {r['test_last'][:16]} |"
         )
     return "\n".join(lines)

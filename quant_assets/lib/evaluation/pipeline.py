@@ -10,6 +10,7 @@ nothing is left.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from quant_assets.lib.costs.calibration import CalibratedParams
+from quant_assets.lib.costs.config import CostModelConfig
 from quant_assets.lib.evaluation.episodes import (
     BASELINES,
     EpisodeResult,
@@ -30,6 +32,13 @@ from quant_assets.lib.evaluation.statistics import (
     bars_per_year,
     performance,
     sessions_per_year,
+)
+from quant_assets.lib.evaluation.walkforward import (
+    FoldModel,
+    fold_test_bounds,
+    recorded_fold0,
+    retrain_folds,
+    single_model,
 )
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import manifest
@@ -50,6 +59,12 @@ class EvaluationSettings:
     episodes_per_fold: int = 4
     min_episode_bars: int = 30
     seed: int = 0
+    #: walk-forward: refit the challenger's recipe for every fold after the first on the data
+    #: before it (:mod:`~quant_assets.lib.evaluation.walkforward`)
+    retrain_per_fold: bool = True
+    #: refit only recipes of at most this many timesteps (a fold costs one training); above it
+    #: the evaluated policy trades every fold and the evaluation says so
+    retrain_max_timesteps: int = 50_000
 
 
 @dataclass(frozen=True)
@@ -64,6 +79,8 @@ class Evaluation:
     bars_per_session: float
     folds: int
     comparable_from_ns: int | None  # champion comparison only on bars after this (None: all)
+    fold_models: tuple[FoldModel, ...] = ()  # the model that traded each fold
+    walk_forward: str = ""  # how the folds' models were obtained, in words
 
     def of(self, policy: str) -> list[EpisodeResult]:
         return [r for r in self.results if r.policy == policy]
@@ -160,6 +177,9 @@ def evaluate_stored_policy(
     bpy = bars_per_year(calendar, bars.bar_seconds)
     folds = config.split.test_folds
     n_episodes = folds * cfg.episodes_per_fold
+    fold_models, walk_forward = _fold_models(
+        challenger, bars, test, params.config, cache_dir, cfg, n_episodes
+    )
     results = evaluate_policy(
         challenger,
         test,
@@ -174,6 +194,7 @@ def evaluate_stored_policy(
         periods_per_year=bpy,
         min_episode_bars=cfg.min_episode_bars,
         folds=folds,
+        fold_policies=[m.act for m in fold_models],
     )
     comparable_from: int | None = None
     if champion is not None:
@@ -217,7 +238,48 @@ def evaluate_stored_policy(
         bars_per_session=bpy / sessions_per_year(calendar),
         folds=folds,
         comparable_from_ns=comparable_from,
+        fold_models=tuple(fold_models),
+        walk_forward=walk_forward,
     )
+
+
+def _fold_models(
+    challenger: LoadedPolicy,
+    bars: Bars,
+    test: Bars,
+    cost_config: CostModelConfig,
+    cache_dir: Path,
+    cfg: EvaluationSettings,
+    n_episodes: int,
+) -> tuple[list[FoldModel], str]:
+    """Each fold's model: refits per :mod:`walkforward` when configured and affordable."""
+    config = challenger.config
+    folds = config.split.test_folds
+    bounds = fold_test_bounds(test, config.env.window, n_episodes, folds)
+    fold0 = recorded_fold0(challenger, bounds)
+    if folds == 1:
+        return [fold0], "one fold: the trained policy"
+    if not cfg.retrain_per_fold:
+        return single_model(fold0, bounds), "one model for every fold (retrain_per_fold off)"
+    if config.total_timesteps > cfg.retrain_max_timesteps:
+        why = (
+            f"one model for every fold: {config.total_timesteps:,} timesteps a refit > "
+            f"retrain_max_timesteps {cfg.retrain_max_timesteps:,}"
+        )
+        return single_model(fold0, bounds), why
+    work = cache_dir.parent / "walk_forward"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        models = retrain_folds(
+            bars,
+            config,
+            bounds,
+            fold0=fold0,
+            cost_config=cost_config,
+            out_dir=Path(tmp),
+            run_id=str(challenger.lineage.get("run_id", challenger.policy_id)),
+        )
+    return models, f"refit per fold on the data before it ({folds - 1} refits, expanding window)"
 
 
 def after(series: ReturnSeries, from_ns: int | None) -> ReturnSeries:

@@ -223,7 +223,6 @@ def test_paired_excess_same_money_after_divergence_is_zero_in_bps_of_capital() -
     assert np.all(np.abs(on_equity) > 0)  # what the old evidence fed the gate
 
 
-
 def test_batch_means_p_hand_computed_example() -> None:
     d = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0])  # 3 batches of 2, the 7th value dropped
     t = 3.5 / (2.0 / math.sqrt(3))  # batch means 1.5, 3.5, 5.5: mean 3.5, sd 2
