@@ -113,7 +113,8 @@ def _full_session_opens() -> np.ndarray:
 
     sched = xcals.get_calendar("XNYS", start="2024-01-02", end="2026-12-31").schedule
     full = sched[(sched["close"] - sched["open"]).dt.total_seconds() == 390 * 60]
-    return np.asarray(full["open"].to_numpy().astype("datetime64[ns]").astype(np.int64))
+    naive = full["open"].dt.tz_convert("UTC").dt.tz_localize(None)  # UTC wall times
+    return np.asarray(naive.to_numpy().astype("datetime64[ns]").astype(np.int64))
 
 
 def session_minutes(n: int) -> np.ndarray:
@@ -285,7 +286,7 @@ def main() -> None:
                     for _ in range(edge_trials)
                 ]
             )
-            kind = f"market/{args.market_null}"
+            kind = f"market/{args.market_null}" if args.trials else "market/edge"
             report(kind, n, null, edge.reshape(-1, 3), args.alpha, time.perf_counter() - t)
     print(f"total {time.perf_counter() - t0:.0f} s")
 
