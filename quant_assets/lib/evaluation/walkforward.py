@@ -187,7 +187,11 @@ def recorded_fold0(
         act=policy,
         model_id=str(policy.policy_id),
         seed=int(policy.config.seed),
-        timesteps=int(timesteps if timesteps is not None else policy.config.total_timesteps),
+        timesteps=int(
+            timesteps
+            if timesteps is not None
+            else policy.lineage.get("num_timesteps", policy.config.total_timesteps)
+        ),
         reused=True,
         train_first=_utc(_ns(train["first_ts"])) if train else _utc(0),
         train_last=_utc(_ns(train["last_ts"])) if train else _utc(0),
