@@ -29,6 +29,7 @@ from pydantic import Field
 from quant_assets.defs.partitions import session_and_market, symbol_partitions
 from quant_assets.defs.retries import retry_transient
 from quant_assets.lib.ticks import pipeline
+from quant_assets.lib.ticks.clean_config import DEFAULT_MAX_ROWS_IN_MEMORY
 from quant_assets.lib.ticks.cleaning import CleaningConfig
 from quant_assets.lib.ticks.instruments import instrument_for
 from quant_assets.lib.ticks.manifest import ManifestEntry
@@ -53,6 +54,9 @@ class CleanTicksConfig(dg.Config):
     valid_conditions: dict[str, list[str]] | None = None  # per source; None keeps the defaults
     outlier_min_ticks: float = 3.0
     tick_sizes: dict[str, float] = {}  # per symbol; others inferred from the price grid
+    # a bigger (session, symbol) partition is built in windows of this many rows, in bounded
+    # memory with the same output (docs/cleaning_rules.md, "Bounded memory")
+    max_rows_in_memory: int = DEFAULT_MAX_ROWS_IN_MEMORY
 
     def to_cleaning_config(self) -> CleaningConfig:
         config = CleaningConfig(
@@ -64,6 +68,7 @@ class CleanTicksConfig(dg.Config):
             wide_spread_min_bps=self.wide_spread_min_bps,
             trade_band_min_bps=self.trade_band_min_bps,
             max_quote_age_ms=(math.inf if self.max_quote_age_ms is None else self.max_quote_age_ms),
+            max_rows_in_memory=self.max_rows_in_memory,
         )
         if self.valid_conditions is None:
             return config

@@ -186,6 +186,18 @@ class ObjectStore:
             ),
         )
 
+    def open_output(self, key: str) -> pa.NativeFile:
+        """A stream writing ``key`` directly, for objects built piece by piece (bigger than
+        memory). Not atomic by itself: write a temporary key, then :meth:`move` it in place."""
+        path = self.path(key)
+        self._make_parent(path)
+        return self._fs.open_output_stream(path, compression=None)
+
+    @property
+    def is_local(self) -> bool:
+        """Objects are local files (opened in place; on S3 a read fetches the object whole)."""
+        return self._atomic_rename
+
     def copy(self, src: str, dst: str) -> None:
         """Replace ``dst`` with a copy of ``src`` atomically (server-side on S3): an object
         whose bytes already exist elsewhere is not re-encoded."""

@@ -21,6 +21,8 @@ from quant_assets.lib.ticks.synthetic import SOURCE as SYNTHETIC_SOURCE
 from quant_assets.lib.ticks.synthetic import VALID_CONDITIONS as SYNTHETIC_VALID_CONDITIONS
 from quant_assets.lib.ticks.vendor_rules import DuplicatePolicy
 
+DEFAULT_MAX_ROWS_IN_MEMORY = 2_000_000
+
 
 class Reason(StrEnum):
     """Quarantine reason codes, in the order the rules run. ``VENDOR_FLAG`` rows are labelled
@@ -87,6 +89,9 @@ class CleaningConfig:
     valid_conditions: Mapping[str, frozenset[str]] = field(default_factory=_mapping_conditions)
     # Minutes added before the open / after the close, per calendar (e.g. extended hours).
     session_extension_minutes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # A partition with more rows is built in windows of this many rows, in bounded memory and
+    # with the same output (``streaming_build``); ~280 bytes per row in memory either way.
+    max_rows_in_memory: int = DEFAULT_MAX_ROWS_IN_MEMORY
     # Per-calendar replacements of the numeric fields above. Crypto's median spread is one tick
     # of a five-figure price (BTC at 1 cent), so 50x median sits inside normal spreads, and its
     # sampled top-of-book quotes make a one-tick T4 band condemn half the trades (measured on

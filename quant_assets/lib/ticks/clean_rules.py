@@ -7,7 +7,7 @@ No per-row Python; each rule sees numpy arrays (or Arrow columns for text) of on
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import bottleneck as bn
 import numpy as np
@@ -172,6 +172,9 @@ def centred_rolling_median(x: FloatArray, window: int) -> FloatArray:
     return _centred(bn.move_median, x, window)
 
 
+ROLLING_BLOCK = 1 << 16  # rolling statistics run in aligned blocks of this many points
+
+
 def rolling_outliers(
     x: FloatArray,
     window: int,
@@ -182,12 +185,41 @@ def rolling_outliers(
 ) -> BoolArray:
     """Points more than ``n_mads`` mean absolute deviations (plus ``min_bps`` of the median)
     from a centred rolling median, and more than ``min_abs`` (the tick floor) from it."""
-    if x.size < min_obs:
-        return np.zeros(x.size, dtype=bool)
-    median = centred_rolling_median(x, window)
-    dev = np.abs(x - median)
-    limit = n_mads * _centred(bn.move_mean, dev, window) + min_bps * 1e-4 * median
-    return dev > np.maximum(limit, min_abs)
+    blocks = rolling_outlier_blocks(
+        lambda a, b: x[a:b], x.size, window, n_mads, min_obs, min_bps, min_abs
+    )
+    return np.concatenate([np.zeros(0, dtype=bool), *blocks])
+
+
+def rolling_outlier_blocks(
+    read: Callable[[int, int], FloatArray],
+    n: int,
+    window: int,
+    n_mads: float,
+    min_obs: int,
+    min_bps: float = 0.0,
+    min_abs: float = 0.0,
+) -> Iterator[BoolArray]:
+    """:func:`rolling_outliers` of the ``n`` points ``read(a, b)`` returns, block by block.
+
+    Each block of :data:`ROLLING_BLOCK` points is computed from itself and ``window``
+    neighbours each side (the median needs half a window, the mean of deviations another),
+    always the same blocks: bottleneck's moving mean is a running sum whose rounding depends
+    on where it starts, so a fixed alignment makes the verdicts the same whether the points
+    are in memory or read from disk by the bounded-memory build."""
+    if n < min_obs:
+        for start in range(0, n, ROLLING_BLOCK):
+            yield np.zeros(min(ROLLING_BLOCK, n - start), dtype=bool)
+        return
+    context = 2 * (window // 2)
+    for start in range(0, n, ROLLING_BLOCK):
+        stop = min(n, start + ROLLING_BLOCK)
+        lo, hi = max(0, start - context), min(n, stop + context)
+        x = read(lo, hi)
+        median = centred_rolling_median(x, window)
+        dev = np.abs(x - median)
+        limit = n_mads * _centred(bn.move_mean, dev, window) + min_bps * 1e-4 * median
+        yield (dev > np.maximum(limit, min_abs))[start - lo : stop - lo]
 
 
 def prevailing_quotes(

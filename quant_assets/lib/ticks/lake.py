@@ -28,6 +28,8 @@ from quant_assets.lib.ticks.sessions import (
     session_days,
 )
 
+_GOLDEN_RATIO = np.uint64(0x9E3779B97F4A7C15)
+
 
 class Dataset(StrEnum):
     RAW = "ticks_raw"
@@ -132,7 +134,26 @@ def hashes_fingerprint(hashes: npt.NDArray[np.uint64]) -> str:
     """:func:`table_fingerprint` from the table's :func:`row_hashes` (a build hashes the raw
     rows once and derives the clean and quarantine versions from them)."""
     # Position-weighted sum: order-sensitive, one pass, no Python per row.
-    weights = np.arange(1, hashes.size + 1, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    weights = np.arange(1, hashes.size + 1, dtype=np.uint64) * _GOLDEN_RATIO
     with np.errstate(over="ignore"):
         digest = int(np.sum(hashes * weights, dtype=np.uint64))
     return f"{hashes.size:x}-{digest:016x}"
+
+
+class Digest:
+    """:func:`lake.hashes_fingerprint` accumulated over consecutive slices of the hashes."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._sum = 0
+
+    def add(self, hashes: npt.NDArray[np.uint64]) -> None:
+        with np.errstate(over="ignore"):
+            weights = np.arange(self.rows + 1, self.rows + hashes.size + 1, dtype=np.uint64)
+            part = int(np.sum(hashes * (weights * _GOLDEN_RATIO), dtype=np.uint64))
+        self._sum = (self._sum + part) % (1 << 64)
+        self.rows += int(hashes.size)
+
+    @property
+    def version(self) -> str:
+        return f"{self.rows:x}-{self._sum:016x}"

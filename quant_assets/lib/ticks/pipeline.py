@@ -36,6 +36,12 @@ from quant_assets.lib.ticks.landing import STAGED, staged_piece_keys
 from quant_assets.lib.ticks.manifest import ManifestEntry, ManifestStatus, ManifestStore
 from quant_assets.lib.ticks.row_hash import mix_column, row_hashes
 from quant_assets.lib.ticks.sessions import market_for, session_windows
+from quant_assets.lib.ticks.streaming_build import (
+    Partition,
+    StreamedPartition,
+    build_streaming,
+    footer,
+)
 
 SyntheticSource = Callable[[str, date], pa.Table]
 DEFAULT_CHUNK_SIZE = 256  # symbols per manifest commit (and per fan-out step)
@@ -102,18 +108,30 @@ def build_symbol(
     run_id: str | None = None,
 ) -> ManifestEntry:
     """Raw (staged pieces merged, plus synthetic ticks for synthetic symbols), clean and
-    quarantine of one (session, symbol), written as new objects; not yet committed."""
+    quarantine of one (session, symbol), written as new objects; not yet committed. Above
+    ``max_rows_in_memory`` rows the partition is built in windows (``streaming_build``), with
+    the same objects."""
     keys = staged_piece_keys(store, session, symbol)
-    pieces = [store.read_parquet(k) for k in keys]
+    generated = None
     if synthetic is not None and instrument_for(symbol).synthetic:
-        pieces.append(synthetic(symbol, session))
+        generated = synthetic(symbol, session)
+    market = market_for(symbol)
+    windows = session_windows(market.calendar, session)
+    config = cleaning or CleaningConfig()
+    rows = sum(footer(store, k).num_rows for k in keys)
+    rows += generated.num_rows if generated is not None else 0
+    if rows > config.max_rows_in_memory:
+        part = Partition(session, symbol, market.calendar, windows, config)
+        streamed = build_streaming(store, part, keys, generated)
+        if streamed is not None:
+            return _streamed_entry(session, symbol, market.name, streamed, run_id)
+    pieces = [store.read_parquet(k) for k in keys]
+    if generated is not None:
+        pieces.append(generated)
     raw = merge_pieces(pieces)
     # One staged piece already holding the canonical rows is the raw object's bytes.
     copy_from = keys[0] if len(pieces) == 1 and keys and pieces[0].schema == raw.schema else None
-    market = market_for(symbol)
-    result = clean_ticks(
-        raw, session_windows(market.calendar, session), cleaning, calendar=market.calendar
-    )
+    result = clean_ticks(raw, windows, config, calendar=market.calendar)
     raw_v, clean_v, quarantine_v = _versions(raw, result)
     raw_key = _put(store, Dataset.RAW, session, symbol, raw, raw_v, copy_from)
     clean_key = _put(store, Dataset.CLEAN, session, symbol, result.clean, clean_v)
@@ -137,6 +155,29 @@ def build_symbol(
         reasons={k: int(v) for k, v in result.reason_counts.items() if v},
         run_id=run_id,
         possible_duplicates=result.possible_duplicates,
+    )
+
+
+def _streamed_entry(
+    session: date, symbol: str, market: str, built: StreamedPartition, run_id: str | None
+) -> ManifestEntry:
+    return ManifestEntry(
+        session_date=session,
+        symbol=symbol,
+        market=market,
+        status=ManifestStatus.BUILT,
+        raw_rows=built.raw_rows,
+        clean_rows=built.clean_rows,
+        quarantined_rows=built.quarantined_rows,
+        raw_version=_version(built.raw_key),
+        clean_version=_version(built.clean_key),
+        quarantine_version=_version(built.quarantine_key),
+        raw_key=built.raw_key,
+        clean_key=built.clean_key,
+        quarantine_key=built.quarantine_key,
+        reasons={k: int(v) for k, v in built.reason_counts.items() if v},
+        run_id=run_id,
+        possible_duplicates=built.possible_duplicates,
     )
 
 
