@@ -28,7 +28,6 @@ committed here (the manifest commit and the sweep are the caller's, as for the i
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import uuid
 from collections import Counter
@@ -42,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from quant_assets.lib.scratch import scratch_dir
 from quant_assets.lib.storage.object_store import PARQUET_COMPRESSION, ObjectStore
 from quant_assets.lib.ticks.clean_config import REASONS, CleaningConfig, Reason
 from quant_assets.lib.ticks.clean_rules import IntArray, rolling_outlier_blocks
@@ -221,8 +221,8 @@ def build_streaming(
 ) -> StreamedPartition:
     """Write raw, clean and quarantine of one partition in windows of
     ``config.max_rows_in_memory`` rows."""
-    with _ONE_AT_A_TIME, tempfile.TemporaryDirectory(dir=spill_dir, prefix="clean-spill-") as tmp:
-        spill = _Spill(Path(tmp))
+    with _ONE_AT_A_TIME, scratch_dir("clean-spill", spill_dir) as tmp:
+        spill = _Spill(tmp)
         outputs: list[_Output] = []
         try:
             return _build(store, part, keys, synthetic, spill, outputs)
