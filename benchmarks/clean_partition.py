@@ -12,6 +12,7 @@ speed ratio and to check both give the same objects (same content-named keys).
     PYTHONPATH=$PWD nice -n 19 .venv/bin/python benchmarks/clean_partition.py \
         --sizes 10000000 40000000 80000000
     PYTHONPATH=$PWD nice -n 19 .venv/bin/python benchmarks/clean_partition.py --sizes 10000000
+    PYTHONPATH=$PWD nice -n 19 .venv/bin/python benchmarks/clean_partition.py --mixed-clocks
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 SESSION = date(2024, 1, 2)
@@ -38,8 +40,13 @@ CLOSE_NS = OPEN_NS + 23_400 * 10**9
 CHUNK = 1_000_000
 
 
-def generate(path: Path, rows: int, seed: int = 0) -> None:
-    """Write the staged piece in 1M-row row groups (never the whole day in memory)."""
+def generate(path: Path, rows: int, seed: int = 0, mixed_clocks: bool = False) -> None:
+    """Write the staged piece in 1M-row row groups (never the whole day in memory).
+
+    ``mixed_clocks``: an exchange websocket dump's clocks: quotes stamped with the local
+    receive time (``clock`` "receive", ``ts_recv`` = ``ts_event``), trades with the exchange's
+    time and received 0.5-5 ms later, so receive order differs from row order and the
+    prevailing quote is found on the receive clock (``receive_order``)."""
     from quant_assets.lib.ticks.schema import TICK_SCHEMA, TIMESTAMP, conform
 
     rng = np.random.default_rng(seed)
@@ -76,6 +83,13 @@ def generate(path: Path, rows: int, seed: int = 0) -> None:
                     "source": pa.array(np.full(n, "bench")),
                 }
             )
+            if mixed_clocks:
+                latency = rng.integers(500_000, 5_000_000, n)
+                recv = np.where(trade, ts + latency, ts)
+                table = table.append_column("ts_recv", pa.array(recv).cast(TIMESTAMP))
+                clock = pa.array(np.where(trade, "", "receive")).cast(pa.string())
+                clock = pc.if_else(pa.array(trade), pa.scalar(None, pa.string()), clock)
+                table = table.append_column("clock", clock)
             out.write_table(conform(table))
 
 
@@ -115,13 +129,13 @@ def _run_child(root: Path, budget: int) -> tuple[dict[str, Any], float]:
     return json.loads(out), usage.ru_maxrss * 1024 / 1e9
 
 
-def _stage(root: Path, rows: int) -> None:
+def _stage(root: Path, rows: int, mixed_clocks: bool) -> None:
     from quant_assets.lib.ticks.lake import partition_prefix
     from quant_assets.lib.ticks.landing import STAGED
 
     piece = root / "lake" / partition_prefix(STAGED, SESSION, SYMBOL) / "bench.parquet"
     piece.parent.mkdir(parents=True, exist_ok=True)
-    generate(piece, rows)
+    generate(piece, rows, mixed_clocks=mixed_clocks)
 
 
 def main() -> None:
@@ -130,6 +144,11 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=None, help="default: the config's")
     parser.add_argument("--compare-rows", type=int, default=10_000_000, help="0: skip")
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument(
+        "--mixed-clocks",
+        action="store_true",
+        help="quotes on the receive clock, trades on the exchange's (a websocket dump)",
+    )
     args = parser.parse_args()
     from quant_assets.lib.ticks.clean_config import DEFAULT_MAX_ROWS_IN_MEMORY
 
@@ -139,7 +158,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory(dir=args.workdir, prefix="clean-bench-") as tmp:
             root = Path(tmp)
             start = time.perf_counter()
-            _stage(root, rows)
+            _stage(root, rows, args.mixed_clocks)
             print(f"{rows:,} rows staged in {time.perf_counter() - start:.0f} s", flush=True)
             if rows in args.sizes:
                 res, rss = results[rows] = _run_child(root, budget)

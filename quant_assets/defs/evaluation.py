@@ -36,6 +36,18 @@ class EpisodesConfig(dg.Config):
         default=30, ge=2, description="refuse to evaluate on episodes shorter than this (bars)"
     )
     seed: int = 0
+    retrain_per_fold: bool = Field(
+        default=True,
+        description="walk-forward: refit the policy's recorded recipe for every test fold after "
+        "the first on the data before that fold (embargo >= 1 session); off: one model trades "
+        "every fold",
+    )
+    retrain_max_timesteps: int = Field(
+        default=50_000,
+        ge=1,
+        description="refit per fold only recipes of at most this many timesteps (each fold is "
+        "one training); larger recipes are evaluated with one model and the metadata says so",
+    )
 
 
 @dg.asset(
@@ -66,14 +78,14 @@ def _evaluate(
     platform: PlatformSettingsResource,
 ) -> dg.MaterializeResult:
     from quant_assets.lib.evaluation.episodes import InsufficientEvidenceError
-    from quant_assets.lib.evaluation.pipeline import (
-        EvaluationSettings,
-        evaluate_stored_policy,
+    from quant_assets.lib.evaluation.evidence import (
+        fold_models_markdown,
         fold_table,
         folds_markdown,
         save_evaluation,
         stats_markdown,
     )
+    from quant_assets.lib.evaluation.pipeline import EvaluationSettings, evaluate_stored_policy
     from quant_assets.lib.evaluation.registry import champion_id
     from quant_assets.lib.evaluation.report_server import report_url
     from quant_assets.lib.evaluation.tearsheet import render_html, render_png
@@ -94,6 +106,8 @@ def _evaluate(
                 episodes_per_fold=config.episodes_per_fold,
                 min_episode_bars=config.min_episode_bars,
                 seed=config.seed,
+                retrain_per_fold=config.retrain_per_fold,
+                retrain_max_timesteps=config.retrain_max_timesteps,
             ),
         )
     except InsufficientEvidenceError as exc:
@@ -116,6 +130,7 @@ def _evaluate(
     series = evaluation.series()
     stats = evaluation.stats()
     folds = fold_table(series, evaluation.bars_per_year)
+    models = [m.record() for m in evaluation.fold_models]
     challenger_stats = stats[0]
     title = f"{symbol}: {evaluation.challenger.name} out of sample ({evaluation.folds} folds)"
     png = render_png(series, stats, folds, bars_per_year=evaluation.bars_per_year, title=title)
@@ -152,9 +167,12 @@ def _evaluate(
         "challenger_cost_bps_of_notional": round(challenger_stats.cost_total_bps, 4),
         "statistics": dg.MetadataValue.md(stats_markdown(stats)),
         "folds_table": dg.MetadataValue.json(folds),
+        "walk_forward": evaluation.walk_forward,
+        "fold_models": dg.MetadataValue.json(models),
         "tear_sheet": dg.MetadataValue.md(
             f"{image}\n\n### Pooled statistics\n\n{stats_markdown(stats)}"
             f"\n\n### Walk-forward folds\n\n{folds_markdown(folds)}"
+            f"\n\n### Fold models ({evaluation.walk_forward})\n\n{fold_models_markdown(models)}"
         ),
         "report": dg.MetadataValue.path(store.uri(f"{prefix}/report.html")),
     }
@@ -197,7 +215,8 @@ def policy_promotion(
     object_store: ObjectStoreResource,
     warehouse: WarehouseResource,
 ) -> dg.MaterializeResult:
-    from quant_assets.lib.evaluation.pipeline import after, load_evaluation
+    from quant_assets.lib.evaluation.evidence import load_evaluation
+    from quant_assets.lib.evaluation.pipeline import after
     from quant_assets.lib.evaluation.promotion import GateConfig, decide
     from quant_assets.lib.evaluation.registry import production_alias
 

@@ -81,6 +81,15 @@ def test_train_evaluate_promote_then_rollback_restores_previous(
     first = train_evaluate_promote(instance, resources, seed=0)
     evaluation = first["episodes"]
     assert evaluation["champion"] is None  # nothing in production yet
+    # walk-forward: fold 0 is the trained policy, fold 1 a refit on the data before it
+    fold0, fold1 = evaluation["fold_models"]
+    assert evaluation["walk_forward"].startswith("refit per fold")
+    assert fold0["reused"] and fold0["model_id"] == evaluation["challenger_policy_id"]
+    assert not fold1["reused"] and fold1["model_id"] != fold0["model_id"]
+    assert fold1["validation_last"] < fold1["test_first"]
+    # a refit keeps >= 1 session of embargo even where this smoke recipe has none
+    assert fold1["train_last"][:10] < fold1["validation_last"][:10] <= fold1["test_first"][:10]
+    assert "### Fold models" in evaluation["tear_sheet"]
     rows = warehouse.query(
         "SELECT policy, count(*) AS n FROM episodes WHERE evaluation_id = :e GROUP BY policy "
         "ORDER BY policy",

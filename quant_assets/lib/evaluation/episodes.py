@@ -39,14 +39,26 @@ from numpy.typing import NDArray
 
 from quant_assets.lib.costs.calibration import CalibratedParams
 from quant_assets.lib.costs.config import CostModelConfig
+from quant_assets.lib.evaluation.baselines import BASELINES, TradingIntensity, baseline_actor
 from quant_assets.lib.evaluation.statistics import ReturnSeries, pool
 from quant_assets.lib.trading.bars import Bars
 from quant_assets.lib.trading.env import TradingEnv, TradingEnvConfig
 
+__all__ = [
+    "BASELINES",
+    "EpisodeResult",
+    "InsufficientEvidenceError",
+    "Policy",
+    "TradingIntensity",
+    "annualised_sharpe",
+    "episode_windows",
+    "evaluate_policy",
+    "run_episode",
+    "to_series",
+]
 FloatArray = NDArray[np.float64]
 Obs = NDArray[np.float32]
 IntArray = NDArray[np.int64]
-BASELINES: tuple[str, ...] = ("flat", "buy_and_hold", "matched_null")
 TRADING_DAYS_PER_YEAR = 252  # fallback annualisation when no calendar is given
 
 
@@ -96,6 +108,12 @@ class EpisodeResult:
         """Per-bar simple returns of the equity curve (fraction)."""
         c = self.equity_curve
         return np.asarray(np.diff(c) / c[:-1], dtype=np.float64) if c.size > 1 else np.zeros(0)
+
+    @property
+    def pnl_of_capital(self) -> FloatArray:
+        """Per-bar PnL over the episode's starting capital (fraction): additive across bars."""
+        c = self.equity_curve
+        return np.asarray(np.diff(c) / c[0], dtype=np.float64) if c.size > 1 else np.zeros(0)
 
     def to_row(self, run_id: str) -> dict[str, Any]:
         """Row of the warehouse ``episodes`` table (no policy/curve: not columns there)."""
@@ -252,80 +270,6 @@ def policy_actor(policy: Policy | Callable[[Obs], Any]) -> Callable[[Obs], Any]:
     return act
 
 
-@dataclass(frozen=True)
-class TradingIntensity:
-    """What the matched null copies from the challenger's targets: mean |target| while invested
-    (fraction of max position), mean holding period (bars per target change) and share of bars
-    with a flat target. Targets, not fills: the env's participation cap applies to both alike."""
-
-    abs_position: float
-    holding_bars: float
-    flat_share: float
-
-    @classmethod
-    def of(cls, results: Sequence[EpisodeResult]) -> TradingIntensity:
-        pos = np.concatenate([r.targets for r in results]) if results else np.zeros(0)
-        if pos.size == 0:
-            return cls(0.0, 1.0, 1.0)
-        invested = np.abs(pos) > 1e-9
-        changes = sum(int(np.count_nonzero(np.diff(np.r_[0.0, r.targets]) != 0)) for r in results)
-        return cls(
-            abs_position=float(np.mean(np.abs(pos[invested]))) if invested.any() else 0.0,
-            holding_bars=float(pos.size / max(changes, 1)),
-            flat_share=float(1.0 - invested.mean()),
-        )
-
-
-def _baseline_actor(
-    name: str,
-    config: TradingEnvConfig,
-    seed: int,
-    episode_id: int,
-    intensity: TradingIntensity | None = None,
-) -> Callable[[Obs], Any]:
-    discrete = config.action_type == "discrete"
-    levels = list(config.discrete_levels)
-
-    def action_of(target: float) -> Any:
-        if not discrete:
-            return np.array([target], dtype=np.float32)
-        return int(np.argmin([abs(x - target) for x in levels]))
-
-    def const(target: float) -> Callable[[Obs], Any]:
-        if discrete and target not in levels:
-            raise ValueError(f"baseline {name!r} needs {target} in discrete_levels {levels}")
-        action = action_of(target)
-        return lambda _obs: action
-
-    if name == "flat":
-        return const(0.0)
-    if name == "buy_and_hold":
-        return const(1.0)
-    if name == "matched_null":
-        m = intensity if intensity is not None else TradingIntensity(1.0, 1.0, 0.0)
-        rng = np.random.default_rng([seed, episode_id])
-        p_change = 1.0 / max(m.holding_bars, 1.0)
-        state: dict[str, Any] = {"target": None, "action": action_of(0.0)}
-
-        def draw() -> float:
-            if rng.random() < m.flat_share:
-                return 0.0
-            return m.abs_position * (1.0 if rng.random() < 0.5 else -1.0)
-
-        def act(_obs: Obs) -> Any:
-            if state["target"] is None or rng.random() < p_change:
-                target = draw()
-                for _ in range(8):  # a change of target is a trade: never redraw the same
-                    if target != state["target"]:
-                        break
-                    target = draw()
-                state["target"], state["action"] = target, action_of(target)
-            return state["action"]
-
-        return act
-    raise ValueError(f"unknown baseline {name!r}; expected one of {BASELINES}")
-
-
 def evaluate_policy(
     policy: Policy | Callable[[Obs], Any] | None,
     bars: Bars,
@@ -341,6 +285,7 @@ def evaluate_policy(
     periods_per_year: float | None = None,
     min_episode_bars: int = 1,
     folds: int = 1,
+    fold_policies: Sequence[Policy | Callable[[Obs], Any]] | None = None,
 ) -> list[EpisodeResult]:
     """Policy episodes (skipped when ``policy`` is None) then each baseline on the same windows.
 
@@ -348,6 +293,8 @@ def evaluate_policy(
     the held-out bars themselves (in-sample cost inputs). ``folds`` groups consecutive episodes
     into that many walk-forward test folds (``n_episodes`` must be a multiple). The matched
     null copies the policy's trading intensity (without a policy: one trade per bar at full size).
+    ``fold_policies`` (one per fold, walk-forward retraining): fold ``f``'s episodes are traded
+    by ``fold_policies[f]``, all under ``policy``'s name (one pooled out-of-sample series).
     """
     if folds < 1 or n_episodes % folds:
         raise ValueError(
@@ -399,12 +346,18 @@ def evaluate_policy(
     intensity: TradingIntensity | None = None
     if policy is not None:
         name = policy_name or getattr(policy, "name", None) or "policy"
-        actor = policy_actor(policy)
-        results += run_all(name, lambda _k: actor)
+        if fold_policies is not None:
+            if len(fold_policies) != folds:
+                raise ValueError(f"{len(fold_policies)} fold policies for {folds} folds")
+            actors = [policy_actor(p) for p in fold_policies]
+            results += run_all(name, lambda k: actors[k // per_fold])
+        else:
+            actor = policy_actor(policy)
+            results += run_all(name, lambda _k: actor)
         intensity = TradingIntensity.of(results)
     for b in baselines:
         results += run_all(
-            b, lambda k, b=b: _baseline_actor(b, cfg, seed, k, intensity)  # type: ignore[misc]
+            b, lambda k, b=b: baseline_actor(b, cfg, seed, k, intensity)  # type: ignore[misc]
         )
     return results
 
@@ -428,6 +381,7 @@ def to_series(results: Sequence[EpisodeResult], capital: float) -> ReturnSeries:
             },
             n_episodes=1,
             n_trades=r.n_trades,
+            pnl=r.pnl_of_capital,
         )
         for r in results
     ]

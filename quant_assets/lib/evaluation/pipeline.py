@@ -10,19 +10,16 @@ nothing is left.
 
 from __future__ import annotations
 
-import io
-import json
-from collections.abc import Sequence
+import tempfile
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from quant_assets.lib.costs.calibration import CalibratedParams
+from quant_assets.lib.costs.config import CostModelConfig
 from quant_assets.lib.evaluation.episodes import (
     BASELINES,
     EpisodeResult,
@@ -35,6 +32,13 @@ from quant_assets.lib.evaluation.statistics import (
     bars_per_year,
     performance,
     sessions_per_year,
+)
+from quant_assets.lib.evaluation.walkforward import (
+    FoldModel,
+    fold_test_bounds,
+    recorded_fold0,
+    retrain_folds,
+    single_model,
 )
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import manifest
@@ -55,6 +59,12 @@ class EvaluationSettings:
     episodes_per_fold: int = 4
     min_episode_bars: int = 30
     seed: int = 0
+    #: walk-forward: refit the challenger's recipe for every fold after the first on the data
+    #: before it (:mod:`~quant_assets.lib.evaluation.walkforward`)
+    retrain_per_fold: bool = True
+    #: refit only recipes of at most this many timesteps (a fold costs one training); above it
+    #: the evaluated policy trades every fold and the evaluation says so
+    retrain_max_timesteps: int = 50_000
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class Evaluation:
     bars_per_session: float
     folds: int
     comparable_from_ns: int | None  # champion comparison only on bars after this (None: all)
+    fold_models: tuple[FoldModel, ...] = ()  # the model that traded each fold
+    walk_forward: str = ""  # how the folds' models were obtained, in words
 
     def of(self, policy: str) -> list[EpisodeResult]:
         return [r for r in self.results if r.policy == policy]
@@ -165,6 +177,9 @@ def evaluate_stored_policy(
     bpy = bars_per_year(calendar, bars.bar_seconds)
     folds = config.split.test_folds
     n_episodes = folds * cfg.episodes_per_fold
+    fold_models, walk_forward = _fold_models(
+        challenger, bars, test, params.config, cache_dir, cfg, n_episodes
+    )
     results = evaluate_policy(
         challenger,
         test,
@@ -179,6 +194,7 @@ def evaluate_stored_policy(
         periods_per_year=bpy,
         min_episode_bars=cfg.min_episode_bars,
         folds=folds,
+        fold_policies=[m.act for m in fold_models],
     )
     comparable_from: int | None = None
     if champion is not None:
@@ -222,7 +238,48 @@ def evaluate_stored_policy(
         bars_per_session=bpy / sessions_per_year(calendar),
         folds=folds,
         comparable_from_ns=comparable_from,
+        fold_models=tuple(fold_models),
+        walk_forward=walk_forward,
     )
+
+
+def _fold_models(
+    challenger: LoadedPolicy,
+    bars: Bars,
+    test: Bars,
+    cost_config: CostModelConfig,
+    cache_dir: Path,
+    cfg: EvaluationSettings,
+    n_episodes: int,
+) -> tuple[list[FoldModel], str]:
+    """Each fold's model: refits per :mod:`walkforward` when configured and affordable."""
+    config = challenger.config
+    folds = config.split.test_folds
+    bounds = fold_test_bounds(test, config.env.window, n_episodes, folds)
+    fold0 = recorded_fold0(challenger, bounds)
+    if folds == 1:
+        return [fold0], "one fold: the trained policy"
+    if not cfg.retrain_per_fold:
+        return single_model(fold0, bounds), "one model for every fold (retrain_per_fold off)"
+    if config.total_timesteps > cfg.retrain_max_timesteps:
+        why = (
+            f"one model for every fold: {config.total_timesteps:,} timesteps a refit > "
+            f"retrain_max_timesteps {cfg.retrain_max_timesteps:,}"
+        )
+        return single_model(fold0, bounds), why
+    work = cache_dir.parent / "walk_forward"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        models = retrain_folds(
+            bars,
+            config,
+            bounds,
+            fold0=fold0,
+            cost_config=cost_config,
+            out_dir=Path(tmp),
+            run_id=str(challenger.lineage.get("run_id", challenger.policy_id)),
+        )
+    return models, f"refit per fold on the data before it ({folds - 1} refits, expanding window)"
 
 
 def after(series: ReturnSeries, from_ns: int | None) -> ReturnSeries:
@@ -240,148 +297,5 @@ def after(series: ReturnSeries, from_ns: int | None) -> ReturnSeries:
         costs=series.costs,
         n_episodes=series.n_episodes,
         n_trades=series.n_trades,
+        pnl=None if series.pnl is None else series.pnl[keep],
     )
-
-
-# --------------------------------------------------------------------------- stored evidence
-
-RETURNS_FILE = "returns.parquet"
-SUMMARY_FILE = "summary.json"
-
-
-def save_evaluation(store: ObjectStore, prefix: str, evaluation: Evaluation) -> str:
-    """Per-bar returns of every policy (Parquet) and the facts the gate needs (JSON)."""
-    series = evaluation.series()
-    table = pa.table(
-        {
-            "policy": pa.array([p for p, s in series.items() for _ in range(s.n_bars)]),
-            "ts": pa.array(np.concatenate([s.ts for s in series.values()]), pa.int64()).cast(
-                pa.timestamp("ns", tz="UTC")
-            ),
-            "fold": np.concatenate([s.fold for s in series.values()]),
-            "return": np.concatenate([s.returns for s in series.values()]),
-        }
-    )
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="zstd")
-    store.write_bytes(f"{prefix}/{RETURNS_FILE}", buf.getvalue())
-    summary = {
-        "symbol": evaluation.symbol,
-        "calendar": evaluation.calendar,
-        "bar_seconds": evaluation.bar_seconds,
-        "bars_per_year": evaluation.bars_per_year,
-        "bars_per_session": evaluation.bars_per_session,
-        "folds": evaluation.folds,
-        "comparable_from_ns": evaluation.comparable_from_ns,
-        "challenger": evaluation.challenger.name,
-        "champion": evaluation.champion.name if evaluation.champion else None,
-        "policies": {
-            p: {
-                "capital": s.capital,
-                "traded_notional": s.traded_notional,
-                "costs": dict(s.costs),
-                "n_episodes": s.n_episodes,
-                "n_trades": s.n_trades,
-            }
-            for p, s in series.items()
-        },
-    }
-    store.write_bytes(f"{prefix}/{SUMMARY_FILE}", json.dumps(summary, indent=2).encode())
-    return store.uri(prefix)
-
-
-def load_evaluation(
-    store: ObjectStore, prefix: str
-) -> tuple[dict[str, Any], dict[str, ReturnSeries]]:
-    summary = json.loads(store.read_bytes(f"{prefix}/{SUMMARY_FILE}"))
-    table = pq.read_table(io.BytesIO(store.read_bytes(f"{prefix}/{RETURNS_FILE}")))
-    policy = np.asarray(table["policy"].to_pylist())
-    ts = table["ts"].cast(pa.int64()).to_numpy()
-    fold = table["fold"].to_numpy()
-    ret = table["return"].to_numpy()
-    out: dict[str, ReturnSeries] = {}
-    for name, facts in summary["policies"].items():
-        mask = policy == name
-        out[name] = ReturnSeries(
-            policy=name,
-            ts=ts[mask].astype(np.int64),
-            returns=ret[mask].astype(np.float64),
-            fold=fold[mask].astype(np.int64),
-            capital=float(facts["capital"]),
-            traded_notional=float(facts["traded_notional"]),
-            costs=facts["costs"],
-            n_episodes=int(facts["n_episodes"]),
-            n_trades=int(facts["n_trades"]),
-        )
-    return summary, out
-
-
-def fold_table(evaluation_series: dict[str, ReturnSeries], bpy: float) -> list[dict[str, Any]]:
-    """Per fold and policy: bars, total return (%), annualised Sharpe, max drawdown (%)."""
-    from quant_assets.lib.evaluation.statistics import (
-        equity_curve,
-        max_drawdown,
-        sharpe_ratio,
-    )
-
-    rows: list[dict[str, Any]] = []
-    folds = sorted({int(f) for s in evaluation_series.values() for f in s.fold})
-    for f in folds:
-        for name, s in evaluation_series.items():
-            r = s.returns[s.fold == f]
-            if not r.size:
-                continue
-            rows.append(
-                {
-                    "fold": f,
-                    "policy": name,
-                    "first_bar": datetime.fromtimestamp(
-                        int(s.ts[s.fold == f][0]) / 1e9, tz=UTC
-                    ).isoformat(),
-                    "bars": int(r.size),
-                    "return_pct": float(equity_curve(r)[-1] - 1) * 100,
-                    "sharpe_annual": sharpe_ratio(r, bpy),
-                    "max_drawdown_pct": max_drawdown(r) * 100,
-                }
-            )
-    return rows
-
-
-def stats_markdown(stats: Sequence[PerformanceStats]) -> str:
-    """Pooled figures per policy, units in the header: what the UI shows for an evaluation."""
-    cols = (
-        ("bars", "n_bars", "{:,}"),
-        ("total return %", "total_return_pct", "{:+.3f}"),
-        ("Sharpe (ann.)", "sharpe_annual", "{:+.2f}"),
-        ("Sortino (ann.)", "sortino_annual", "{:+.2f}"),
-        ("max DD %", "max_drawdown_pct", "{:.3f}"),
-        ("hit rate %", "hit_rate_pct", "{:.1f}"),
-        ("turnover x capital", "turnover_x_capital", "{:.2f}"),
-        ("trades", "n_trades", "{:,}"),
-        ("cost bps of notional", "cost_total_bps", "{:.2f}"),
-        ("commission bps", "cost_commission_bps", "{:.2f}"),
-        ("spread bps", "cost_spread_bps", "{:.2f}"),
-        ("impact bps", "cost_impact_bps", "{:.2f}"),
-    )
-    rows = [
-        "| policy | " + " | ".join(c[0] for c in cols) + " |",
-        "|---|" + "---:|" * len(cols),
-    ]
-    for s in stats:
-        values = [fmt.format(getattr(s, attr)) for _, attr, fmt in cols]
-        rows.append(f"| {s.policy} | " + " | ".join(values) + " |")
-    return "\n".join(rows)
-
-
-def folds_markdown(rows: Sequence[dict[str, Any]]) -> str:
-    """The per-fold table of :func:`fold_table` as markdown."""
-    lines = [
-        "| fold | policy | first bar (UTC) | bars | return % | Sharpe (ann.) | max DD % |",
-        "|---:|---|---|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        lines.append(
-            f"| {r['fold']} | {r['policy']} | {r['first_bar'][:16]} | {r['bars']:,} | "
-            f"{r['return_pct']:+.3f} | {r['sharpe_annual']:+.2f} | {r['max_drawdown_pct']:.3f} |"
-        )
-    return "\n".join(lines)

@@ -139,7 +139,10 @@ class ReturnSeries:
     """One policy's per-bar returns over the evaluation window, pooled over episodes and folds.
 
     ``ts`` is each return's bar end (int64 ns UTC); ``fold`` the walk-forward fold of each bar.
-    Money (``traded_notional``, ``costs``) is in the quote currency.
+    Money (``traded_notional``, ``costs``) is in the quote currency. ``returns`` are on the
+    running equity (what compounds: Sharpe, drawdown); ``pnl`` is each bar's PnL over the
+    episode's starting capital (what adds up: the gate's paired evidence, see
+    :attr:`pnl_of_capital`); None where only returns are known (then the two are taken equal).
     """
 
     policy: str
@@ -151,10 +154,24 @@ class ReturnSeries:
     costs: Mapping[str, float] = field(default_factory=dict)
     n_episodes: int = 0
     n_trades: int = 0
+    pnl: FloatArray | None = None
 
     def __post_init__(self) -> None:
         if not (self.ts.shape == self.returns.shape == self.fold.shape):
             raise ValueError("ReturnSeries: ts, returns and fold must have the same length")
+        if self.pnl is not None and self.pnl.shape != self.returns.shape:
+            raise ValueError("ReturnSeries: pnl and returns must have the same length")
+
+    @property
+    def pnl_of_capital(self) -> FloatArray:
+        """Per-bar PnL / the episode's starting capital (fraction); ``returns`` when unknown.
+
+        Why not ``returns``: a return on the running equity divides the same money by a
+        different denominator for two policies whose equity has drifted apart, so the paired
+        difference of two identical-money bars is ``-dE * (E_a - E_b) / E^2``, a term with the
+        sign of the past excess (measured: two every-bar-flipping nulls paying 0.56 bps of
+        capital a bar, sd of the t-statistic 1.087 instead of 1; docs/evaluation.md)."""
+        return self.returns if self.pnl is None else self.pnl
 
     @property
     def n_bars(self) -> int:
@@ -174,6 +191,11 @@ def pool(parts: Sequence[ReturnSeries]) -> ReturnSeries:
         for k, v in p.costs.items():
             costs[k] = costs.get(k, 0.0) + float(v)
     ts = np.concatenate([p.ts for p in ordered]).astype(np.int64)
+    pnl = (
+        np.concatenate([p.pnl_of_capital for p in ordered])
+        if any(p.pnl is not None for p in ordered)
+        else None
+    )
     if ts.size > 1 and not np.all(np.diff(ts) >= 0):
         raise ValueError("pooled bars overlap: episodes/folds must not share a bar")
     return ReturnSeries(
@@ -186,6 +208,7 @@ def pool(parts: Sequence[ReturnSeries]) -> ReturnSeries:
         costs=costs,
         n_episodes=sum(p.n_episodes for p in ordered),
         n_trades=sum(p.n_trades for p in ordered),
+        pnl=pnl,
     )
 
 

@@ -123,8 +123,7 @@ def build_symbol(
     if rows > config.max_rows_in_memory:
         part = Partition(session, symbol, market.calendar, windows, config)
         streamed = build_streaming(store, part, keys, generated)
-        if streamed is not None:
-            return _streamed_entry(session, symbol, market.name, streamed, run_id)
+        return _streamed_entry(session, symbol, market.name, streamed, run_id)
     pieces = [store.read_parquet(k) for k in keys]
     if generated is not None:
         pieces.append(generated)

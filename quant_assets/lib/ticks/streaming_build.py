@@ -17,9 +17,10 @@ each computed exactly (docs/cleaning_rules.md, "Bounded memory"):
    mids are spilled; the quote rolling-median rule runs over the mids in the fixed blocks of
    :func:`clean_rules.rolling_outlier_blocks`, as the in-memory rule does.
 4. **Pass 3**: quote outliers applied, the prevailing quote carried from window to window
-   (trades outside quotes); the prices of trades without a fresh quote are spilled and judged
-   by the rolling rule likewise. **Pass 4** applies it and writes clean and quarantine row
-   group by row group, their content versions from the spilled raw hashes.
+   (trades outside quotes; on different clocks, in receive-time order by :mod:`receive_order`);
+   the prices of trades without a fresh quote are spilled and judged by the rolling rule
+   likewise. **Pass 4** applies it and writes clean and quarantine row group by row group,
+   their content versions from the spilled raw hashes.
 
 Objects are written under temporary keys and moved to their content-named keys; nothing is
 committed here (the manifest commit and the sweep are the caller's, as for the in-memory build).
@@ -27,7 +28,6 @@ committed here (the manifest commit and the sweep are the caller's, as for the i
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import uuid
 from collections import Counter
@@ -41,11 +41,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from quant_assets.lib.scratch import scratch_dir
 from quant_assets.lib.storage.object_store import PARQUET_COMPRESSION, ObjectStore
 from quant_assets.lib.ticks.clean_config import REASONS, CleaningConfig, Reason
 from quant_assets.lib.ticks.clean_rules import IntArray, rolling_outlier_blocks
 from quant_assets.lib.ticks.lake import Dataset, Digest, partition_object, partition_prefix
 from quant_assets.lib.ticks.merge_stream import keyed, merged, rechunk, times
+from quant_assets.lib.ticks.receive_order import ReceiveOrder
 from quant_assets.lib.ticks.row_hash import mix_column, row_hashes
 from quant_assets.lib.ticks.schema import TICK_SCHEMA
 from quant_assets.lib.ticks.spill_columns import SpillColumn, exact_median
@@ -216,13 +218,11 @@ def build_streaming(
     keys: list[str],
     synthetic: pa.Table | None,
     spill_dir: Path | None = None,
-) -> StreamedPartition | None:
+) -> StreamedPartition:
     """Write raw, clean and quarantine of one partition in windows of
-    ``config.max_rows_in_memory`` rows. None when the partition needs the whole table (trades
-    and quotes on different clocks: the prevailing quote is found after a global sort by
-    receive time), which the caller then builds in memory."""
-    with _ONE_AT_A_TIME, tempfile.TemporaryDirectory(dir=spill_dir, prefix="clean-spill-") as tmp:
-        spill = _Spill(Path(tmp))
+    ``config.max_rows_in_memory`` rows."""
+    with _ONE_AT_A_TIME, scratch_dir("clean-spill", spill_dir) as tmp:
+        spill = _Spill(tmp)
         outputs: list[_Output] = []
         try:
             return _build(store, part, keys, synthetic, spill, outputs)
@@ -239,7 +239,7 @@ def _build(
     synthetic: pa.Table | None,
     spill: _Spill,
     outputs: list[_Output],
-) -> StreamedPartition | None:
+) -> StreamedPartition:
     cfg = part.config.for_calendar(part.calendar)
     window_rows = max(2, part.config.max_rows_in_memory)
     alone = len(keys) == 1 and (synthetic is None or not synthetic.num_rows)
@@ -264,8 +264,7 @@ def _build(
         spill.possible.append(possible)
         quotes = ~w.is_trade & (reason == 0)
         spreads.append(w.ask[quotes] - w.bid[quotes])
-    if carry.receive_clock and carry.exchange_clock and not carry.recv_nulls:
-        return None
+    mixed_clocks = carry.receive_clock and carry.exchange_clock and not carry.recv_nulls
     median = exact_median(spreads) if len(spreads) else 0.0
     spreads.path.unlink()
 
@@ -289,8 +288,10 @@ def _build(
     quote_verdicts = _rolling(mids, spill.column("quote_outliers", np.bool_), cfg, min_abs)
 
     # Pass 3: quote outliers; trades judged by the prevailing quote; the rest's prices.
+    # On different clocks, by the quote prevailing in receive-time order (receive_order.py).
     quote_carry = QuoteCarry()
     unjudged = spill.column("unjudged_prices", np.float64)
+    order = ReceiveOrder(spill.work, spill.bounds, window_rows) if mixed_clocks else None
     q = 0
     for a, b, table in spill.windows():
         w = Window.of(table)
@@ -299,10 +300,15 @@ def _build(
         outlier = quotes[quote_verdicts.read(q, q + quotes.size)]
         q += quotes.size
         reason[outlier] = _OUTLIER
-        judged = judge_by_quotes(w, reason, quote_carry, cfg)
-        unjudged.append(w.price[judged])
-        spill.judged.append(judged)
+        if order is not None:
+            order.add(a, table, w.is_trade, w.price, w.bid, w.ask, reason)
+        else:
+            judged = judge_by_quotes(w, reason, quote_carry, cfg)
+            unjudged.append(w.price[judged])
+            spill.judged.append(judged)
         spill.codes.write_at(a, reason)
+    if order is not None:
+        order.judge(cfg, spill.codes, spill.judged, unjudged)
     trade_verdicts = _rolling(unjudged, spill.column("trade_outliers", np.bool_), cfg, min_abs)
 
     # Pass 4: trade outliers; clean and quarantine written with their versions.

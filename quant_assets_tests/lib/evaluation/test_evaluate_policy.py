@@ -200,3 +200,25 @@ def test_to_series_pools_bars_with_timestamps_and_money() -> None:
     )
     assert s.traded_notional == pytest.approx(sum(r.turnover for r in results) * ENV.capital)
     assert s.costs["spread"] == pytest.approx(sum(r.cost_spread for r in results))
+
+
+def test_evaluate_policy_fold_policies_trade_their_own_fold() -> None:
+    def long(_obs: np.ndarray) -> np.ndarray:
+        return np.array([1.0], dtype=np.float32)
+
+    res = evaluate_policy(
+        long,
+        BARS,
+        n_episodes=4,
+        env_config=ENV,
+        baselines=(),
+        folds=2,
+        policy_name="wf",
+        fold_policies=[long, _short],
+    )
+    assert {r.policy for r in res} == {"wf"}
+    assert [r.fold for r in res] == [0, 0, 1, 1]
+    assert all(np.all(r.targets == 1.0) for r in res[:2])
+    assert all(np.all(r.targets == -1.0) for r in res[2:])
+    with pytest.raises(ValueError, match="3 fold policies for 2 folds"):
+        evaluate_policy(long, BARS, n_episodes=4, env_config=ENV, folds=2, fold_policies=[long] * 3)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from scipy import stats
 
+from quant_assets.lib.evaluation.episodes import EpisodeResult, to_series
 from quant_assets.lib.evaluation.promotion import (
     GateConfig,
+    batch_means_p,
     block_length,
     decide,
     deflated_sharpe,
@@ -152,8 +157,8 @@ def test_paired_excess_other_bar_grid_falls_back_to_days() -> None:
     ref = at([day + 5, 2 * day + 5], 0.01)  # one bar a day (another interval)
     d, a, _b, daily = paired_excess(ch, ref)
     assert daily and d.size == 2
-    np.testing.assert_allclose(a, (1.01**2 - 1) * 1e4)
-    np.testing.assert_allclose(d, (1.01**2 - 1.01) * 1e4)
+    np.testing.assert_allclose(a, 2 * 0.01 * 1e4)  # a day's PnL over capital adds up
+    np.testing.assert_allclose(d, (0.02 - 0.01) * 1e4)
 
 
 def test_deflated_sharpe_falls_with_more_trials() -> None:
@@ -173,3 +178,61 @@ def test_gate_config_rejects_bad_values() -> None:
     ):
         with pytest.raises(ValueError):
             GateConfig(**kw)  # type: ignore[arg-type]
+
+
+def _episode(curve: list[float], policy: str) -> EpisodeResult:
+    n = len(curve) - 1
+    start = datetime(2024, 1, 2, 14, 30, tzinfo=UTC)
+    return EpisodeResult(
+        episode_id=0,
+        split="test",
+        start_ts=start,
+        end_ts=start + timedelta(minutes=n),
+        ep_reward=0.0,
+        max_dd=0.0,
+        final_pnl=curve[-1] - curve[0],
+        sharpe=0.0,
+        turnover=0.0,
+        cost_commission=0.0,
+        cost_spread=0.0,
+        cost_impact=0.0,
+        cost_total=0.0,
+        n_trades=n,
+        cost_model_version="v",
+        policy=policy,
+        equity_curve=np.asarray(curve, dtype=np.float64),
+        n_steps=n,
+        bar_ts=np.arange(1, n + 1, dtype=np.int64) * MIN,
+    )
+
+
+def test_paired_excess_same_money_after_divergence_is_zero_in_bps_of_capital() -> None:
+    # After bar 1 both pay the same money every bar (e.g. two churners in phase paying costs)
+    # on different equity: the evidence is PnL over capital, so those bars differ by nothing.
+    # On returns over each one's running equity they would differ by -dE (E_a - E_b) / E^2,
+    # a term with the sign of the past excess (the churn null's 7.55 % false promotions).
+    steps = [-3.0, 1.0, -2.0, -3.0, 2.0] * 20
+    a = np.cumsum([1000.0, 200.0, *steps])
+    b = np.cumsum([1000.0, -200.0, *steps])
+    ch = to_series([_episode(list(a), "a")], 1000.0)
+    ref = to_series([_episode(list(b), "b")], 1000.0)
+    d, _, _, daily = paired_excess(ch, ref)
+    assert not daily and d[0] == pytest.approx(4000.0)  # 400 of 1000 capital, in bps
+    assert np.all(d[1:] == 0.0)
+    on_equity = (ch.returns - ref.returns)[1:]
+    assert np.all(np.abs(on_equity) > 0)  # what the old evidence fed the gate
+
+
+def test_batch_means_p_hand_computed_example() -> None:
+    d = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 100.0])  # 3 batches of 2, the 7th value dropped
+    t = 3.5 / (2.0 / math.sqrt(3))  # batch means 1.5, 3.5, 5.5: mean 3.5, sd 2
+    assert batch_means_p(d, 0.0, 2.0) == pytest.approx(float(stats.t.sf(t, 2)))
+    assert batch_means_p(d, 0.0, 4.0) == 1.0  # one batch: nothing to test
+
+
+def test_decide_few_blocks_p_is_at_least_batch_means() -> None:
+    # 400 bars in blocks of 40 (10 blocks): the bootstrap alone is too narrow there
+    d = np.repeat(RNG.normal(0.3e-4, 1e-4, 10), 40) + RNG.normal(0.0, 1e-5, 400)
+    cfg = GateConfig(n_boot=199, margin_bps_per_session=0.0, min_bars=2, min_sessions=0)
+    few = decide(_series(d), None, config=replace(cfg, block_length=40.0), bars_per_session=390)
+    assert few.p_value == pytest.approx(batch_means_p(d * 1e4, 0.0, 40.0))  # > bootstrap p

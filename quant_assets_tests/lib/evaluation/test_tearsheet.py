@@ -8,7 +8,7 @@ import io
 import numpy as np
 
 from quant_assets.lib.evaluation.episodes import evaluate_policy, to_series
-from quant_assets.lib.evaluation.pipeline import fold_table
+from quant_assets.lib.evaluation.evidence import fold_table
 from quant_assets.lib.evaluation.statistics import performance
 from quant_assets.lib.evaluation.tearsheet import render_html, render_png
 from quant_assets.lib.trading.bars import random_walk_bars
@@ -60,7 +60,7 @@ def test_render_html_embeds_png_and_tables() -> None:
 
 
 def test_folds_markdown_one_line_per_row() -> None:
-    from quant_assets.lib.evaluation.pipeline import folds_markdown
+    from quant_assets.lib.evaluation.evidence import folds_markdown
 
     _, _, folds = _evaluation()
     md = folds_markdown(folds)

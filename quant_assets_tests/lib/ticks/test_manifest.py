@@ -12,6 +12,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
+
+from quant_assets.lib.scratch import scratch_root
 from quant_assets.lib.storage.object_store import ObjectStore, parquet_num_rows
 from quant_assets.lib.ticks import manifest
 from quant_assets.lib.ticks.dataset import load_clean_ticks
@@ -28,16 +31,19 @@ BUILD_SCRIPT = textwrap.dedent("""
     import sys
     from datetime import date
     from quant_assets.lib.storage.object_store import ObjectStore
+    from quant_assets.lib.ticks.cleaning import CleaningConfig
     from quant_assets.lib.ticks.pipeline import build_session
     from quant_assets.lib.ticks.synthetic_source import synthetic_source
     from quant_assets.lib.warehouse.duckdb_backend import DuckDBWarehouse
 
     root, db, seed, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+    max_rows = int(sys.argv[5])
     wh = DuckDBWarehouse(db)
     wh.migrate()
     build_session(
         ObjectStore.local(root), wh, date(2024, 1, 2), "XNYS", ["SYNA", "SYNB"],
         synthetic=synthetic_source(n, seed), chunk_size=2,
+        cleaning=CleaningConfig(max_rows_in_memory=max_rows) if max_rows else None,
     )
     """)
 
@@ -61,9 +67,12 @@ def current(db: Path) -> list[manifest.ManifestEntry]:
         return manifest.read(wh)
 
 
+@pytest.mark.parametrize("max_rows", [0, 20_000], ids=["in_memory", "bounded"])
 def test_manifest_build_killed_mid_write_keeps_previous_version_then_rebuilds(
-    tmp_path: Path,
+    tmp_path: Path, max_rows: int
 ) -> None:
+    """``bounded``: the partitions are built in windows (``streaming_build``), whose local
+    spill files the kill leaves behind until the next build sweeps them."""
     root, db = tmp_path / "lake", tmp_path / "wh.duckdb"
     store = ObjectStore.local(root)
     build(root, db, seed=0, n=2_000)
@@ -73,13 +82,16 @@ def test_manifest_build_killed_mid_write_keeps_previous_version_then_rebuilds(
 
     # A second build with other content, big enough to take seconds per symbol; killed as soon
     # as its first new object lands, i.e. before its chunk's manifest commit.
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", BUILD_SCRIPT, str(root), str(db), "1", "400000"], env=env
-    )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(scratch)}
+    args = [sys.executable, "-c", BUILD_SCRIPT, str(root), str(db)]
+    proc = subprocess.Popen([*args, "1", "400000", str(max_rows)], env=env)
     try:
         deadline = time.monotonic() + 120
-        while not set(store.list("ticks_raw")) - objects_before:
+        while not set(store.list("ticks_raw")) - objects_before and not (
+            max_rows and list(scratch_root(scratch).glob("*/*"))
+        ):
             assert proc.poll() is None, "build finished before it could be killed"
             assert time.monotonic() < deadline, "no new object within 120 s"
             time.sleep(0.01)
@@ -93,17 +105,19 @@ def test_manifest_build_killed_mid_write_keeps_previous_version_then_rebuilds(
     for entry in before:
         assert parquet_num_rows(store, entry.clean_key) == entry.clean_rows
     orphans = set(store.list("")) - objects_before
-    assert orphans
+    assert orphans or max_rows
+    assert not max_rows or list(scratch_root(scratch).iterdir())  # the kill left its spill
     ticks, refs = load_clean_ticks(store, before)
     assert [r.data_version for r in refs] == [e.clean_version for e in before]
     assert ticks.num_rows == sum(e.clean_rows for e in before)
 
-    # The next build replaces the version and sweeps every unreferenced object.
-    build(root, db, seed=2, n=2_000)
+    # The next build replaces the version and sweeps every unreferenced object and spill.
+    subprocess.run([*args, "2", "40000", str(max_rows)], env=env, check=True)
     after = current(db)
     assert [e.raw_version for e in after] != [e.raw_version for e in before]
     referenced = {key for e in after for key in e.keys().values()}
     assert set(store.list("")) == referenced
+    assert not max_rows or not list(scratch_root(scratch).iterdir())
 
 
 def test_manifest_commit_and_read_on_timescaledb(tsdb_database: str, tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ from quant_assets.lib.ticks.pipeline import build_symbol
 from quant_assets.lib.ticks.schema import RecordType
 from quant_assets.lib.ticks.sessions import session_windows
 from quant_assets.lib.ticks.spill_columns import SpillColumn
-from quant_assets.lib.ticks.streaming_build import Partition, _grid_tick, build_streaming
+from quant_assets.lib.ticks.streaming_build import _grid_tick
 from quant_assets.lib.ticks.synthetic import REASON_CODES, SyntheticConfig, generate_ticks
 from quant_assets.lib.ticks.vendor_rules import infer_tick_size
 
@@ -68,14 +68,18 @@ def _stage(store: ObjectStore, pieces: list[pa.Table]) -> None:
         store.write_parquet(f"{partition_prefix(STAGED, SESSION, SYMBOL)}/f{i}.parquet", piece)
 
 
-def _both(tmp_path: Path, pieces: list[pa.Table]) -> tuple[ManifestEntry, ManifestEntry, list]:
+def _both(
+    tmp_path: Path, pieces: list[pa.Table], max_quote_age_ms: float = float("inf")
+) -> tuple[ManifestEntry, ManifestEntry, list]:
     """Build the partition in memory and in windows of WINDOW rows, in two lakes."""
     entries, stores = [], []
     for name, budget in (("memory", 10_000_000), ("streamed", WINDOW)):
         store = ObjectStore.local(tmp_path / name)
         _stage(store, pieces)
-        config = replace(CleaningConfig(), max_rows_in_memory=budget)
-        entries.append(build_symbol(store, SESSION, SYMBOL, config))
+        cfg = replace(
+            CleaningConfig(), max_rows_in_memory=budget, max_quote_age_ms=max_quote_age_ms
+        )
+        entries.append(build_symbol(store, SESSION, SYMBOL, cfg))
         stores.append(store)
     memory, streamed = entries
     for dataset in ("raw_key", "clean_key", "quarantine_key"):
@@ -166,23 +170,64 @@ def test_grid_tick_three_spilled_columns_same_sample_as_infer_tick_size(tmp_path
     assert _grid_tick(columns) == infer_tick_size(prices)
 
 
-def test_build_symbol_quotes_on_receive_clock_built_whole_same_objects(tmp_path: Path) -> None:
-    day = _day(3_000, 5, rate=0.003)
-    ts = day.column("ts_event")
-    is_quote = pc.equal(day.column("record_type"), RecordType.QUOTE.value)
-    delay = np.where(is_quote.to_numpy(zero_copy_only=False), 50_000_000, 0)  # quotes 50 ms late
-    recv = pa.array(ts.cast(pa.int64()).to_numpy() + delay).cast(ts.type)
-    day = day.set_column(day.schema.get_field_index("ts_recv"), "ts_recv", recv)
-    clock = pc.if_else(is_quote, pa.scalar("receive"), pa.scalar(None, pa.string()))
-    day = day.set_column(day.schema.get_field_index("clock"), "clock", clock)
-    # trades and quotes on different clocks: the prevailing quote needs the whole day sorted
-    # by receive time, so the bounded build hands the partition back to the in-memory one
-    memory, streamed, stores = _both(tmp_path, [day])
+def _floats(table: pa.Table, name: str, values: np.ndarray) -> pa.Table:
+    column = pa.array(values, pa.float64(), from_pandas=True)  # NaN: null
+    return table.set_column(table.schema.get_field_index(name), name, column)
+
+
+def _websocket_day(delay: np.ndarray, stale_every: int) -> pa.Table:
+    """Quotes stamped with our receive time (``ts_recv`` = exchange time + ``delay``), trades
+    with the exchange's, as an exchange websocket dump. The quotes' mids walk in 10-cent steps
+    with a 2-cent spread, so a trade is inside only the quote it was priced from: each trade at
+    the mid of the quote prevailing in receive order, every ``stale_every``-th one at the mid
+    of the quote before it in row order instead (outside its quote when the two differ)."""
+    day = _day(delay.size, 5, rate=0.0)
+    n = day.num_rows
+    quote = pc.equal(day.column("record_type"), RecordType.QUOTE.value).to_numpy()
+    rng = np.random.default_rng(5)
+    mid = np.full(n, np.nan)
+    mid[quote] = np.round(30 + 0.1 * np.cumsum(rng.choice([-1, 1], int(quote.sum()))), 2)
+    ts = day.column("ts_event").cast(pa.int64()).to_numpy()
+    recv = np.where(quote, ts + delay, day.column("ts_recv").cast(pa.int64()).to_numpy())
+    # equal receive times across window edges: a trade, then a quote 50 cents away that must
+    # not prevail for it (ties keep row order)
+    for edge in (WINDOW, 2 * WINDOW):
+        a = edge - 20 + int(np.argmax(~quote[edge - 20 : edge]))
+        b = edge + int(np.argmax(quote[edge:]))
+        recv[b], mid[b] = recv[a], mid[b] + 0.5
+    order = np.argsort(recv, kind="stable")
+    by_recv = np.empty(n, dtype=np.int64)
+    last = np.maximum.accumulate(np.where(quote[order], np.arange(n), -1))  # sorted position
+    by_recv[order] = np.where(last >= 0, order[np.clip(last, 0, None)], -1)
+    by_row = np.maximum.accumulate(np.where(quote, np.arange(n), -1))
+    source = np.where(np.arange(n) % stale_every == 0, by_row, by_recv)
+    price = np.where(source >= 0, mid[np.clip(source, 0, None)], 30.0)
+    day = _floats(day, "price", np.where(quote, np.nan, price))
+    day = _floats(day, "bid_price", mid - 0.01)
+    day = _floats(day, "ask_price", mid + 0.01)
+    field = day.schema.field("ts_recv")
+    day = day.set_column(
+        day.schema.get_field_index("ts_recv"), field, pa.array(recv).cast(field.type)
+    )
+    clock = pc.if_else(pa.array(quote), pa.scalar("receive"), pa.scalar(None, pa.string()))
+    return day.set_column(day.schema.get_field_index("clock"), "clock", clock)
+
+
+def test_build_symbol_quotes_on_receive_clock_in_windows_same_objects(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    delay = rng.integers(0, 40_000_000_000, 4_000)  # 0-40 s: rows ~6 s apart reorder
+    edge = np.arange(WINDOW - 12, WINDOW)
+    delay[edge] += 120_000_000_000  # quotes before the first edge received after rows past it
+    day = _websocket_day(delay, stale_every=3)
+    recv = day.column("ts_recv").cast(pa.int64()).to_numpy()
+    assert recv[edge].max() > recv[WINDOW + 10]  # receive order != row order across the edge
+    # a 20 s quote age: some trades have no fresh quote and go to the rolling rule
+    memory, streamed, _ = _both(tmp_path, [day], max_quote_age_ms=20_000.0)
     _same_entry(memory, streamed)
-    keys = list(stores[1].list(partition_prefix(STAGED, SESSION, SYMBOL)))
-    config = replace(CleaningConfig(), max_rows_in_memory=WINDOW)
-    part = Partition(SESSION, SYMBOL, "XNYS", session_windows("XNYS", SESSION), config)
-    assert build_streaming(stores[1], part, keys, None) is None
+    outside = memory.reasons["trade_outside_quotes"]
+    assert outside > 0
+    exchange = _both(tmp_path / "exchange", [day.drop_columns(["clock"])], max_quote_age_ms=2e4)
+    assert exchange[0].reasons["trade_outside_quotes"] != outside  # the clock decides
 
 
 def test_build_symbol_bounded_on_each_store_same_objects_as_in_memory(
