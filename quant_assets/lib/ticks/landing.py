@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import traceback
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
+from quant_assets.lib.scratch import scratch_dir
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.adapters import detect_source, iter_vendor_reads
 from quant_assets.lib.ticks.adapters.errors import (
@@ -281,12 +281,12 @@ def ingest(
     line, then the full trace) and raise :class:`FileRejected` with the one line.
     """
     version = _version(store, f.key)
-    with tempfile.TemporaryDirectory(prefix="quant-ingest-") as tmp:
-        spill = PartitionSpill(Path(tmp) / "spill", spill_budget_bytes)
+    with scratch_dir("ingest") as tmp:  # a killed ingest's spill is swept by the next one
+        spill = PartitionSpill(tmp / "spill", spill_budget_bytes)
         try:
             # keep the name: adapters detect formats from it
             staged = _read_and_split(
-                store, f, Path(tmp) / f.name, spill, allowed or SessionRange.current()
+                store, f, tmp / f.name, spill, allowed or SessionRange.current()
             )
         except Exception as exc:
             line = _one_line(exc)
