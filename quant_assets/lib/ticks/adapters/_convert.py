@@ -18,7 +18,9 @@ import pyarrow.compute as pc
 from quant_assets.lib.ticks.adapters._timeofday import (
     TAQ_CLOCK,
     clock_ns_fixed,
+    clock_ns_text,
     localize_constant_offset,
+    taq_clock_ns,
 )
 from quant_assets.lib.ticks.schema import TICK_SCHEMA, TIMESTAMP, conform
 
@@ -194,57 +196,6 @@ def _numeric_to_ns(a: pa.Array, unit: TimeUnit, origin_ns: int) -> pa.Array:
 _FRACTION = re.compile(r"[.,]%f")
 
 
-def _taq_clock_ns(a: pa.Array) -> pa.Array:
-    if pa.types.is_integer(a.type):
-        a = pc.cast(a, pa.string())
-    fast = clock_ns_fixed(a, TAQ_CLOCK)
-    if fast is not None:
-        return fast
-    text = pc.utf8_trim_whitespace(a if pa.types.is_string(a.type) else pc.cast(a, pa.string()))
-    text = pc.utf8_lpad(text, width=15, padding="0")
-    if pc.any(pc.invert(pc.match_substring_regex(text, r"^\d{15}$"))).as_py():
-        raise pa.ArrowInvalid(f"not {TAQ_CLOCK} digits")
-
-    def part(start: int, stop: int) -> pa.Array:
-        return pc.cast(pc.utf8_slice_codeunits(text, start, stop), pa.int64())
-
-    hours, minutes, seconds = part(0, 2), part(2, 4), part(4, 6)
-    too_big = pc.or_(
-        pc.greater(hours, 23), pc.or_(pc.greater(minutes, 59), pc.greater(seconds, 59))
-    )
-    if pc.any(too_big).as_py():
-        raise pa.ArrowInvalid(f"{TAQ_CLOCK} value out of range")
-    total = pc.add(pc.multiply(pc.add(pc.multiply(hours, 60), minutes), 60), seconds)
-    return pc.add(pc.multiply(total, 1_000_000_000), part(6, 15))
-
-
-_CLOCK_FORMATS = {
-    "%H:%M:%S.%f": r"^\d\d:\d\d:\d\d(\.\d{1,9})?$",
-    "%H:%M:%S": r"^\d\d:\d\d:\d\d$",
-}
-
-
-def _clock_ns(text: pa.Array, fmt: str) -> pa.Array | None:
-    """Nanoseconds after midnight of ``HH:MM:SS[.f]`` text by fixed-width slicing (~10x
-    Arrow's strptime with the fraction split off, which dominated landing a TAQ file); None
-    when a value does not fit, so the general parser reports it."""
-    pattern = _CLOCK_FORMATS.get(fmt)
-    if pattern is None or not pc.all(pc.match_substring_regex(text, pattern)).as_py():
-        return None
-
-    def part(start: int, stop: int) -> pa.Array:
-        return pc.cast(pc.utf8_slice_codeunits(text, start, stop), pa.int64())
-
-    hours, minutes, seconds = part(0, 2), part(3, 5), part(6, 8)
-    if (pc.max(hours).as_py() or 0) > 23 or (pc.max(minutes).as_py() or 0) > 59:
-        return None
-    if (pc.max(seconds).as_py() or 0) > 59:
-        return None
-    total = pc.add(pc.multiply(pc.add(pc.multiply(hours, 60), minutes), 60), seconds)
-    frac = pc.utf8_rpad(pc.utf8_slice_codeunits(text, 9, 18), width=9, padding="0")
-    return pc.add(pc.multiply(total, 1_000_000_000), pc.cast(frac, pa.int64()))
-
-
 def _strptime_to_ts(a: pa.Array, fmt: str) -> pa.Array:
     """Arrow's strptime has no portable %f, so fractions are split off and added as integer ns;
     a value without the fraction (TrueFX writes whole seconds as ``22:09:27``) parses as .0."""
@@ -363,11 +314,11 @@ def _relative_to_midnight(
             return pc.cast(_numeric_to_ns(a, unit, 0), pa.int64())
         assert fmt is not None
         if fmt == TAQ_CLOCK:
-            return _taq_clock_ns(a)
+            return taq_clock_ns(a)
         text = a if pa.types.is_string(a.type) else pc.cast(a, pa.string())
         fast = clock_ns_fixed(text, fmt)
         if fast is None:
-            fast = _clock_ns(pc.utf8_trim_whitespace(text), fmt)
+            fast = clock_ns_text(pc.utf8_trim_whitespace(text), fmt)
         if fast is not None:
             return fast
         tod = _strptime_to_ts(

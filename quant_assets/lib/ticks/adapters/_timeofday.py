@@ -122,3 +122,56 @@ def localize_constant_offset(naive_ns: npt.NDArray[np.int64], timezone: str) -> 
     if not pc.all(pc.equal(pc.cast(latest, pa.int64()), pc.cast(utc, pa.int64()))).as_py():
         return None  # an ambiguous or nonexistent point: per value
     return pa.array(naive_ns - offsets[0], pa.timestamp("ns", tz="UTC"))
+
+
+def taq_clock_ns(a: pa.Array) -> pa.Array:
+    """Nanoseconds after midnight of :data:`TAQ_CLOCK` values (text or numbers, leading zeros
+    restored); raises ``ArrowInvalid`` on a value that is not one."""
+    if pa.types.is_integer(a.type):
+        a = pc.cast(a, pa.string())
+    fast = clock_ns_fixed(a, TAQ_CLOCK)
+    if fast is not None:
+        return fast
+    text = pc.utf8_trim_whitespace(a if pa.types.is_string(a.type) else pc.cast(a, pa.string()))
+    text = pc.utf8_lpad(text, width=15, padding="0")
+    if pc.any(pc.invert(pc.match_substring_regex(text, r"^\d{15}$"))).as_py():
+        raise pa.ArrowInvalid(f"not {TAQ_CLOCK} digits")
+
+    def part(start: int, stop: int) -> pa.Array:
+        return pc.cast(pc.utf8_slice_codeunits(text, start, stop), pa.int64())
+
+    hours, minutes, seconds = part(0, 2), part(2, 4), part(4, 6)
+    too_big = pc.or_(
+        pc.greater(hours, 23), pc.or_(pc.greater(minutes, 59), pc.greater(seconds, 59))
+    )
+    if pc.any(too_big).as_py():
+        raise pa.ArrowInvalid(f"{TAQ_CLOCK} value out of range")
+    total = pc.add(pc.multiply(pc.add(pc.multiply(hours, 60), minutes), 60), seconds)
+    return pc.add(pc.multiply(total, 1_000_000_000), part(6, 15))
+
+
+_CLOCK_FORMATS = {
+    "%H:%M:%S.%f": r"^\d\d:\d\d:\d\d(\.\d{1,9})?$",
+    "%H:%M:%S": r"^\d\d:\d\d:\d\d$",
+}
+
+
+def clock_ns_text(text: pa.Array, fmt: str) -> pa.Array | None:
+    """Nanoseconds after midnight of ``HH:MM:SS[.f]`` text of varying width by slicing (~10x
+    Arrow's strptime with the fraction split off); None when a value does not fit, so the
+    general parser reports it. :func:`clock_ns_fixed` is the faster path for one width."""
+    pattern = _CLOCK_FORMATS.get(fmt)
+    if pattern is None or not pc.all(pc.match_substring_regex(text, pattern)).as_py():
+        return None
+
+    def part(start: int, stop: int) -> pa.Array:
+        return pc.cast(pc.utf8_slice_codeunits(text, start, stop), pa.int64())
+
+    hours, minutes, seconds = part(0, 2), part(3, 5), part(6, 8)
+    if (pc.max(hours).as_py() or 0) > 23 or (pc.max(minutes).as_py() or 0) > 59:
+        return None
+    if (pc.max(seconds).as_py() or 0) > 59:
+        return None
+    total = pc.add(pc.multiply(pc.add(pc.multiply(hours, 60), minutes), 60), seconds)
+    frac = pc.utf8_rpad(pc.utf8_slice_codeunits(text, 9, 18), width=9, padding="0")
+    return pc.add(pc.multiply(total, 1_000_000_000), pc.cast(frac, pa.int64()))

@@ -6,10 +6,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from quant_assets.lib.ticks.adapters._convert import _clock_ns
 from quant_assets.lib.ticks.adapters._timeofday import (
     TAQ_CLOCK,
     clock_ns_fixed,
+    clock_ns_text,
     localize_constant_offset,
 )
 
@@ -31,7 +31,7 @@ def test_clock_ns_fixed_fractions_equal_general_parser() -> None:
     for digits in (1, 3, 6, 9):
         text = _times(2_000, digits)
         fast = clock_ns_fixed(text, "%H:%M:%S.%f")
-        assert fast is not None and fast.equals(_clock_ns(text, "%H:%M:%S.%f"))
+        assert fast is not None and fast.equals(clock_ns_text(text, "%H:%M:%S.%f"))
 
 
 def test_clock_ns_fixed_mixed_widths_or_bad_values_left_to_general_parser() -> None:
