@@ -11,7 +11,7 @@ import builtins
 import os
 import posixpath
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -201,6 +201,38 @@ class ObjectStore:
                 table, path, filesystem=self._fs, compression=PARQUET_COMPRESSION, **options
             ),
         )
+
+    def write_parquet_tables(self, key: str, tables: Iterable[pa.Table], **options: Any) -> None:
+        """Replace ``key`` with the rows of ``tables``, written one table at a time (row groups
+        of each), so memory follows the largest table, not the object. Tables after the first
+        are cast to its schema. Written under a temporary key and moved in place (rename
+        locally, server-side copy on S3): a failure or kill leaves the previous object."""
+        tmp = posixpath.join(posixpath.dirname(key), f".tmp-{uuid.uuid4().hex}")
+        writer: pq.ParquetWriter | None = None
+        try:
+            self._make_parent(self.path(tmp))
+            for table in tables:
+                if writer is None:
+                    writer = pq.ParquetWriter(
+                        self.path(tmp),
+                        table.schema,
+                        filesystem=self._fs,
+                        compression=PARQUET_COMPRESSION,
+                        **options,
+                    )
+                elif table.schema != writer.schema:
+                    table = table.cast(writer.schema)
+                writer.write_table(table)
+            if writer is None:
+                raise ValueError(f"{key}: no tables to write")
+            writer.close()
+            self.move(tmp, key)
+        except BaseException:
+            if writer is not None:
+                writer.close()
+            if self._fs.get_file_info(self.path(tmp)).type == pafs.FileType.File:
+                self._fs.delete_file(self.path(tmp))
+            raise
 
     def open_output(self, key: str) -> pa.NativeFile:
         """A stream writing ``key`` directly, for objects built piece by piece (bigger than

@@ -5,7 +5,9 @@ partition and buffered here. When the buffers pass ``budget_bytes`` they are spi
 Arrow IPC parts (one per partition and spill; written as is and memory-mapped back, ~4x faster
 than a Parquet round trip), so memory follows the budget, not the file. Only
 after the whole file parsed without error are the partitions handed out, one at a time in file
-order, to be written as staged pieces: a file rejected at its last line stages nothing.
+order, to be written as staged pieces: a file rejected at its last line stages nothing. A
+partition is handed out as its sequence of parts, so one partition bigger than memory (a liquid
+symbol's quote day) is written part by part too.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class PartitionSpill:
         for i, (key, tables) in enumerate(self._buffers.items()):
             part = self.folder / f"spill{self.spills:05d}-{i:06d}.arrow"
             if any(t.schema != tables[0].schema for t in tables):
-                tables = [_concat(tables)]
+                tables = [concat_pieces(tables)]
             with pa.OSFile(str(part), "wb") as sink, pa.ipc.new_file(sink, tables[0].schema) as out:
                 for table in tables:  # batch by batch: no concatenated copy
                     out.write_table(table)
@@ -61,18 +63,30 @@ class PartitionSpill:
         self._buffered = 0
         self.spills += 1
 
-    def tables(self) -> Iterator[tuple[PartitionKey, pa.Table]]:
-        """Each partition's rows in file order, one partition in memory at a time (its spilled
-        parts are deleted once read)."""
+    def partitions(self) -> Iterator[tuple[PartitionKey, int, Iterator[pa.Table]]]:
+        """Each partition's key, row count and rows in file order as a sequence of tables (its
+        spilled parts, memory-mapped one at a time, then its buffers; a part is deleted once
+        the sequence is consumed)."""
         for key in list(self._rows):
-            parts = self._parts.pop(key, [])
-            pieces = [_read_part(p) for p in parts] + self._buffers.pop(key, [])
-            for p in parts:
-                p.unlink()
-            yield key, _concat(pieces)
+            yield key, self._rows[key], self._pieces(key)
+
+    def _pieces(self, key: PartitionKey) -> Iterator[pa.Table]:
+        parts = self._parts.pop(key, [])
+        try:
+            for part in parts:
+                yield _read_part(part)
+            yield from self._buffers.pop(key, [])
+        finally:
+            for part in parts:
+                part.unlink(missing_ok=True)
+
+    def tables(self) -> Iterator[tuple[PartitionKey, pa.Table]]:
+        """Each partition's rows in file order as one table, one partition at a time."""
+        for key, _, pieces in self.partitions():
+            yield key, concat_pieces(list(pieces))
 
 
-def _concat(tables: list[pa.Table]) -> pa.Table:
+def concat_pieces(tables: list[pa.Table]) -> pa.Table:
     """One table; batches of different adapters' column sets get nulls where they lack one."""
     return pa.concat_tables(tables, promote_options="default")
 

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from quant_assets.lib.storage.object_store import (
@@ -125,3 +127,25 @@ def test_object_store_local_copy_keeps_its_version_when_object_replaced(
     assert store.read_bytes("landing/x.csv") == b"new\n"
     with pytest.raises(ObjectNotFoundError):
         store.local_copy("landing/missing.csv", tmp_path / "y.csv")
+
+
+def test_object_store_write_parquet_tables_one_row_group_per_table(store: ObjectStore) -> None:
+    parts = [table(300, seed) for seed in range(3)]
+    store.write_parquet_tables("big/data.parquet", iter(parts))
+    assert store.read_parquet("big/data.parquet").equals(pa.concat_tables(parts))
+    with store.open_consistent("big/data.parquet") as f:
+        assert pq.ParquetFile(f).metadata.num_row_groups == 3
+    assert list(store.list("big")) == ["big/data.parquet"]
+
+
+def test_object_store_write_parquet_tables_failure_keeps_previous(store: ObjectStore) -> None:
+    store.write_parquet("big/data.parquet", table(5))
+
+    def failing() -> Iterator[pa.Table]:
+        yield table(300)
+        raise RuntimeError("source died mid-object")
+
+    with pytest.raises(RuntimeError, match="mid-object"):
+        store.write_parquet_tables("big/data.parquet", failing())
+    assert store.read_parquet("big/data.parquet").equals(table(5))
+    assert list(store.list("big")) == ["big/data.parquet"]

@@ -4,10 +4,13 @@ files."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyarrow as pa
 import pytest
 
 from quant_assets.lib.storage.object_store import ObjectStore
@@ -217,3 +220,26 @@ def test_ingest_error_on_last_line_stages_nothing(tmp_path: Path) -> None:
     with pytest.raises(landing.FileRejected, match="line 3002"):
         landing.ingest(store, f, spill_budget_bytes=1)
     assert not list(store.list(landing.STAGED))
+
+
+def test_ingest_partition_over_streamed_rows_staged_part_by_part_same_piece(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole, parts = ObjectStore.local(tmp_path / "a"), ObjectStore.local(tmp_path / "b")
+    text = TAQ_HEADER + _taq(3_000, "20240102")
+    landing.ingest(whole, _drop(whole, "taq.csv", text, "wrds_taq_trades"))
+    streamed: list[str] = []
+    write_tables = ObjectStore.write_parquet_tables
+
+    def spy(self: ObjectStore, key: str, tables: Iterable[pa.Table], **options: Any) -> None:
+        streamed.append(key)
+        write_tables(self, key, tables, **options)
+
+    monkeypatch.setattr(ObjectStore, "write_parquet_tables", spy)
+    monkeypatch.setattr(landing, "STREAMED_PIECE_ROWS", 1_000)
+    landing.ingest(parts, _drop(parts, "taq.csv", text, "wrds_taq_trades"), spill_budget_bytes=1)
+    assert len(streamed) == 2  # AAPL and IBM, 1,500 rows each
+    for symbol in ("AAPL", "IBM"):
+        (a,) = landing.staged_pieces(whole, date(2024, 1, 2), symbol)
+        (b,) = landing.staged_pieces(parts, date(2024, 1, 2), symbol)
+        assert a.equals(b)

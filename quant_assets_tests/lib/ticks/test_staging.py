@@ -35,3 +35,13 @@ def test_partition_spill_under_budget_stays_in_memory(tmp_path: Path) -> None:
     assert spill.spills == 0 and spill.rows == {A: 2}
     assert [(k, t.num_rows) for k, t in spill.tables()] == [(A, 2)]
     assert not (tmp_path / "s").exists()
+
+
+def test_partition_spill_partitions_one_table_per_spilled_part(tmp_path: Path) -> None:
+    spill = PartitionSpill(tmp_path / "s", budget_bytes=1)
+    for values in ([1, 2], [3], [4, 5]):
+        spill.add({A: _t(values)})
+    ((key, rows, pieces),) = list(spill.partitions())
+    assert (key, rows) == (A, 5)
+    assert [t.column("x").to_pylist() for t in pieces] == [[1, 2], [3], [4, 5]]
+    assert not list((tmp_path / "s").iterdir())
