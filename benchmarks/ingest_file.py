@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -144,6 +145,12 @@ def child_pyarrow(csv: Path, out: Path, stream: bool) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - start, "cpu": time.process_time() - cpu, "rows": rows}
 
 
+def _high_water_gb() -> float:
+    """This process's peak RSS so far (GB): read after each stage, it bounds that stage and
+    the ones before it."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+
+
 def child_pipeline(root: Path) -> dict[str, Any]:
     from quant_assets.lib.storage.object_store import ObjectStore
     from quant_assets.lib.ticks import landing, manifest, pipeline
@@ -162,6 +169,7 @@ def child_pipeline(root: Path) -> dict[str, Any]:
         ingested = landing.ingest(store, landed)
         timings["land"] = time.perf_counter() - start
         timings["land_cpu"] = time.process_time() - cpu
+        timings["land_rss"] = _high_water_gb()
 
         start = time.perf_counter()
         keys = sorted({(day, market_for(s).name) for day, s in ingested.partitions})
@@ -178,6 +186,7 @@ def child_pipeline(root: Path) -> dict[str, Any]:
         timings["build"] = time.perf_counter() - start
         timings["land_clean_cpu"] = time.process_time() - cpu
         timings["build_cpu"] = timings["land_clean_cpu"] - timings["land_cpu"]
+        timings["build_rss"] = _high_water_gb()
 
         start, cpu = time.perf_counter(), time.process_time()  # cost_model_params
         calibrated = 0
@@ -189,6 +198,7 @@ def child_pipeline(root: Path) -> dict[str, Any]:
                 calibrated += calibrate_symbol(store, wh, session, entries)["version"] is not None
         timings["calibrate"] = time.perf_counter() - start
         timings["calibrate_cpu"] = time.process_time() - cpu
+        timings["calibrate_rss"] = _high_water_gb()
 
         by_symbol = manifest.by_symbol(manifest.read(wh))
 
@@ -301,9 +311,12 @@ def main() -> None:
             f"rows: raw {res['raw']:,} = clean {res['clean']:,} + quarantined "
             f"{res['quarantined']:,} in {res['partitions']} partitions"
         )
+        pipeline_rss = t["calibrate_rss"]
         print(
-            f"peak RSS land->clean->calibrate: {rss:.2f} GB (target < 2 GB; "
-            f"{rss * 1e9 / rows:,.0f} bytes/row)"
+            f"peak RSS land->clean->calibrate: {pipeline_rss:.2f} GB (target < 2 GB; "
+            f"{pipeline_rss * 1e9 / rows:,.0f} bytes/row; high-water after land "
+            f"{t['land_rss']:.2f} GB, after build {t['build_rss']:.2f} GB); with the research "
+            f"reads below, which hold each symbol's clean ticks whole: {rss:.2f} GB"
         )
         print(
             f"research read: load_clean_ticks {t['research_read']:.2f} s vs plain Parquet "
