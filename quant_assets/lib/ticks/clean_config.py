@@ -21,7 +21,7 @@ from quant_assets.lib.ticks.synthetic import SOURCE as SYNTHETIC_SOURCE
 from quant_assets.lib.ticks.synthetic import VALID_CONDITIONS as SYNTHETIC_VALID_CONDITIONS
 from quant_assets.lib.ticks.vendor_rules import DuplicatePolicy
 
-DEFAULT_MAX_ROWS_IN_MEMORY = 2_000_000
+DEFAULT_MAX_ROWS_IN_MEMORY = 1_000_000  # bounded build: ~0.9 GB peak (2M: ~1.7 GB)
 
 
 class Reason(StrEnum):

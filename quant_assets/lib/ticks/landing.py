@@ -55,7 +55,7 @@ AUTO_SOURCE = "auto"
 # build reads them), 30 -> 24 MB.
 STAGE_WRITERS = 2
 #: a partition with more rows is staged part by part (its spill parts are ~budget-sized)
-STREAMED_PIECE_ROWS = 2_000_000
+STREAMED_PIECE_ROWS = 1_000_000
 STAGED_PARQUET_OPTIONS: dict[str, Any] = {
     "use_dictionary": [f.name for f in TICK_SCHEMA if pa.types.is_string(f.type)],
     "column_encoding": {
