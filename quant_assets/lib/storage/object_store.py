@@ -8,6 +8,7 @@ multipart) is already all-or-nothing, so readers never see a half-written object
 from __future__ import annotations
 
 import builtins
+import contextlib
 import os
 import posixpath
 import uuid
@@ -19,6 +20,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+
+from quant_assets.lib.scratch import scratch_dir
 
 PARQUET_COMPRESSION = "zstd"
 
@@ -163,6 +166,21 @@ class ObjectStore:
             except FileNotFoundError as exc:
                 raise ObjectNotFoundError(self.uri(key)) from exc
         return pa.BufferReader(self.read_bytes(key))
+
+    def iter_row_groups(self, key: str, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """One version of a Parquet object, a row group at a time (memory follows the row
+        group, not the object): opened in place locally, streamed to local scratch on S3
+        first (a read there fetches the object whole)."""
+        with contextlib.ExitStack() as stack:
+            if self._atomic_rename:
+                source = stack.enter_context(self.open_consistent(key))
+            else:
+                local = stack.enter_context(scratch_dir("row-groups")) / "object.parquet"
+                self.download(key, local)
+                source = stack.enter_context(pa.OSFile(str(local)))
+            parquet = pq.ParquetFile(source)  # read_row_group: iter_batches keeps ~8 B/row
+            for i in range(parquet.num_row_groups):
+                yield parquet.read_row_group(i, columns=columns)
 
     def read_parquet(self, key: str, columns: list[str] | None = None) -> pa.Table:
         with self.open_consistent(key) as f:

@@ -137,19 +137,10 @@ def footer(store: ObjectStore, key: str) -> pq.FileMetaData:
     return pq.read_metadata(store.path(key), filesystem=store.filesystem)
 
 
-def _piece_chunks(store: ObjectStore, key: str, rows: int, work: Path) -> Iterator[pa.Table]:
-    if store.is_local:
-        source = store.open_consistent(key)
-    else:  # on S3 a read fetches the object whole: stream it to local disk first
-        local = work / f"piece-{uuid.uuid4().hex}.parquet"
-        store.download(key, local)
-        source = pa.OSFile(str(local))
-    with source:  # by row group: iter_batches kept ~8 bytes per row read (pyarrow 26)
-        parquet = pq.ParquetFile(source)
-        for i in range(parquet.num_row_groups):
-            group = parquet.read_row_group(i)
-            for start in range(0, group.num_rows, rows):
-                yield group.slice(start, rows)
+def _piece_chunks(store: ObjectStore, key: str, rows: int) -> Iterator[pa.Table]:
+    for group in store.iter_row_groups(key):
+        for start in range(0, group.num_rows, rows):
+            yield group.slice(start, rows)
 
 
 class _Spill:
@@ -184,9 +175,7 @@ def _merge(
     window_rows: int,
     raw: _Output | None,
 ) -> Digest:
-    sources: list[Iterator[pa.Table]] = [
-        _piece_chunks(store, k, window_rows, spill.work) for k in keys
-    ]
+    sources: list[Iterator[pa.Table]] = [_piece_chunks(store, k, window_rows) for k in keys]
     if synthetic is not None and synthetic.num_rows:
         sources.append(iter([synthetic]))
     if len(sources) == 1:  # one piece: its order is the merge order already

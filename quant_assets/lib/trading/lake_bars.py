@@ -4,7 +4,11 @@ Calibrating costs over a trailing window used to concatenate every clean tick of
 (all columns) before binning. Bins never straddle sessions, so each session's clean object is
 read with only the columns bars need and binned alone; the per-bin aggregates are concatenated
 and only then is anything carried from bar to bar, which gives the very bars the whole-window
-build gives (:func:`bars.finish_bars`).
+build gives (:func:`bars.finish_bars`). A session over ``STREAMED_SESSION_ROWS`` clean rows (a
+liquid symbol's quote day: tens of millions) is binned a row group at a time, the rows of each
+group's last, possibly unfinished bin held back for the next group, so every bin is still
+aggregated from all its ticks at once (the same bars); clean rows are in time order, and a
+session that is not falls back to one read.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
 
 from quant_assets.lib.costs import CalibrationError, CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
@@ -30,6 +38,36 @@ from quant_assets.lib.trading.bars import (
 from quant_assets.lib.warehouse.base import Warehouse
 
 BAR_COLUMNS = ["ts_event", "record_type", "price", "size", "bid_price", "ask_price"]
+#: sessions with more clean rows are binned a row group at a time
+STREAMED_SESSION_ROWS = 1_000_000
+
+
+def _times(table: pa.Table) -> NDArray[np.int64]:
+    return np.asarray(
+        table.column("ts_event").cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64
+    )
+
+
+def session_bins(store: ObjectStore, entry: ManifestEntry, step: int) -> TickBins:
+    """One session's bins; in bounded memory above ``STREAMED_SESSION_ROWS`` rows."""
+    if entry.clean_rows <= STREAMED_SESSION_ROWS:
+        return bin_ticks(store.read_parquet(entry.clean_key, columns=BAR_COLUMNS), step)
+    parts: list[TickBins] = []
+    held: pa.Table | None = None
+    for group in store.iter_row_groups(entry.clean_key, columns=BAR_COLUMNS):
+        table = group if held is None else pa.concat_tables([held, group])
+        ts = _times(table)
+        if ts.size > 1 and np.any(np.diff(ts) < 0):  # not in time order: bin it whole
+            return bin_ticks(store.read_parquet(entry.clean_key, columns=BAR_COLUMNS), step)
+        if not ts.size:
+            continue
+        cut = int(np.searchsorted(ts, ts[-1] // step * step))  # first row of the last bin
+        if cut:
+            parts.append(bin_ticks(table.slice(0, cut), step))
+        held = table.slice(cut)
+    if held is not None and held.num_rows:
+        parts.append(bin_ticks(held, step))
+    return concat_bins(parts)
 
 
 def clean_bars(
@@ -52,7 +90,7 @@ def clean_bars(
     for entry in ordered:
         if entry.clean_rows == 0:
             continue
-        parts.append(bin_ticks(store.read_parquet(entry.clean_key, columns=BAR_COLUMNS), step))
+        parts.append(session_bins(store, entry, step))
         refs.append(PartitionRef(entry.partition_key, entry.clean_rows, entry.clean_version))
     try:
         bins = concat_bins(parts)
