@@ -249,9 +249,14 @@ def _write_staged(
         for (day, symbol), rows, pieces in spill.partitions():
             key = staged_key(day, symbol, file_id)
             if rows > STREAMED_PIECE_ROWS:
+                slices = (
+                    p.slice(start, STREAMED_PIECE_ROWS)
+                    for p in pieces
+                    for start in range(0, p.num_rows, STREAMED_PIECE_ROWS)
+                )  # a spill part holds ~5M rows: completed and encoded 1M at a time
                 store.write_parquet_tables(
                     key,
-                    (complete_piece(p, symbol, constants) for p in pieces),
+                    (complete_piece(s, symbol, constants) for s in slices),
                     **STAGED_PARQUET_OPTIONS,
                 )
                 continue
