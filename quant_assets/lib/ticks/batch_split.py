@@ -18,14 +18,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from quant_assets.lib.ticks.instruments import normalize_symbol
-from quant_assets.lib.ticks.lake import SessionOutOfRangeError
+from quant_assets.lib.ticks.lake import partition_days
 from quant_assets.lib.ticks.schema import conform
 from quant_assets.lib.ticks.sessions import (
     SessionRange,
-    day_number,
     from_day_number,
-    market_for,
-    session_days,
 )
 
 PartitionKey = tuple[date, str]
@@ -51,22 +48,7 @@ def _codes(table: pa.Table, allowed: SessionRange | None) -> _Codes:
     symbols = sorted(set(normalized))
     to_symbol = np.asarray([symbols.index(s) for s in normalized], dtype=np.int64)
     sym_idx = to_symbol[enc.indices.to_numpy()]
-    calendars = [market_for(s).calendar for s in symbols]
-    names = sorted(set(calendars))
-    if len(names) == 1:
-        days = session_days(names[0], ts)
-    else:
-        cal_idx = np.asarray([names.index(c) for c in calendars], dtype=np.int64)[sym_idx]
-        days = np.empty(ts.shape, dtype=np.int64)
-        for i, name in enumerate(names):  # one pass per calendar, not per symbol
-            rows = np.flatnonzero(cal_idx == i)
-            days[rows] = session_days(name, ts[rows])
-    if allowed is not None:
-        lo, hi = day_number(allowed.first), day_number(allowed.last)
-        bad = np.flatnonzero((days < lo) | (days > hi))
-        if bad.size:
-            row = int(bad[0])
-            raise SessionOutOfRangeError(row, int(ts[row]), symbols[sym_idx[row]], str(allowed))
+    days = partition_days(ts, symbols, sym_idx, allowed)
     first_day = int(days.min())
     return _Codes((days - first_day) * len(symbols) + sym_idx, first_day, symbols)
 

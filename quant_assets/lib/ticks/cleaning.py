@@ -49,12 +49,13 @@ from quant_assets.lib.ticks.clean_rules import (
 from quant_assets.lib.ticks.row_hash import mix_column, row_hashes, stable_hash64
 from quant_assets.lib.ticks.schema import RecordType
 from quant_assets.lib.ticks.vendor_rules import (
-    absurd,
+    FLOAT_SIDES,
     contiguous,
     duplicate_verdicts,
     infer_tick_size,
     matching_times,
     nonfinite,
+    value_faults,
 )
 
 __all__ = [  # the rules and types live in clean_rules / clean_config; re-exported here
@@ -179,12 +180,10 @@ def classify(
     ts = contiguous(table.column("ts_event")).cast(pa.int64()).to_numpy()
     is_trade = pc.equal(table.column("record_type"), RecordType.TRADE.value)
     is_trade = np.asarray(pc.fill_null(is_trade, False).to_numpy(), dtype=bool)
-    price, bad_price = _floats_valid(table, "price")
-    size, bad_size = _floats_valid(table, "size")
-    bid, bad_bid = _floats_valid(table, "bid_price")
-    ask, bad_ask = _floats_valid(table, "ask_price")
-    bid_size, bad_bid_size = _floats_valid(table, "bid_size")
-    ask_size, bad_ask_size = _floats_valid(table, "ask_size")
+    floats = {name: _floats_valid(table, name) for name in FLOAT_SIDES}
+    price, size = floats["price"][0], floats["size"][0]
+    bid, ask = floats["bid_price"][0], floats["ask_price"][0]
+    bid_size, ask_size = floats["bid_size"][0], floats["ask_size"][0]
 
     if "flag" in table.column_names and table.column("flag").null_count < n:
         apply(Reason.VENDOR_FLAG, np.asarray(pc.is_valid(table.column("flag")), dtype=bool))
@@ -197,25 +196,9 @@ def classify(
 
     error, possible = duplicate_verdicts(exact_duplicates(table, ts), table, cfg.duplicate_policy)
     apply(Reason.DUPLICATE, error)
-    apply(
-        Reason.NON_FINITE,
-        np.where(
-            is_trade,
-            bad_price | bad_size,
-            bad_bid | bad_ask | bad_bid_size | bad_ask_size,
-        ),
-    )
-    apply(
-        Reason.ABSURD_VALUE,
-        np.where(
-            is_trade,
-            absurd(price, cfg.max_price) | absurd(size, cfg.max_size),
-            absurd(bid, cfg.max_price)
-            | absurd(ask, cfg.max_price)
-            | absurd(bid_size, cfg.max_size)
-            | absurd(ask_size, cfg.max_size),
-        ),
-    )
+    non_finite, absurd_value = value_faults(is_trade, floats, cfg.max_price, cfg.max_size)
+    apply(Reason.NON_FINITE, non_finite)
+    apply(Reason.ABSURD_VALUE, absurd_value)
     apply(Reason.MISSING_PRICE, missing_prices(is_trade, price, bid, ask))
     with np.errstate(invalid="ignore"):
         apply(Reason.NONPOSITIVE_PRICE, nonpositive_prices(is_trade, price, bid, ask))

@@ -62,6 +62,33 @@ class SessionOutOfRangeError(ValueError):
         )
 
 
+def partition_days(
+    ts: npt.NDArray[np.int64],
+    symbols: list[str],
+    sym_idx: npt.NDArray[np.integer],
+    allowed: SessionRange | None,
+) -> npt.NDArray[np.int64]:
+    """Each row's session day number under its symbol's calendar (one pass per calendar, not
+    per symbol); :class:`SessionOutOfRangeError` for the first row outside ``allowed``."""
+    calendars = [market_for(s).calendar for s in symbols]
+    names = sorted(set(calendars))
+    if len(names) == 1:
+        days = np.asarray(session_days(names[0], ts), dtype=np.int64)
+    else:
+        cal_idx = np.asarray([names.index(c) for c in calendars], dtype=np.int64)[sym_idx]
+        days = np.empty(ts.shape, dtype=np.int64)
+        for i, name in enumerate(names):
+            rows = np.flatnonzero(cal_idx == i)
+            days[rows] = session_days(name, ts[rows])
+    if allowed is not None:
+        lo, hi = day_number(allowed.first), day_number(allowed.last)
+        bad = np.flatnonzero((days < lo) | (days > hi))
+        if bad.size:
+            row = int(bad[0])
+            raise SessionOutOfRangeError(row, int(ts[row]), symbols[sym_idx[row]], str(allowed))
+    return days
+
+
 def split_by_partition(
     table: pa.Table, allowed: SessionRange | None = None
 ) -> dict[tuple[date, str], pa.Table]:
@@ -74,19 +101,7 @@ def split_by_partition(
     enc = pc.dictionary_encode(table.column("symbol").combine_chunks())
     sym_idx = enc.indices.to_numpy()
     symbols = enc.dictionary.to_pylist()
-    calendars = [market_for(s).calendar for s in symbols]
-    names = sorted(set(calendars))
-    cal_idx = np.asarray([names.index(c) for c in calendars], dtype=np.int64)[sym_idx]
-    days = np.empty(ts.shape, dtype=np.int64)
-    for i, name in enumerate(names):  # one pass per calendar, not per symbol
-        rows = np.flatnonzero(cal_idx == i)
-        days[rows] = session_days(name, ts[rows])
-    if allowed is not None:
-        lo, hi = day_number(allowed.first), day_number(allowed.last)
-        bad = np.flatnonzero((days < lo) | (days > hi))
-        if bad.size:
-            row = int(bad[0])
-            raise SessionOutOfRangeError(row, int(ts[row]), symbols[sym_idx[row]], str(allowed))
+    days = partition_days(ts, symbols, sym_idx, allowed)
     key = days * len(symbols) + sym_idx
     order = np.argsort(key, kind="stable")
     sorted_key = key[order]

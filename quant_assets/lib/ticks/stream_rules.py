@@ -32,7 +32,7 @@ from quant_assets.lib.ticks.clean_rules import (
 )
 from quant_assets.lib.ticks.cleaning import _floats_valid, extended_windows
 from quant_assets.lib.ticks.schema import RecordType
-from quant_assets.lib.ticks.vendor_rules import absurd, contiguous, duplicate_verdicts
+from quant_assets.lib.ticks.vendor_rules import contiguous, duplicate_verdicts, value_faults
 
 Codes = np.ndarray  # int8 reason codes of a window, changed in place
 
@@ -147,29 +147,12 @@ def first_rules(
     error, possible = duplicate_verdicts(carry.repeats(ts, hashes), table, cfg.duplicate_policy)
     _apply(reason, Reason.DUPLICATE, error)
     is_trade = w.is_trade
-    price, bad_price = w.floats["price"]
-    size, bad_size = w.floats["size"]
-    bid, bad_bid = w.floats["bid_price"]
-    ask, bad_ask = w.floats["ask_price"]
-    bid_size, bad_bid_size = w.floats["bid_size"]
-    ask_size, bad_ask_size = w.floats["ask_size"]
-    _apply(
-        reason,
-        Reason.NON_FINITE,
-        np.where(is_trade, bad_price | bad_size, bad_bid | bad_ask | bad_bid_size | bad_ask_size),
-    )
-    _apply(
-        reason,
-        Reason.ABSURD_VALUE,
-        np.where(
-            is_trade,
-            absurd(price, cfg.max_price) | absurd(size, cfg.max_size),
-            absurd(bid, cfg.max_price)
-            | absurd(ask, cfg.max_price)
-            | absurd(bid_size, cfg.max_size)
-            | absurd(ask_size, cfg.max_size),
-        ),
-    )
+    price, size = w.floats["price"][0], w.floats["size"][0]
+    bid, ask = w.floats["bid_price"][0], w.floats["ask_price"][0]
+    bid_size, ask_size = w.floats["bid_size"][0], w.floats["ask_size"][0]
+    non_finite, absurd_value = value_faults(is_trade, w.floats, cfg.max_price, cfg.max_size)
+    _apply(reason, Reason.NON_FINITE, non_finite)
+    _apply(reason, Reason.ABSURD_VALUE, absurd_value)
     _apply(reason, Reason.MISSING_PRICE, missing_prices(is_trade, price, bid, ask))
     with np.errstate(invalid="ignore"):
         _apply(reason, Reason.NONPOSITIVE_PRICE, nonpositive_prices(is_trade, price, bid, ask))

@@ -6,7 +6,7 @@ Pure numpy/Arrow, used by :mod:`cleaning` (see docs/cleaning_rules.md for why ea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 import bottleneck as bn
@@ -61,6 +61,36 @@ def absurd(values: FloatArray, limit: float) -> BoolArray:
         return np.zeros(values.size, dtype=bool)
     with np.errstate(invalid="ignore"):
         return np.isfinite(values) & (np.abs(values) > limit)
+
+
+FLOAT_SIDES = ("price", "size", "bid_price", "ask_price", "bid_size", "ask_size")
+
+
+def value_faults(
+    is_trade: BoolArray,
+    floats: Mapping[str, tuple[FloatArray, BoolArray]],
+    max_price: float,
+    max_size: float,
+) -> tuple[BoolArray, BoolArray]:
+    """``(non-finite, absurd)`` per row from ``floats`` (column -> (values, not finite)): a
+    trade is judged on its price and size, a quote on its four sides."""
+    trade, quote = ("price", "size"), ("bid_price", "ask_price", "bid_size", "ask_size")
+
+    def any_of(names: tuple[str, ...], test: Callable[[str], BoolArray]) -> BoolArray:
+        out = test(names[0])
+        for name in names[1:]:
+            out = out | test(name)
+        return out
+
+    def bad(name: str) -> BoolArray:
+        return floats[name][1]
+
+    def too_big(name: str) -> BoolArray:
+        return absurd(floats[name][0], max_price if name.endswith("price") else max_size)
+
+    non_finite = np.where(is_trade, any_of(trade, bad), any_of(quote, bad))
+    absurd_value = np.where(is_trade, any_of(trade, too_big), any_of(quote, too_big))
+    return non_finite, absurd_value
 
 
 _TICK_CANDIDATES = np.array(
