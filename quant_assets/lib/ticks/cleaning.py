@@ -121,6 +121,27 @@ def extended_windows(windows: IntArray, extension_minutes: tuple[int, int]) -> I
     return out
 
 
+def rule_windows(windows: IntArray, calendar: str | None, cfg: CleaningConfig) -> IntArray:
+    """The session windows the outside-session rule uses: extended where configured."""
+    if calendar is not None and calendar in cfg.session_extension_minutes:
+        return extended_windows(windows, cfg.session_extension_minutes[calendar])
+    return windows
+
+
+def condition_faults(table: pa.Table, is_trade: BoolArray, cfg: CleaningConfig) -> BoolArray:
+    """Trades whose sale-condition codes are not valid for their source (per-source tables)."""
+    faults = np.zeros(table.num_rows, dtype=bool)
+    if not cfg.valid_conditions:
+        return faults
+    conditions = contiguous(table.column("conditions"))
+    source = contiguous(table.column("source"))
+    for name, valid in cfg.valid_conditions.items():
+        of_source = np.asarray(pc.fill_null(pc.equal(source, name), False), dtype=bool)
+        if of_source.any():
+            faults |= is_trade & of_source & invalid_conditions(conditions, valid)
+    return faults
+
+
 @dataclass(frozen=True)
 class Classification:
     """Reason code per row (0 = clean, k = ``REASONS[k - 1]``) and what the rules measured."""
@@ -203,18 +224,10 @@ def classify(
     with np.errstate(invalid="ignore"):
         apply(Reason.NONPOSITIVE_PRICE, nonpositive_prices(is_trade, price, bid, ask))
         apply(Reason.NONPOSITIVE_SIZE, nonpositive_sizes(is_trade, size, bid_size, ask_size))
-    windows = session_windows
-    if calendar is not None and calendar in cfg.session_extension_minutes:
-        windows = extended_windows(windows, cfg.session_extension_minutes[calendar])
-    apply(Reason.OUTSIDE_SESSION, outside_sessions(ts, windows))
-    if cfg.valid_conditions:
-        conditions = contiguous(table.column("conditions"))
-        source = contiguous(table.column("source"))
-        for name, valid in cfg.valid_conditions.items():
-            of_source = np.asarray(pc.fill_null(pc.equal(source, name), False), dtype=bool)
-            if of_source.any():
-                bad = invalid_conditions(conditions, valid)
-                apply(Reason.INVALID_CONDITION, is_trade & of_source & bad)
+    apply(
+        Reason.OUTSIDE_SESSION, outside_sessions(ts, rule_windows(session_windows, calendar, cfg))
+    )
+    apply(Reason.INVALID_CONDITION, condition_faults(table, is_trade, cfg))
 
     is_quote = ~is_trade
     with np.errstate(invalid="ignore"):

@@ -20,7 +20,6 @@ from quant_assets.lib.ticks.clean_rules import (
     FloatArray,
     IntArray,
     crossed_quotes,
-    invalid_conditions,
     local_time_spikes,
     locked_quotes,
     missing_prices,
@@ -30,7 +29,7 @@ from quant_assets.lib.ticks.clean_rules import (
     outside_sessions,
     trades_outside_quotes,
 )
-from quant_assets.lib.ticks.cleaning import _floats_valid, extended_windows
+from quant_assets.lib.ticks.cleaning import _floats_valid, condition_faults, rule_windows
 from quant_assets.lib.ticks.schema import RecordType
 from quant_assets.lib.ticks.vendor_rules import contiguous, duplicate_verdicts, value_faults
 
@@ -161,18 +160,9 @@ def first_rules(
             Reason.NONPOSITIVE_SIZE,
             nonpositive_sizes(is_trade, size, bid_size, ask_size),
         )
-    windows = session_windows
-    if calendar is not None and calendar in cfg.session_extension_minutes:
-        windows = extended_windows(windows, cfg.session_extension_minutes[calendar])
+    windows = rule_windows(session_windows, calendar, cfg)
     _apply(reason, Reason.OUTSIDE_SESSION, outside_sessions(ts, windows))
-    if cfg.valid_conditions:
-        conditions = contiguous(table.column("conditions"))
-        source = contiguous(table.column("source"))
-        for name, valid in cfg.valid_conditions.items():
-            of_source = np.asarray(pc.fill_null(pc.equal(source, name), False), dtype=bool)
-            if of_source.any():
-                bad = invalid_conditions(conditions, valid)
-                _apply(reason, Reason.INVALID_CONDITION, is_trade & of_source & bad)
+    _apply(reason, Reason.INVALID_CONDITION, condition_faults(table, is_trade, cfg))
     is_quote = ~is_trade
     with np.errstate(invalid="ignore"):
         _apply(reason, Reason.CROSSED_QUOTE, is_quote & crossed_quotes(bid, ask))
