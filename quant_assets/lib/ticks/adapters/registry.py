@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from quant_assets.lib.ticks.adapters.containers import inner_name, is_zip, open_container
+from quant_assets.lib.ticks.adapters.csv_text import CSV_BLOCK
 from quant_assets.lib.ticks.adapters.dbn import SOURCE as DATABENTO
 from quant_assets.lib.ticks.adapters.dbn import is_dbn_file, read_dbn
 from quant_assets.lib.ticks.adapters.detection import match_mapping, read_header
@@ -25,7 +26,11 @@ from quant_assets.lib.ticks.adapters.mapped_reader import VendorRead, read_mappe
 from quant_assets.lib.ticks.adapters.mapping import available_mappings, load_mapping
 from quant_assets.lib.ticks.adapters.streaming import iter_mapped_reads
 from quant_assets.lib.ticks.adapters.tardis import SOURCE as TARDIS
-from quant_assets.lib.ticks.adapters.tardis import is_tardis_header, read_tardis
+from quant_assets.lib.ticks.adapters.tardis import (
+    is_tardis_header,
+    read_tardis,
+    tardis_file_mapping,
+)
 
 _TEXT = (".csv", ".txt")
 _COLUMNAR = (".parquet", ".pq")
@@ -56,15 +61,29 @@ def read_vendor_report(path: str | Path, source: str, *, symbol: str | None = No
 
 
 def iter_vendor_reads(
-    path: str | Path, source: str, *, symbol: str | None = None, narrow: bool = False
+    path: str | Path,
+    source: str,
+    *,
+    symbol: str | None = None,
+    narrow: bool = False,
+    block_size: int = CSV_BLOCK,
 ) -> Iterator[VendorRead]:
     """:func:`read_vendor_report` in record batches, in file order: mapped CSV and Parquet files
-    stream (memory follows the batch); other sources are read whole, as one batch. ``narrow``:
-    mapped batches may leave out canonical columns the mapping never fills."""
-    if source not in (DATABENTO, TARDIS):
-        yield from iter_mapped_reads(path, load_mapping(source), symbol=symbol, narrow=narrow)
+    and Tardis CSVs (a mapping chosen from the header) stream, memory follows the batch;
+    Databento DBN is read whole, as one batch. ``narrow``: mapped batches may leave out
+    canonical columns the mapping never fills."""
+    if source == DATABENTO:
+        yield read_vendor_report(path, source, symbol=symbol)
         return
-    yield read_vendor_report(path, source, symbol=symbol)
+    if source == TARDIS:
+        with open_container(Path(path)) as opened:
+            try:
+                mapping = tardis_file_mapping(opened.path)
+            except MalformedFileError as exc:
+                raise relocated(exc, str(opened.path), opened.display) from exc
+    else:
+        mapping = load_mapping(source)
+    yield from iter_mapped_reads(path, mapping, symbol=symbol, narrow=narrow, block_size=block_size)
 
 
 def read_vendor_file(path: str | Path, source: str, *, symbol: str | None = None) -> pa.Table:

@@ -89,9 +89,10 @@ def is_tardis_file(path: str | Path) -> bool:
     return names is not None and is_tardis_header(names)
 
 
-def read_tardis(path: str | Path) -> pa.Table:
-    """Canonical ticks from one Tardis CSV; other Tardis data types (incremental_book_L2,
-    derivative_ticker, liquidations, ...) raise :class:`UnsupportedFileError`."""
+def tardis_file_mapping(path: str | Path) -> VendorMapping:
+    """The mapping of one Tardis CSV, from its header; other Tardis data types
+    (incremental_book_L2, derivative_ticker, liquidations, ...) raise
+    :class:`UnsupportedFileError`."""
     p = Path(path)
     names = header_names(p)
     if names is None:
@@ -107,4 +108,10 @@ def read_tardis(path: str | Path) -> pa.Table:
             f"header: {names}",
             line=1,
         )
-    return read_mapped(p, tardis_mapping(kind))
+    return tardis_mapping(kind)
+
+
+def read_tardis(path: str | Path) -> pa.Table:
+    """Canonical ticks from one Tardis CSV, read whole (landing streams it through
+    :func:`tardis_file_mapping` and the streaming mapped reader)."""
+    return read_mapped(Path(path), tardis_file_mapping(path))

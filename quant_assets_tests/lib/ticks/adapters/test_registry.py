@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -12,7 +14,8 @@ from quant_assets.lib.ticks.adapters import (
     detect_source,
     read_vendor_file,
 )
-from quant_assets.lib.ticks.adapters.errors import MalformedFileError
+from quant_assets.lib.ticks.adapters.errors import MalformedFileError, UnsupportedFileError
+from quant_assets.lib.ticks.adapters.registry import iter_vendor_reads
 from quant_assets.lib.ticks.schema import TICK_SCHEMA, conform
 
 REPO = Path(__file__).resolve().parents[4]
@@ -87,3 +90,37 @@ def test_detect_source_header_longer_than_block_named_with_its_length(tmp_path: 
     path.write_text("a," * 9_000_000 + "b\n1\n")
     with pytest.raises(MalformedFileError, match=r"line 1 is 18\.0 MB long"):
         detect_source(path)
+
+
+def _tardis_trades(rows: int) -> str:
+    """A Tardis ``trades`` CSV as its documentation describes it (µs epoch times, UUID ids)."""
+    lines = ["exchange,symbol,timestamp,local_timestamp,id,side,price,amount"]
+    t0 = 1_583_020_800_000_000
+    for i in range(rows):
+        side = ("buy", "sell", "unknown")[i % 3]
+        lines.append(
+            f"bitmex,XBTUSD,{t0 + i * 1_000},{t0 + i * 1_000 + 160},"
+            f"{i:08x}-0000-4000-8000-000000000000,{side},{8500 + i % 7 * 0.5},{1 + i % 5}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_iter_vendor_reads_tardis_gzip_streams_in_batches_equal_whole_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "bitmex_trades_2020-03-01_XBTUSD.csv.gz"
+    path.write_bytes(gzip.compress(_tardis_trades(3_000).encode()))
+    batches = list(iter_vendor_reads(path, "tardis", block_size=16_384))
+    assert len(batches) > 3
+    streamed = pa.concat_tables([b.table for b in batches])
+    assert streamed.equals(read_vendor_file(path, "tardis"))
+    assert streamed.num_rows == 3_000
+
+
+def test_iter_vendor_reads_tardis_unsupported_type_rejected_before_reading(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "deribit_liquidations.csv"
+    path.write_text("exchange,symbol,timestamp,local_timestamp,open_interest\nx,y,1,2,3\n")
+    with pytest.raises(UnsupportedFileError, match="unsupported Tardis data type"):
+        next(iter_vendor_reads(path, "tardis"))
