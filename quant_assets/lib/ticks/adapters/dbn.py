@@ -29,6 +29,7 @@ symbol), falling back to the instrument id. ``exchange`` is the DBN dataset (e.g
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import databento_dbn as dbn
@@ -43,7 +44,7 @@ from quant_assets.lib.ticks.schema import TIMESTAMP, RecordType, empty_ticks
 
 SOURCE = "databento"
 SUPPORTED_SCHEMAS = ("trades", "mbp-1", "tbbo")
-_CHUNK = 64 << 20
+_CHUNK = 16 << 20  # bytes of records per batch (~3x that as CSV text, then Arrow)
 _UNDEF_PRICE = int(dbn.UNDEF_PRICE)
 _UNDEF_TS = int(dbn.UNDEF_TIMESTAMP)
 _CONDITION_FLAGS: tuple[tuple[int, str], ...] = (
@@ -74,92 +75,118 @@ def is_dbn_file(path: str | Path) -> bool:
     return name.endswith((".dbn", ".dbn.zst"))
 
 
-def _read_bytes(p: Path) -> bytes:
-    compression = "zstd" if p.name.lower().endswith(".zst") else None
+def _read(stream: pa.NativeFile, p: Path, n: int) -> bytes:
     try:
-        with pa.input_stream(str(p), compression=compression) as stream:
-            return bytes(stream.read())
+        return bytes(stream.read(n))
     except OSError as exc:
         raise MalformedFileError(p, f"corrupt or truncated zstd stream: {exc}") from exc
 
 
-def _metadata(p: Path, raw: bytes) -> tuple[dbn.Metadata, int]:
-    """Decode only the metadata header (decoding all records into Python objects is slow)."""
-    if len(raw) < 8 or raw[:3] != b"DBN":
+def _open(p: Path) -> pa.NativeFile:
+    compression = "zstd" if p.name.lower().endswith(".zst") else None
+    return pa.input_stream(str(p), compression=compression)
+
+
+def _metadata(p: Path, stream: pa.NativeFile) -> tuple[dbn.Metadata, bytes]:
+    """Decode only the metadata header (decoding all records into Python objects is slow);
+    returns it with its bytes (the transcoder needs them first)."""
+    head = _read(stream, p, 8)
+    if len(head) < 8 or head[:3] != b"DBN":
         raise MalformedFileError(p, "not a DBN file (missing 'DBN' signature)")
-    end = 8 + int.from_bytes(raw[4:8], "little")
-    if len(raw) < end:
+    end = 8 + int.from_bytes(head[4:8], "little")
+    head += _read(stream, p, end - 8)
+    if len(head) < end:
         raise MalformedFileError(
-            p, f"truncated DBN metadata: header declares {end} bytes, file has {len(raw)}"
+            p, f"truncated DBN metadata: header declares {end} bytes, file has {len(head)}"
         )
     decoder = dbn.DBNDecoder()
     try:
-        decoder.write(raw[:end])
+        decoder.write(head)
         decoded = decoder.decode()
     except (dbn.DBNError, ValueError) as exc:
         raise MalformedFileError(p, f"corrupt DBN metadata: {exc}") from exc
     if not decoded or not isinstance(decoded[0], dbn.Metadata):
         raise MalformedFileError(p, "corrupt DBN metadata")
-    return decoded[0], end
+    return decoded[0], head
 
 
-def _check_records(p: Path, raw: bytes, start: int) -> int:
-    """Count records, failing on a trailing partial record (the decoder silently drops it)."""
-    body = len(raw) - start
-    if body == 0:
-        return 0
-    size = raw[start] * 4  # record header: length in 4-byte words
-    if size == 0:
-        raise MalformedFileError(p, "corrupt DBN record header (length 0)", line=1, kind="record")
-    if body % size == 0:
-        return body // size
-    pos, n = start, 0  # mixed record sizes or truncation: walk the headers (error path only)
-    while pos < len(raw):
-        length = raw[pos] * 4
-        if length == 0 or pos + length > len(raw):
+def _walk_records(p: Path, start: int) -> int:
+    """Count records by walking their headers (error path only: mixed record sizes or a
+    trailing partial record, which the decoder silently drops)."""
+    with _open(p) as stream:
+        _read(stream, p, start)
+        n, skip, length = 0, 0, 0
+        while chunk := _read(stream, p, _CHUNK):
+            pos = skip
+            while pos < len(chunk):
+                length = chunk[pos] * 4
+                if length == 0:
+                    raise MalformedFileError(
+                        p, "corrupt DBN record header (length 0)", line=n + 1, kind="record"
+                    )
+                pos += length
+                n += 1
+            skip = pos - len(chunk)
+        if skip:
             raise MalformedFileError(
                 p,
-                f"truncated DBN file: record {n + 1} needs {length} bytes, "
-                f"only {len(raw) - pos} left",
-                line=n + 1,
+                f"truncated DBN file: record {n} needs {length} bytes, only {length - skip} left",
+                line=n,
                 kind="record",
             )
-        pos += length
-        n += 1
     return n
 
 
-def _transcode(p: Path, raw: bytes) -> pa.Table:
-    out = io.BytesIO()
-    try:
-        transcoder = dbn.Transcoder(
-            out,
-            dbn.Encoding.CSV,  # type: ignore[arg-type]  # stub types enums as str
-            dbn.Compression.NONE,  # type: ignore[arg-type]
-            pretty_px=False,
-            pretty_ts=False,
-            map_symbols=True,
-        )
-        view = memoryview(raw)
-        for offset in range(0, len(raw), _CHUNK):
-            transcoder.write(bytes(view[offset : offset + _CHUNK]))
-        transcoder.flush()
-    except (dbn.DBNError, ValueError) as exc:
-        raise MalformedFileError(p, f"corrupt DBN records: {exc}") from exc
-    text = out.getvalue()
-    if not text:
-        return pa.table({})
-    header = text[: text.index(b"\n")].decode().split(",")
-    types = {k: v for k, v in _COLUMN_TYPES.items() if k in header}
-    try:
-        return pacsv.read_csv(
-            pa.BufferReader(text),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, include_columns=list(types), strings_can_be_null=True
-            ),
-        )
-    except pa.ArrowInvalid as exc:  # pragma: no cover - the transcoder writes valid CSV
-        raise MalformedFileError(p, f"could not parse transcoded DBN records: {exc}") from exc
+class _Transcoded:
+    """DBN records in, canonical-ready Arrow tables out, a chunk of bytes at a time: the Rust
+    transcoder keeps a partial record until its rest arrives."""
+
+    def __init__(self, p: Path, head: bytes) -> None:
+        self.p, self.out = p, io.BytesIO()
+        self.header: list[str] | None = None
+        self.carry = b""
+        try:
+            self.transcoder = dbn.Transcoder(
+                self.out,
+                dbn.Encoding.CSV,  # type: ignore[arg-type]  # stub types enums as str
+                dbn.Compression.NONE,  # type: ignore[arg-type]
+                pretty_px=False,
+                pretty_ts=False,
+                map_symbols=True,
+            )
+            self.transcoder.write(head)
+        except (dbn.DBNError, ValueError) as exc:
+            raise MalformedFileError(p, f"corrupt DBN records: {exc}") from exc
+
+    def feed(self, data: bytes, last: bool = False) -> pa.Table | None:
+        try:
+            if data:
+                self.transcoder.write(data)
+            self.transcoder.flush()
+        except (dbn.DBNError, ValueError) as exc:
+            raise MalformedFileError(self.p, f"corrupt DBN records: {exc}") from exc
+        text = self.carry + self.out.getvalue()
+        self.out.seek(0)
+        self.out.truncate()
+        cut = len(text) if last else text.rfind(b"\n") + 1
+        text, self.carry = text[:cut], text[cut:]
+        if self.header is None and b"\n" in text:
+            first = text.index(b"\n")
+            self.header = text[:first].decode().split(",")
+            text = text[first + 1 :]
+        if not text.strip() or self.header is None:
+            return None
+        types = {k: v for k, v in _COLUMN_TYPES.items() if k in self.header}
+        try:
+            return pacsv.read_csv(
+                pa.BufferReader(text),
+                read_options=pacsv.ReadOptions(column_names=self.header),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, include_columns=list(types), strings_can_be_null=True
+                ),
+            )
+        except pa.ArrowInvalid as exc:  # pragma: no cover - the transcoder writes valid CSV
+            raise MalformedFileError(self.p, f"could not parse transcoded DBN: {exc}") from exc
 
 
 def _ns(col: pa.ChunkedArray) -> pa.Array:
@@ -193,30 +220,60 @@ def _conditions(t: pa.Table) -> pa.Array:
 
 def read_dbn(path: str | Path) -> pa.Table:
     """Canonical ticks from a DBN ``trades``, ``mbp-1`` or ``tbbo`` file (see module doc)."""
-    p = Path(path)
-    raw = _read_bytes(p)
-    metadata, start = _metadata(p, raw)
-    schema = None if metadata.schema is None else str(metadata.schema)
-    if schema == "mbo":
-        raise UnsupportedFileError(
-            p,
-            "DBN schema 'mbo' (market by order) is not supported: a top of book needs order-book "
-            "reconstruction; use mbp-1, tbbo or trades files",
-        )
-    if schema not in SUPPORTED_SCHEMAS:
-        raise UnsupportedFileError(
-            p, f"DBN schema {schema!r} is not supported; supported: {list(SUPPORTED_SCHEMAS)}"
-        )
-    n_records = _check_records(p, raw, start)
-    t = _transcode(p, raw)
-    if n_records == 0 or t.num_rows == 0:
-        return empty_ticks()
-    if t.num_rows != n_records:
-        raise MalformedFileError(
-            p, f"decoded {t.num_rows} records, file holds {n_records}", kind="record"
-        )
-    n = t.num_rows
+    tables = list(iter_dbn(path))
+    return pa.concat_tables(tables) if tables else empty_ticks()
 
+
+def iter_dbn(path: str | Path, chunk_bytes: int = _CHUNK) -> Iterator[pa.Table]:
+    """:func:`read_dbn` in batches of about ``chunk_bytes`` of records, in file order: memory
+    follows the chunk, not the file. A count mismatch or a trailing partial record is raised
+    after the last batch (landing stages nothing from a file that fails)."""
+    p = Path(path)
+    with _open(p) as stream:
+        metadata, head = _metadata(p, stream)
+        schema = None if metadata.schema is None else str(metadata.schema)
+        if schema == "mbo":
+            raise UnsupportedFileError(
+                p,
+                "DBN schema 'mbo' (market by order) is not supported: a top of book needs "
+                "order-book reconstruction; use mbp-1, tbbo or trades files",
+            )
+        if schema not in SUPPORTED_SCHEMAS:
+            raise UnsupportedFileError(
+                p, f"DBN schema {schema!r} is not supported; supported: {list(SUPPORTED_SCHEMAS)}"
+            )
+        transcoded = _Transcoded(p, head)
+        body = decoded = 0
+        record_size = 0
+        while True:
+            data = _read(stream, p, chunk_bytes)
+            if data and not record_size:
+                record_size = data[0] * 4
+                if record_size == 0:
+                    raise MalformedFileError(
+                        p, "corrupt DBN record header (length 0)", line=1, kind="record"
+                    )
+            body += len(data)
+            t = transcoded.feed(data, last=not data)
+            if t is not None and t.num_rows:
+                yield _canonical(p, t, metadata, schema, decoded)
+                decoded += t.num_rows
+            if not data:
+                break
+    n_records = body // record_size if record_size and body % record_size == 0 else None
+    if n_records is None and body:
+        n_records = _walk_records(p, len(head))
+    if decoded != (n_records or 0):
+        raise MalformedFileError(
+            p, f"decoded {decoded} records, file holds {n_records}", kind="record"
+        )
+
+
+def _canonical(
+    p: Path, t: pa.Table, metadata: dbn.Metadata, schema: str, first_record: int
+) -> pa.Table:
+    """Canonical rows of transcoded records ``first_record`` onward (see module doc)."""
+    n = t.num_rows
     ts_recv = _ns(t.column("ts_recv"))
     ts_event = pc.coalesce(_ns(t.column("ts_event")), ts_recv)
     if ts_event.null_count:
@@ -224,7 +281,7 @@ def read_dbn(path: str | Path) -> pa.Table:
         raise MalformedFileError(
             p,
             "record has neither ts_event nor ts_recv",
-            line=first + 1,
+            line=first_record + first + 1,
             column="ts_event",
             kind="record",
         )

@@ -15,7 +15,7 @@ import pyarrow as pa
 from quant_assets.lib.ticks.adapters.containers import inner_name, is_zip, open_container
 from quant_assets.lib.ticks.adapters.csv_text import CSV_BLOCK
 from quant_assets.lib.ticks.adapters.dbn import SOURCE as DATABENTO
-from quant_assets.lib.ticks.adapters.dbn import is_dbn_file, read_dbn
+from quant_assets.lib.ticks.adapters.dbn import is_dbn_file, iter_dbn, read_dbn
 from quant_assets.lib.ticks.adapters.detection import match_mapping, read_header
 from quant_assets.lib.ticks.adapters.errors import (
     MalformedFileError,
@@ -68,12 +68,17 @@ def iter_vendor_reads(
     narrow: bool = False,
     block_size: int = CSV_BLOCK,
 ) -> Iterator[VendorRead]:
-    """:func:`read_vendor_report` in record batches, in file order: mapped CSV and Parquet files
-    and Tardis CSVs (a mapping chosen from the header) stream, memory follows the batch;
-    Databento DBN is read whole, as one batch. ``narrow``: mapped batches may leave out
-    canonical columns the mapping never fills."""
+    """:func:`read_vendor_report` in record batches, in file order: mapped CSV, JSON-lines and
+    Parquet files, Tardis CSVs (a mapping chosen from the header) and Databento DBN (16 MiB of
+    records a batch) all stream, so memory follows the batch. ``narrow``: mapped batches may
+    leave out canonical columns the mapping never fills."""
     if source == DATABENTO:
-        yield read_vendor_report(path, source, symbol=symbol)
+        with open_container(Path(path)) as opened:
+            try:
+                for table in iter_dbn(opened.path):
+                    yield VendorRead(table=table, rows_read=table.num_rows, skipped=0)
+            except MalformedFileError as exc:
+                raise relocated(exc, str(opened.path), opened.display) from exc
         return
     if source == TARDIS:
         with open_container(Path(path)) as opened:

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from quant_assets.lib.ticks.adapters.dbn import read_dbn
+from quant_assets.lib.ticks.adapters.dbn import iter_dbn, read_dbn
 from quant_assets.lib.ticks.adapters.errors import MalformedFileError, UnsupportedFileError
 from quant_assets.lib.ticks.schema import TICK_SCHEMA
 
@@ -109,3 +109,30 @@ def test_read_dbn_not_dbn_raises_malformed(tmp_path: Path) -> None:
     path.write_bytes(b"hello world")
     with pytest.raises(MalformedFileError, match="signature"):
         read_dbn(path)
+
+
+@pytest.mark.parametrize(
+    "rel",
+    [
+        FUTURES.format("mbp-1"),
+        FUTURES.format("trades"),
+        "databento_python/XNAS.ITCH/test_data.tbbo.dbn.zst",
+        "databento_python/EQUS.MINI/test_data.mbp-1.dbn.zst",
+    ],
+)
+def test_iter_dbn_small_chunks_equal_whole_read(rel: str) -> None:
+    path = _real(rel)
+    whole = read_dbn(path)
+    batches = list(iter_dbn(path, chunk_bytes=1_000))  # records split across chunks
+    assert len(batches) > 1 or whole.num_rows < 20
+    assert pa.concat_tables(batches).equals(whole)
+
+
+def test_iter_dbn_truncated_record_raised_after_the_batches(tmp_path: Path) -> None:
+    raw = pa.input_stream(str(_real(FUTURES.format("trades"))), compression="zstd").read()
+    path = tmp_path / "cut.dbn"
+    path.write_bytes(bytes(raw)[:-10])
+    batches = iter_dbn(path, chunk_bytes=1_000)
+    with pytest.raises(MalformedFileError) as info:
+        list(batches)
+    assert info.value.line == 120 and "truncated" in info.value.problem
