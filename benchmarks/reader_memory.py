@@ -5,7 +5,9 @@ prefix, trades and tickers mixed: the packaged ``coinbase_ws`` mapping) and a on
 quote CSV (each row updates the bid or the ask, the other side 0; a ``quote_book = "venue"``
 mapping carries the sides), and runs in a child process per file ``quant mapping check``, which
 reads the file as landing does (record batches, quote book carried across them) and keeps only
-counts and the first rows. Prints each child's peak RSS (``os.wait4``) and the growth ratio of
+counts and the first rows. With ``../shared`` present, also a Databento DBN ``mbp-1`` file made by
+repeating the records of the shared ESU4 sample (skipped, and said so, without it). Prints each
+child's peak RSS (``os.wait4``) and the growth ratio of
 the large file over the small one: memory that follows the batch, not the file, gives ~1x.
 
     PYTHONPATH=$PWD nice -n 19 .venv/bin/python benchmarks/reader_memory.py
@@ -154,6 +156,28 @@ def check_peak_rss(path: Path, source: str) -> tuple[float, float, str]:
     return usage.ru_maxrss * 1024 / 1e9, seconds, rows
 
 
+DBN_SAMPLE = (
+    Path(__file__).resolve().parents[2]
+    / "shared/data/ticks/nautilus_trader/futures_mbp-1_2024-07-01T23-58_2024-07-02T00-02.dbn.zst"
+)
+
+
+def write_dbn(path: Path, rows: int, rng: np.random.Generator) -> None:
+    """An uncompressed DBN file of ``rows`` mbp-1 records: the sample's records repeated."""
+    raw = bytes(pa.input_stream(str(DBN_SAMPLE), compression="zstd").read())
+    end = 8 + int.from_bytes(raw[4:8], "little")
+    body = raw[end:]
+    size = body[0] * 4
+    records = len(body) // size
+    with path.open("wb") as out:
+        out.write(raw[:end])
+        left = rows
+        while left > 0:
+            take = min(left, records)
+            out.write(body[: take * size])
+            left -= take
+
+
 def generate_in_child(kind: str, path: Path, rows: int) -> None:
     """Write a file in a child process: a parent grown by generating would be copied into
     every child it forks, and ``ru_maxrss`` would report the parent's size, not the child's."""
@@ -164,7 +188,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs=2, default=[1_000_000, 5_000_000])
     parser.add_argument("--workdir", type=Path, default=None, help="default: a temp dir")
-    parser.add_argument("--only", choices=["jsonl", "quotes"], default=None, help="one file kind")
+    parser.add_argument(
+        "--only", choices=["jsonl", "quotes", "dbn"], default=None, help="one file kind"
+    )
     args = parser.parse_args()
     print(f"machine load average (1, 5, 15 min): {os.getloadavg()}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(dir=args.workdir, prefix="reader-memory-") as tmp:
@@ -174,9 +200,13 @@ def main() -> None:
         kinds = (
             ("JSON lines (coinbase_ws)", "ws.jsonl", "jsonl", "coinbase_ws"),
             ("one-sided quotes (quote_book)", "quotes.csv", "quotes", str(mapping)),
+            ("Databento DBN mbp-1", "esu4.mbp-1.dbn", "dbn", "databento"),
         )
         for label, name, kind, source in kinds:
             if args.only not in (None, kind):
+                continue
+            if kind == "dbn" and not DBN_SAMPLE.is_file():
+                print(f"{label}: skipped, the shared sample {DBN_SAMPLE} is not present")
                 continue
             peaks = []
             for rows in args.rows:
@@ -198,7 +228,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--generate":
-        write = write_jsonl if sys.argv[2] == "jsonl" else write_quotes
+        write = {"jsonl": write_jsonl, "quotes": write_quotes, "dbn": write_dbn}[sys.argv[2]]
         write(Path(sys.argv[3]), int(sys.argv[4]), np.random.default_rng(int(sys.argv[4])))
     else:
         main()
