@@ -173,7 +173,8 @@ def fold_models_markdown(records: Sequence[dict[str, Any]]) -> str:
         "|---:|---|---:|---:|---|---|---|",
     ]
     for r in records:
-        model = f"{r['model_id'][:12]}{' (the trained policy)' if r['reused'] else ''}"
+        note = r.get("note") or ("the trained policy" if r["reused"] else "")
+        model = f"{r['model_id'][:12]}{f' ({note})' if note else ''}"
         val = (r["validation_last"] or "")[:16]
         lines.append(
             f"| {r['fold']} | {model} | {r['seed']} | {r['timesteps']:,} | "

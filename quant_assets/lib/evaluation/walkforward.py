@@ -13,7 +13,10 @@ model for every fold on the data available before it, then trades the fold out o
   config (algorithm, hyperparameters, seed, env), only the split replaced (and ``total_timesteps``
   when a budget is given); costs calibrated on the fold's own train block;
 * fold 0: its data are the recorded policy's own (train/validation end before the test block),
-  so the trained policy itself is fold 0's model, not retrained (``reused``).
+  so the trained policy itself is fold 0's model, not retrained (``reused``);
+* a fold whose data before it are too few for the recipe's split (a short history with the
+  embargo) is traded by the previous fold's model, recorded as reused with the reason in
+  ``note``: still out of sample, since that model saw only older data.
 
 The gate then decides on the pooled out-of-sample returns of all folds' models. Each fold's
 windows, model id (content hash), seed and timesteps are kept in a :class:`FoldModel`.
@@ -34,7 +37,7 @@ from numpy.typing import NDArray
 from quant_assets.lib.costs.config import CostModelConfig
 from quant_assets.lib.evaluation.episodes import episode_windows
 from quant_assets.lib.trading.bars import Bars
-from quant_assets.lib.training.config import TrainingConfig, WalkForwardSplit
+from quant_assets.lib.training.config import SplitTooSmallError, TrainingConfig, WalkForwardSplit
 
 Obs = NDArray[np.float32]
 NS_PER_DAY = 86_400 * 1_000_000_000
@@ -64,6 +67,7 @@ class FoldModel:
     validation_last: datetime | None
     test_first: datetime  # first decision bar of the fold
     test_last: datetime
+    note: str = ""  # why a fold was not refit
 
     def record(self) -> dict[str, Any]:
         """JSON-able row for summary.json and the asset's metadata."""
@@ -78,6 +82,7 @@ class FoldModel:
             "validation_last": self.validation_last.isoformat() if self.validation_last else None,
             "test_first": self.test_first.isoformat(),
             "test_last": self.test_last.isoformat(),
+            "note": self.note,
         }
 
 
@@ -143,14 +148,29 @@ def retrain_folds(
                 "torch_threads": 1,
             }
         )
-        result = train_policy(
-            data,
-            recipe,
-            cost_config=cost_config,
-            out_dir=out_dir / f"fold_{f}",
-            run_id=f"{run_id}-fold{f}",
-            resume=False,
-        )
+        try:
+            result = train_policy(
+                data,
+                recipe,
+                cost_config=cost_config,
+                out_dir=out_dir / f"fold_{f}",
+                run_id=f"{run_id}-fold{f}",
+                resume=False,
+            )
+        except SplitTooSmallError as exc:
+            models.append(
+                FoldModel(
+                    **{
+                        **models[-1].__dict__,
+                        "fold": f,
+                        "reused": True,
+                        "test_first": _utc(first_ns),
+                        "test_last": _utc(last_ns),
+                        "note": f"not refit, fold {len(models) - 1}'s model trades it: {exc}",
+                    }
+                )
+            )
+            continue
         normalizer = (
             ObsNormalizer.from_vec_normalize(result.vec_normalize)
             if result.vec_normalize is not None

@@ -63,6 +63,10 @@ def _constructor_params(name: str) -> frozenset[str]:
     return frozenset(p for p in sig.parameters if p != "self")
 
 
+class SplitTooSmallError(ValueError):
+    """A split of the bars holds fewer bars than training or evaluation needs."""
+
+
 class WalkForwardSplit(BaseModel):
     """Train/validation/test as contiguous, non-overlapping, time-ordered blocks of bars.
 
@@ -149,7 +153,9 @@ class WalkForwardSplit(BaseModel):
                     if name == "train" and self.embargo_sessions
                     else ""
                 )
-                raise ValueError(f"split {name!r} has {hi - lo} bars, need >= {min_bars}{hint}")
+                raise SplitTooSmallError(
+                    f"split {name!r} has {hi - lo} bars, need >= {min_bars}{hint}"
+                )
             out[name] = bars.slice(lo, hi)
         return out
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from quant_assets.lib.costs import CostModelConfig
+from quant_assets.lib.evaluation.evidence import fold_models_markdown
 from quant_assets.lib.evaluation.walkforward import (
     FoldModel,
     fold_split,
@@ -105,3 +106,31 @@ def test_retrain_folds_trains_each_fold_on_its_own_window(tmp_path: Path) -> Non
     a = np.stack([np.asarray(refits[0].act(o)).reshape(-1) for o in obs])
     b = np.stack([np.asarray(refits[1].act(o)).reshape(-1) for o in obs])
     assert not np.allclose(a, b)
+
+
+def test_retrain_folds_too_little_history_previous_model_trades_the_fold(tmp_path: Path) -> None:
+    config = TrainingConfig(
+        total_timesteps=16,
+        n_envs=1,
+        hyperparams={"n_steps": 8, "batch_size": 8, "n_epochs": 1},
+        env=ENV,
+        bar_interval="15min",
+        split=SPLIT.model_copy(update={"embargo_sessions": 9}),  # eats the whole history
+        checkpoint_every=1000,
+    )
+    bounds = fold_test_bounds(TEST, ENV.window, 6, 3)
+    fold0 = _fold0(bounds)
+    models = retrain_folds(
+        BARS,
+        config,
+        bounds,
+        fold0=fold0,
+        cost_config=CostModelConfig(),
+        out_dir=tmp_path,
+        run_id="wf",
+    )
+    assert [m.fold for m in models] == [0, 1, 2]
+    assert all(m.reused and m.model_id == "recorded" for m in models)
+    assert all("not refit" in m.note and "embargo" in m.note for m in models[1:])
+    assert [int(m.test_first.timestamp() * 1e9) for m in models] == [b[0] for b in bounds]
+    assert "not refit" in fold_models_markdown([m.record() for m in models])
