@@ -135,16 +135,30 @@ def _script(command: str, timeout_s: float) -> str:
     return proc.stdout
 
 
-@pytest.fixture(scope="module")
-def docker_host() -> Iterator[str]:
-    """DOCKER_HOST of a running Podman API service with ``quant-runtime:test`` built."""
+def podman_docker_host() -> str:
+    """DOCKER_HOST of the Podman API service, started if needed (skips where Podman cannot run)."""
     reason = _podman_unavailable_reason()
     if reason:
         pytest.skip(reason)
     out = _script("start", timeout_s=600)
     host = next(line for line in out.splitlines() if line.startswith("DOCKER_HOST="))
+    return host.split("=", 1)[1]
+
+
+@pytest.fixture(scope="module")
+def docker_host() -> Iterator[str]:
+    """DOCKER_HOST of a running Podman API service with ``quant-runtime:test`` built."""
+    host = podman_docker_host()
     _script("build-base-image", timeout_s=1200)  # cached layers: a few seconds when warm
-    yield host.split("=", 1)[1]
+    yield host
+
+
+def container_logs(client: Any, ids: dict[str, str], tail: int = 4000) -> dict[str, str]:
+    """The last ``tail`` characters of each step container's log, for a failure message."""
+    return {
+        key: client.containers.get(cid).logs().decode(errors="replace")[-tail:]
+        for key, cid in ids.items()
+    }
 
 
 def _step_container_ids(result: dg.ExecuteJobResult) -> dict[str, str]:
@@ -203,10 +217,7 @@ def test_docker_executor_podman_steps_run_in_containers(
                 raise_on_error=False,
             )
             ids = _step_container_ids(result)
-            logs = {
-                key: client.containers.get(cid).logs().decode(errors="replace")[-4000:]
-                for key, cid in ids.items()
-            }
+            logs = container_logs(client, ids)
             assert result.success, f"run failed; container logs: {json.dumps(logs, indent=1)}"
             facts: dict[str, dict[str, Any]] = {
                 mat.asset_key.to_user_string(): dict(mat.metadata["facts"].value)  # type: ignore[arg-type]

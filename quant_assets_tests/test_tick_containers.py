@@ -19,7 +19,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
-from test_docker_executor import _podman_unavailable_reason, _script, _step_container_ids
+from test_docker_executor import _step_container_ids, container_logs, podman_docker_host
 from tick_container_job import tick_job_in_containers
 
 from quant_assets.lib.settings import Settings
@@ -40,12 +40,7 @@ def docker_host() -> Iterator[str]:
     """DOCKER_HOST of the Podman API service, with the platform image present."""
     import docker
 
-    reason = _podman_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
-    out = _script("start", timeout_s=600)
-    host = next(line for line in out.splitlines() if line.startswith("DOCKER_HOST="))
-    host = host.split("=", 1)[1]
+    host = podman_docker_host()
     client = docker.DockerClient(base_url=host)  # type: ignore[attr-defined]
     try:
         client.images.get(IMAGE)
@@ -125,10 +120,7 @@ def test_tick_lake_docker_executor_symbol_chunks_run_in_separate_containers(
                 raise_on_error=False,
             )
             ids = _step_container_ids(result)
-            logs = {
-                key: client.containers.get(cid).logs().decode(errors="replace")[-3000:]
-                for key, cid in ids.items()
-            }
+            logs = container_logs(client, ids)
             assert result.success, f"run failed; container logs: {json.dumps(logs, indent=1)}"
             chunks = _chunk_outputs(result)
     finally:

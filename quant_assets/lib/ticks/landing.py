@@ -36,7 +36,7 @@ from quant_assets.lib.ticks.adapters.errors import (
 )
 from quant_assets.lib.ticks.batch_split import complete_piece
 from quant_assets.lib.ticks.instruments import normalize_symbol
-from quant_assets.lib.ticks.lake import partition_prefix
+from quant_assets.lib.ticks.lake import partition_prefix, session_prefix
 from quant_assets.lib.ticks.rejections import Rejection, RejectionKind, write_rejection
 from quant_assets.lib.ticks.schema import TICK_SCHEMA
 from quant_assets.lib.ticks.session_guard import split_in_range
@@ -365,6 +365,25 @@ def reject(
     write_rejection(store, target, Rejection(f.relative, kind, line, _now()), reason)
     store.move(f.key, target)
     return target
+
+
+#: a staged upload untouched this long belongs to a killed landing (a live one writes on)
+STALE_UPLOAD_NS = 6 * 3600 * 10**9
+
+
+def sweep_stale_uploads(
+    store: ObjectStore, session: date, now: datetime | None = None
+) -> list[str]:
+    """Delete the session's staged ``.tmp-*`` uploads older than :data:`STALE_UPLOAD_NS`:
+    a landing killed while staging a big partition part by part leaves one; readers never
+    see it (pieces end in ``.parquet``), but it would hold its bytes forever."""
+    cutoff = int((now or _now()).timestamp() * 1e9) - STALE_UPLOAD_NS
+    deleted = []
+    for info in store.list_info(session_prefix(STAGED, session)):
+        if "/.tmp-" in info.key and info.mtime_ns < cutoff:
+            store.delete(info.key)
+            deleted.append(info.key)
+    return deleted
 
 
 def staged_piece_keys(store: ObjectStore, day: date, symbol: str) -> list[str]:

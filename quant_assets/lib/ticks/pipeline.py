@@ -32,7 +32,7 @@ from quant_assets.lib.ticks.lake import (
     session_prefix,
     table_fingerprint,
 )
-from quant_assets.lib.ticks.landing import STAGED, staged_piece_keys
+from quant_assets.lib.ticks.landing import STAGED, staged_piece_keys, sweep_stale_uploads
 from quant_assets.lib.ticks.manifest import ManifestEntry, ManifestStatus, ManifestStore
 from quant_assets.lib.ticks.row_hash import mix_column, row_hashes
 from quant_assets.lib.ticks.sessions import market_for, session_windows
@@ -286,6 +286,11 @@ def build_chunk(
         return list(pool.map(one, chunk.symbols))
 
 
+def sweep(store: ObjectStore, warehouse: ManifestStore, session: date, market: str) -> list[str]:
+    """After a commit: objects no manifest row points at, and stale staged uploads."""
+    return manifest.sweep(store, warehouse, session, market) + sweep_stale_uploads(store, session)
+
+
 def commit_session(
     store: ObjectStore,
     warehouse: ManifestStore,
@@ -300,7 +305,7 @@ def commit_session(
         mine = [e for e in entries if e.session_date == session and e.market == market]
         manifest.commit(warehouse, mine)
         build.entries.extend(mine)
-    build.swept = manifest.sweep(store, warehouse, session, market)
+    build.swept = sweep(store, warehouse, session, market)
     return build
 
 
@@ -325,7 +330,7 @@ def build_session(
         entries = build_chunk(store, chunk, cleaning, synthetic, run_id, workers=workers)
         manifest.commit(warehouse, entries)
         build.entries.extend(entries)
-    build.swept = manifest.sweep(store, warehouse, session, market)
+    build.swept = sweep(store, warehouse, session, market)
     return build
 
 

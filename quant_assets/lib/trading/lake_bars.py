@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from numpy.typing import NDArray
 
 from quant_assets.lib.costs import CalibrationError, CostModelConfig
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks.dataset import PartitionRef, load_clean_ticks
 from quant_assets.lib.ticks.manifest import ManifestEntry
+from quant_assets.lib.ticks.merge_stream import times
 from quant_assets.lib.trading.bars import (
     Bars,
     TickBins,
@@ -42,12 +42,6 @@ BAR_COLUMNS = ["ts_event", "record_type", "price", "size", "bid_price", "ask_pri
 STREAMED_SESSION_ROWS = 1_000_000
 
 
-def _times(table: pa.Table) -> NDArray[np.int64]:
-    return np.asarray(
-        table.column("ts_event").cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64
-    )
-
-
 def session_bins(store: ObjectStore, entry: ManifestEntry, step: int) -> TickBins:
     """One session's bins; in bounded memory above ``STREAMED_SESSION_ROWS`` rows."""
     if entry.clean_rows <= STREAMED_SESSION_ROWS:
@@ -56,7 +50,7 @@ def session_bins(store: ObjectStore, entry: ManifestEntry, step: int) -> TickBin
     held: pa.Table | None = None
     for group in store.iter_row_groups(entry.clean_key, columns=BAR_COLUMNS):
         table = group if held is None else pa.concat_tables([held, group])
-        ts = _times(table)
+        ts = times(table)
         if ts.size > 1 and np.any(np.diff(ts) < 0):  # not in time order: bin it whole
             return bin_ticks(store.read_parquet(entry.clean_key, columns=BAR_COLUMNS), step)
         if not ts.size:

@@ -3,6 +3,8 @@ one (session, symbol) build: content versions from one hash of the raw rows."""
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import date
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 
 from quant_assets.lib.storage.object_store import ObjectStore
 from quant_assets.lib.ticks import landing, manifest
-from quant_assets.lib.ticks.lake import Dataset, table_fingerprint
+from quant_assets.lib.ticks.lake import Dataset, partition_prefix, table_fingerprint
 from quant_assets.lib.ticks.pipeline import (
     build_chunk,
     build_session,
@@ -129,3 +131,20 @@ def test_build_session_threads_same_entries_as_one_worker(tmp_path: Path) -> Non
             )
             assert [e.symbol for e in manifest.read(wh)] == symbols
     assert out[0] == out[1] and [s for s, *_ in out[0]] == symbols
+
+
+def test_build_session_stale_staged_upload_swept_fresh_one_kept(tmp_path: Path) -> None:
+    store = ObjectStore.local(tmp_path / "lake")
+    prefix = partition_prefix(landing.STAGED, SESSION, "SYNA")
+    stale, fresh = f"{prefix}/.tmp-killedlanding", f"{prefix}/.tmp-writingnow"
+    for key in (stale, fresh):
+        store.write_bytes(key, b"half a parquet file")
+    seven_hours_ago = time.time() - 7 * 3600
+    os.utime(store.path(stale), (seven_hours_ago, seven_hours_ago))
+    with DuckDBWarehouse(tmp_path / "wh.duckdb") as wh:
+        wh.migrate()
+        build = build_session(
+            store, wh, SESSION, "XNYS", ["SYNA"], synthetic=synthetic_source(200, 0)
+        )
+    assert stale in build.swept and fresh not in build.swept
+    assert not store.exists(stale) and store.exists(fresh)

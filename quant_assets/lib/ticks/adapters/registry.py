@@ -80,15 +80,23 @@ def iter_vendor_reads(
             except MalformedFileError as exc:
                 raise relocated(exc, str(opened.path), opened.display) from exc
         return
-    if source == TARDIS:
-        with open_container(Path(path)) as opened:
-            try:
-                mapping = tardis_file_mapping(opened.path)
-            except MalformedFileError as exc:
-                raise relocated(exc, str(opened.path), opened.display) from exc
-    else:
+    if source != TARDIS:
         mapping = load_mapping(source)
-    yield from iter_mapped_reads(path, mapping, symbol=symbol, narrow=narrow, block_size=block_size)
+        yield from iter_mapped_reads(
+            path, mapping, symbol=symbol, narrow=narrow, block_size=block_size
+        )
+        return
+    with open_container(Path(path)) as opened:  # a zip member is extracted once, not twice
+        try:
+            yield from iter_mapped_reads(
+                opened.path,
+                tardis_file_mapping(opened.path),
+                symbol=symbol,
+                narrow=narrow,
+                block_size=block_size,
+            )
+        except MalformedFileError as exc:
+            raise relocated(exc, str(opened.path), opened.display) from exc
 
 
 def read_vendor_file(path: str | Path, source: str, *, symbol: str | None = None) -> pa.Table:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zipfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -124,3 +125,19 @@ def test_iter_vendor_reads_tardis_unsupported_type_rejected_before_reading(
     path.write_text("exchange,symbol,timestamp,local_timestamp,open_interest\nx,y,1,2,3\n")
     with pytest.raises(UnsupportedFileError, match="unsupported Tardis data type"):
         next(iter_vendor_reads(path, "tardis"))
+
+
+def test_iter_vendor_reads_zipped_tardis_bad_price_names_archive_member_line(
+    tmp_path: Path,
+) -> None:
+    lines = _tardis_trades(3_000).splitlines()
+    fields = lines[2500].split(",")
+    fields[6] = "abc"  # the price
+    lines[2500] = ",".join(fields)
+    path = tmp_path / "trades.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("bitmex_trades.csv", "\n".join(lines) + "\n")
+    with pytest.raises(MalformedFileError) as info:
+        list(iter_vendor_reads(path, "tardis", block_size=16_384))
+    assert str(info.value).startswith(f"{path}!bitmex_trades.csv: line 2501")
+    assert "price" in str(info.value)
